@@ -1,0 +1,5 @@
+"""Run promptgit as `python -m promptgit`."""
+
+from promptgit.cli import main
+
+main()

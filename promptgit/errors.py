@@ -1,0 +1,53 @@
+"""The one user-facing error family, turned into a clean message once, at the CLI boundary."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a gate failed or a check found problems
+EXIT_USAGE = 2  # bad usage or bad input
+EXIT_INCONCLUSIVE = 3  # too many model errors to judge
+
+
+class PromptgitError(Exception):
+    """Bad input or usage: shown as `file:line: message` plus the fix, exit code 2, no traceback."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.hint = hint
+
+    def located(self, file: str, line: int | None = None) -> PromptgitError:
+        """Return this error pinned to `file` (and `line`) when it does not name a place yet."""
+        if self.file is None:
+            self.file = file
+            self.line = line if self.line is None else self.line
+        return self
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        text = f"{where}{self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A `did you mean X?` hint for a near-miss spelling, or None."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
+    return f"did you mean {close[0]!r}?" if close else None

@@ -1,0 +1,101 @@
+"""Read a project's files from the working tree; `git.GitTree` reads them at a revision."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from promptgit.errors import PromptgitError
+
+WORKTREE = "WORKTREE"
+SETTINGS_FILE = "promptgit.yaml"
+
+
+class Tree(Protocol):
+    """A snapshot of the project's files; paths are POSIX and relative to the project root."""
+
+    revision: str  # a full commit id, or WORKTREE
+
+    def read_bytes(self, path: str) -> bytes:
+        """The file's content; raises FileNotFoundError when it does not exist."""
+        ...
+
+    def exists(self, path: str) -> bool:
+        """Whether `path` is a file in this snapshot."""
+        ...
+
+    def files(self, folder: str) -> list[str]:
+        """Every file under `folder`, recursively, sorted."""
+        ...
+
+
+def read_text(tree: Tree, path: str) -> str:
+    """A file as UTF-8 text, with a clear error when it is missing or not text."""
+    try:
+        data = tree.read_bytes(path)
+    except FileNotFoundError:
+        raise PromptgitError("file not found", file=path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise PromptgitError(f"not UTF-8 text ({err.reason})", file=path) from None
+
+
+def normalize(path: str) -> str:
+    """Collapse `a/./b/../c` to `a/c`; refuse paths that climb out of the project."""
+    parts: list[str] = []
+    for part in PurePosixPath(path.replace("\\", "/")).parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise PromptgitError(f"path {path!r} leaves the project folder")
+            parts.pop()
+        elif part == "/":
+            raise PromptgitError(f"path {path!r} is absolute; use a path inside the project")
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+class WorkTree:
+    """The working tree, uncommitted changes included."""
+
+    revision = WORKTREE
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def read_bytes(self, path: str) -> bytes:
+        """The file's content from disk."""
+        full = self.root / normalize(path)
+        if not full.is_file():
+            raise FileNotFoundError(path)
+        return full.read_bytes()
+
+    def exists(self, path: str) -> bool:
+        """Whether the file exists on disk."""
+        return (self.root / normalize(path)).is_file()
+
+    def files(self, folder: str) -> list[str]:
+        """Every file under `folder`, skipping hidden folders such as .git and .promptgit."""
+        base = self.root / normalize(folder) if folder else self.root
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__pycache__"]
+            for name in filenames:
+                found.append(Path(dirpath, name).relative_to(self.root).as_posix())
+        return sorted(found)
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder holding promptgit.yaml, else the git top level, else `start`."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return folder
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here
