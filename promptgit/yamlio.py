@@ -40,3 +40,17 @@ def key_lines(text: str, *, line_offset: int = 0) -> dict[str, int]:
 def dump_yaml(data: Any) -> str:
     """Serialise data as block-style YAML, keys in the given order."""
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def item_lines(text: str, key: str, *, line_offset: int = 0) -> list[int]:
+    """The line of each item of the sequence under top-level `key` (empty when there is none)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key_node, value in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.value == key and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 + line_offset for item in value.value]
+    return []

@@ -1,0 +1,106 @@
+"""`promptgit check`: validate every prompt and suite without calling a model, reporting every problem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from promptgit.errors import PromptgitError
+from promptgit.project import Project
+from promptgit.prompts import Prompt, load_prompt, prompt_names, render, template_graph
+from promptgit.suites import Suite, load_suite, suite_names
+from promptgit.tree import read_text
+from promptgit.yamlio import key_lines
+
+# Names Jinja provides itself, which no dataset needs to supply.
+JINJA_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "self", "varargs", "kwargs", "caller"})
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `check` looked at and the problems it found."""
+
+    prompts: int
+    suites: int
+    cases: int
+    problems: tuple[PromptgitError, ...]
+
+
+def check_project(project: Project) -> CheckReport:
+    """Validate every prompt and suite in the project; collect problems rather than stop at the first."""
+    problems: list[PromptgitError] = []
+    prompts: dict[str, Prompt | None] = {}
+    for name in prompt_names(project.tree, project.settings):
+        prompts[name] = _check_prompt(project, name, problems)
+    suites = 0
+    cases = 0
+    for name in suite_names(project.tree, project.settings):
+        suite = _attempt(lambda n=name: load_suite(project.tree, project.settings, n), problems)
+        if suite is None:
+            continue
+        suites += 1
+        cases += len(suite.cases)
+        _check_suite(project, suite, prompts, problems)
+    return CheckReport(len(prompts), suites, cases, tuple(problems))
+
+
+def _attempt(step, problems: list[PromptgitError]):  # type: ignore[no-untyped-def]
+    try:
+        return step()
+    except PromptgitError as err:
+        problems.append(err)
+        return None
+
+
+def _check_prompt(project: Project, name: str, problems: list[PromptgitError]) -> Prompt | None:
+    prompt = _attempt(lambda: load_prompt(project.tree, project.settings, name), problems)
+    if prompt is not None:
+        problems.extend(template_graph(project.tree, project.settings, prompt).problems)
+    return prompt
+
+
+def _check_suite(project: Project, suite: Suite, prompts: dict[str, Prompt | None], problems: list[PromptgitError]) -> None:
+    lines = key_lines(read_text(project.tree, suite.path))
+    if suite.prompt not in prompts:
+        err = _attempt(lambda: load_prompt(project.tree, project.settings, suite.prompt), [])
+        problems.append(PromptgitError(
+            f"the suite's prompt {suite.prompt!r} does not exist", file=suite.path, line=lines.get("prompt"),
+            hint=f"name a prompt under {project.settings.prompts}/ without its extension",
+        ) if err is None else err)
+        return
+    _check_scorers(project, suite, problems)
+    prompt = prompts[suite.prompt]
+    if prompt is None:
+        return  # its own problem is reported already
+    if _check_variables(project, suite, prompt, lines, problems):
+        _check_renders(project, suite, prompt, problems)
+
+
+def _check_scorers(project: Project, suite: Suite, problems: list[PromptgitError]) -> None:
+    from promptgit import scorers
+
+    for spec in suite.scorers:
+        site = scorers.ScorerSite(suite_path=suite.path, line=spec.line, tree=project.tree)
+        _attempt(lambda s=spec, site=site: scorers.build(s.name, s.config, site), problems)
+
+
+def _check_variables(project: Project, suite: Suite, prompt: Prompt, lines: dict[str, int], problems: list[PromptgitError]) -> bool:
+    used = template_graph(project.tree, project.settings, prompt).variables - JINJA_GLOBALS
+    provided = {key for case in suite.cases for key in case.vars} | {k for k, v in prompt.inputs.items() if v is not None}
+    missing = sorted(used - provided)
+    if missing:
+        problems.append(PromptgitError(
+            f"prompt {prompt.name!r} uses {', '.join(map(repr, missing))}, which the suite's cases never provide",
+            file=suite.path, line=lines.get("vars") or lines.get("dataset") or lines.get("cases"),
+            hint="add the field to the dataset, map it with `vars: {variable: field}`, or give it a default in the prompt's `inputs:`",
+        ))
+    return not missing
+
+
+def _check_renders(project: Project, suite: Suite, prompt: Prompt, problems: list[PromptgitError]) -> None:
+    for case in suite.cases:
+        try:
+            render(project.tree, project.settings, prompt, case.vars, suite.override)
+        except PromptgitError as err:
+            err.message = f"case {case.id!r} does not render: {err.message}"
+            problems.append(err)
+            return  # one broken case says enough about a template

@@ -1,0 +1,65 @@
+"""`promptgit init`: scaffold settings, an example prompt and suite, and the pull-request workflow."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from promptgit.errors import PromptgitError
+
+GITIGNORE_ENTRY = ".promptgit/"
+WORKFLOW = ".github/workflows/promptgit.yml"
+
+
+def scaffold_files() -> dict[str, str]:
+    """The files `init` writes, by project-relative path."""
+    root = resources.files("promptgit") / "scaffold"
+    files = {}
+    stack = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        for entry in folder.iterdir():
+            if entry.name == "__pycache__":
+                continue
+            rel = f"{prefix}{entry.name}"
+            if entry.is_dir():
+                stack.append((entry, rel + "/"))
+            else:
+                files[rel] = entry.read_text(encoding="utf-8")
+    files[WORKFLOW] = workflow_text()
+    return dict(sorted(files.items()))
+
+
+def workflow_text() -> str:
+    """The example pull-request workflow, as users copy it (the Action referenced by name)."""
+    return (resources.files("promptgit") / "templates" / "promptgit-workflow.yml").read_text(encoding="utf-8")
+
+
+def init_project(root: Path) -> list[str]:
+    """Write the scaffold into `root`; refuse (writing nothing) when any file would be overwritten."""
+    files = scaffold_files()
+    existing = [path for path in files if (root / path).exists()]
+    if existing:
+        raise PromptgitError(
+            f"refusing to overwrite {', '.join(existing)}", file=str(root),
+            hint="run init in a new folder, or move these files away first",
+        )
+    written = []
+    for path, text in files.items():
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        written.append(path)
+    if _ensure_gitignored(root / ".gitignore"):
+        written.append(".gitignore")
+    return written
+
+
+def _ensure_gitignored(gitignore: Path) -> bool:
+    lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+    if GITIGNORE_ENTRY in lines or GITIGNORE_ENTRY.rstrip("/") in lines:
+        return False
+    prefix = "" if not lines or lines[-1] == "" else "\n"
+    with gitignore.open("a", encoding="utf-8") as handle:
+        handle.write(f"{prefix}# promptgit's local store of model responses and results\n{GITIGNORE_ENTRY}\n")
+    return True

@@ -1,0 +1,325 @@
+"""Eval suites (SPEC section 4): a prompt, a dataset of cases, scorers and gates."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from promptgit.config import Settings
+from promptgit.errors import PromptgitError, did_you_mean
+from promptgit.tree import Tree, normalize, read_text
+from promptgit.yamlio import item_lines, key_lines, load_yaml
+
+SUITE_EXTENSIONS = (".yaml", ".yml")
+DATASET_EXTENSIONS = (".jsonl", ".json", ".csv", ".yaml", ".yml")
+SUITE_KEYS = frozenset({
+    "prompt", "dataset", "cases", "id", "expected", "vars", "scorers", "threshold", "max_drop",
+    "repeat", "model", "pass_at", "description",
+})
+
+
+@dataclass(frozen=True)
+class ScorerSpec:
+    """One scorer as a suite configures it: `- exact_match` or `- regex: "^a$"` (plus `weight:`)."""
+
+    name: str
+    config: Any  # None when the scorer is given bare
+    weight: float = 1.0
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One dataset row: its id, the template variables it provides and the reference answer."""
+
+    id: str
+    vars: Mapping[str, Any]
+    expected: Any
+    row: Mapping[str, Any]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed eval suite with its cases loaded."""
+
+    name: str
+    path: str
+    prompt: str
+    dataset: str | None  # project-relative path, None for inline cases
+    cases: tuple[Case, ...]
+    scorers: tuple[ScorerSpec, ...]
+    threshold: float | None
+    max_drop: float | None
+    repeat: int = 1
+    model: str | None = None
+    pass_at: float = 1.0
+    var_map: Mapping[str, str] | None = None
+
+    @property
+    def override(self) -> dict[str, Any]:
+        """Model settings the suite sets over its prompt's."""
+        return {"model": self.model} if self.model else {}
+
+
+def suite_names(tree: Tree, settings: Settings) -> list[str]:
+    """Every suite's name: YAML files under the evals folder that no suite uses as its dataset."""
+    candidates = [p for p in tree.files(settings.evals) if p.endswith(SUITE_EXTENSIONS)]
+    datasets = {_dataset_of(tree, path) for path in candidates}
+    return [_name_of(settings, p) for p in candidates if p not in datasets]
+
+
+def _name_of(settings: Settings, path: str) -> str:
+    return posixpath.splitext(path[len(settings.evals) + 1:])[0]
+
+
+def _dataset_of(tree: Tree, path: str) -> str | None:
+    try:
+        data = load_yaml(read_text(tree, path), path)
+    except PromptgitError:
+        return None
+    if isinstance(data, dict) and "prompt" in data and isinstance(data.get("dataset"), str):
+        try:
+            return normalize(posixpath.join(posixpath.dirname(path), data["dataset"]))
+        except PromptgitError:
+            return None
+    return None
+
+
+def suite_path(tree: Tree, settings: Settings, name: str) -> str:
+    """The file of the suite called `name` (a path to the file is accepted too)."""
+    for candidate in (name, *(f"{settings.evals}/{name}{ext}" for ext in SUITE_EXTENSIONS)):
+        if candidate.endswith(SUITE_EXTENSIONS) and tree.exists(candidate):
+            return candidate
+    known = suite_names(tree, settings)
+    raise PromptgitError(
+        f"no suite named {name!r} (looked for {settings.evals}/{name}.yaml)",
+        hint=did_you_mean(name, known) or (f"suites here: {', '.join(known)}" if known else None),
+    )
+
+
+def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
+    """Read a suite and its dataset; every problem names the file and line."""
+    path = suite_path(tree, settings, name)
+    text = read_text(tree, path)
+    data = load_yaml(text, path)
+    if not isinstance(data, dict):
+        raise PromptgitError(
+            "a suite must be a mapping of keys to values", file=path, line=1,
+            hint="start with `prompt: <prompt name>` and `dataset: <file>` (SPEC section 4)",
+        )
+    lines = key_lines(text)
+    _refuse_unknown_keys(data, path, lines)
+    if not isinstance(data.get("prompt"), str):
+        raise PromptgitError("the suite names no prompt", file=path, line=lines.get("prompt", 1),
+                             hint="add `prompt: <name>`, the prompt's path under prompts/ without .jinja")
+    fields = _Fields(data, path, lines)
+    dataset, rows = _rows(tree, data, path, lines)
+    return Suite(
+        name=_name_of(settings, path) if path.startswith(settings.evals + "/") else path,
+        path=path,
+        prompt=data["prompt"],
+        dataset=dataset,
+        cases=_cases(rows, fields, dataset or path),
+        scorers=_scorers(data.get("scorers"), path, lines.get("scorers"), item_lines(text, "scorers")),
+        threshold=fields.fraction("threshold", settings.threshold),
+        max_drop=fields.fraction("max_drop", settings.max_drop),
+        repeat=fields.whole("repeat", 1),
+        model=fields.text("model"),
+        pass_at=fields.fraction("pass_at", 1.0),
+        var_map=fields.var_map(),
+    )
+
+
+def _refuse_unknown_keys(data: dict[str, Any], path: str, lines: dict[str, int]) -> None:
+    for key in data:
+        if key not in SUITE_KEYS:
+            raise PromptgitError(
+                f"unknown suite key {key!r}", file=path, line=lines.get(str(key)),
+                hint=did_you_mean(str(key), SUITE_KEYS) or f"suite keys: {', '.join(sorted(SUITE_KEYS))}",
+            )
+
+
+class _Fields:
+    """Typed access to a suite's optional keys, with errors at their lines."""
+
+    def __init__(self, data: dict[str, Any], path: str, lines: dict[str, int]) -> None:
+        self.data, self.path, self.lines = data, path, lines
+
+    def _bad(self, key: str, expected: str) -> PromptgitError:
+        return PromptgitError(f"{key} must be {expected}, not {self.data[key]!r}", file=self.path, line=self.lines.get(key))
+
+    def fraction(self, key: str, default: float | None) -> Any:
+        value = self.data.get(key, default)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise self._bad(key, "a fraction between 0 and 1")
+        return float(value)
+
+    def whole(self, key: str, default: int) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self._bad(key, "a whole number of at least 1")
+        return value
+
+    def text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self._bad(key, "a string")
+        return value
+
+    def var_map(self) -> dict[str, str] | None:
+        value = self.data.get("vars")
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self._bad("vars", "a mapping of template variable to dataset field")
+        return {str(k): v for k, v in value.items()}
+
+    def field_name(self, key: str, default: str | None) -> str | None:
+        value = self.data.get(key, default)
+        if value is not None and not isinstance(value, str):
+            raise self._bad(key, "a dataset field name")
+        return value
+
+
+def _rows(tree: Tree, data: dict[str, Any], path: str, lines: dict[str, int]) -> tuple[str | None, list[tuple[dict, int | None]]]:
+    has_dataset, has_cases = "dataset" in data, "cases" in data
+    if has_dataset == has_cases:
+        raise PromptgitError(
+            "a suite needs exactly one of `dataset:` (a file) or `cases:` (inline rows)", file=path,
+            line=lines.get("dataset") or lines.get("cases"), hint="e.g. `dataset: tickets.jsonl`, relative to the suite file",
+        )
+    if has_cases:
+        return None, _inline_rows(data["cases"], path, lines.get("cases"))
+    if not isinstance(data["dataset"], str):
+        raise PromptgitError("dataset must be a file name", file=path, line=lines.get("dataset"))
+    try:
+        dataset = normalize(posixpath.join(posixpath.dirname(path), data["dataset"]))
+    except PromptgitError as err:
+        raise err.located(path, lines.get("dataset")) from None
+    if not tree.exists(dataset):
+        raise PromptgitError(f"dataset {data['dataset']!r} not found (looked for {dataset})", file=path,
+                             line=lines.get("dataset"), hint="the dataset path is relative to the suite file")
+    return dataset, load_rows(tree, dataset)
+
+
+def _inline_rows(value: Any, path: str, line: int | None) -> list[tuple[dict, int | None]]:
+    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+        raise PromptgitError("cases must be a list of mappings", file=path, line=line,
+                             hint="e.g. `cases: [{id: a, review: Great!, expected: positive}]`")
+    return [(row, None) for row in value]
+
+
+def load_rows(tree: Tree, path: str) -> list[tuple[dict, int | None]]:
+    """A dataset file's rows with their line numbers, by extension: .jsonl .json .csv .yaml."""
+    text = read_text(tree, path)
+    if path.endswith(".jsonl"):
+        return _jsonl_rows(text, path)
+    if path.endswith(".csv"):
+        return _csv_rows(text, path)
+    if path.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise PromptgitError(f"invalid JSON: {err.msg}", file=path, line=err.lineno) from None
+    elif path.endswith((".yaml", ".yml")):
+        data = load_yaml(text, path)
+    else:
+        raise PromptgitError(f"unknown dataset format {posixpath.splitext(path)[1]!r}", file=path,
+                             hint=f"use one of {', '.join(DATASET_EXTENSIONS)}")
+    if isinstance(data, dict) and "cases" in data:
+        data = data["cases"]
+    return _inline_rows(data, path, 1)
+
+
+def _jsonl_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
+    rows: list[tuple[dict, int | None]] = []
+    bad: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict):
+            rows.append((row, number))
+        else:
+            bad.append(number)
+    if bad:
+        more = f" (and {len(bad) - 1} more: lines {', '.join(map(str, bad[1:6]))}{'…' if len(bad) > 6 else ''})" if len(bad) > 1 else ""
+        raise PromptgitError(f"line is not a JSON object{more}", file=path, line=bad[0],
+                             hint="each line of a .jsonl dataset is one JSON object, e.g. {\"id\": \"t1\", \"text\": \"...\"}")
+    return rows
+
+
+def _csv_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
+    reader = csv.DictReader(io.StringIO(text))
+    rows: list[tuple[dict, int | None]] = []
+    try:
+        for row in reader:
+            if None in row:
+                raise PromptgitError("row has more cells than the header", file=path, line=reader.line_num)
+            rows.append((dict(row), reader.line_num))
+    except csv.Error as err:
+        raise PromptgitError(f"invalid CSV: {err}", file=path, line=reader.line_num) from None
+    return rows
+
+
+def _cases(rows: list[tuple[dict, int | None]], fields: _Fields, file: str) -> tuple[Case, ...]:
+    id_field = fields.field_name("id", None)
+    expected_field = fields.field_name("expected", "expected")
+    var_map = fields.var_map() or {}
+    cases: list[Case] = []
+    seen: dict[str, int | None] = {}
+    for number, (row, line) in enumerate(rows, start=1):
+        case_id = _case_id(row, id_field, number, file, line)
+        if case_id in seen:
+            raise PromptgitError(f"duplicate case id {case_id!r}", file=file, line=line,
+                                 hint="give every case a distinct id, or drop `id:` to number the rows")
+        seen[case_id] = line
+        variables = dict(row)
+        for name, source in var_map.items():
+            if source not in row:
+                raise PromptgitError(f"row has no field {source!r} (vars maps {name!r} to it)", file=file, line=line)
+            variables[name] = row[source]
+        cases.append(Case(case_id, variables, row.get(expected_field) if expected_field else None, row, line))
+    return tuple(cases)
+
+
+def _case_id(row: dict, id_field: str | None, number: int, file: str, line: int | None) -> str:
+    # With no `id:` the row's own `id` field names the case when it has one, else its row number.
+    field_name = id_field or ("id" if "id" in row else None)
+    if field_name is None:
+        return str(number)
+    if field_name not in row or row[field_name] in (None, ""):
+        raise PromptgitError(f"row has no id field {field_name!r}", file=file, line=line)
+    return str(row[field_name])
+
+
+def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple[ScorerSpec, ...]:
+    if not isinstance(value, list) or not value:
+        raise PromptgitError("the suite lists no scorers", file=path, line=line,
+                             hint="add e.g. `scorers: [exact_match]` (SPEC section 4 lists the built-ins)")
+    return tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
+
+
+def _scorer(item: Any, path: str, line: int | None) -> ScorerSpec:
+    if isinstance(item, str):
+        return ScorerSpec(item, None, 1.0, line)
+    if isinstance(item, dict):
+        weight = item.get("weight", 1.0)
+        named = [k for k in item if k != "weight"]
+        if len(named) == 1 and isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight > 0:
+            return ScorerSpec(str(named[0]), item[named[0]], float(weight), line)
+    raise PromptgitError(
+        f"cannot read scorer {item!r}", file=path, line=line,
+        hint="write a scorer as a name (`- exact_match`) or one `name: config` pair, optionally with `weight: 2`",
+    )
