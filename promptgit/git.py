@@ -1,0 +1,838 @@
+"""Everything promptgit reads from git: files at a revision, history, changes, blame and the results ref.
+
+The only module that imports gitpython. Nothing here checks out, touches the index or writes to the
+working tree. Paths in and out are POSIX and relative to the project root (which may be a subfolder
+of the git top level); git itself sees them with the project's prefix.
+
+Decisions:
+- History (`history`, `commits_touching`) follows the first parent by default: promptgit's log and
+  bisect compare each commit with the one before it on the branch, and on the first-parent chain
+  that predecessor is the commit's real parent, so a merge counts as one step that brings a change.
+- `git log --follow` works on one path only, so `commits_touching` follows renames itself: it reads
+  one `git log -M --name-status` over the project folder and, walking back in time, starts tracking a
+  file's old name at the commit that renamed it into a tracked path or folder.
+- Objects are read through one persistent `git cat-file --batch` process (gitpython's object
+  database); parsed trees, blobs and commit->tree lookups are cached by object id, which never goes
+  stale. Commands that walk history (log, diff, blame) are one git process per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import posixpath
+import re
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+# Without this, gitpython raises ImportError when git is missing; we want a PromptgitError instead.
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+import git  # noqa: E402
+from gitdb.base import IStream  # noqa: E402
+from gitdb.db.loose import LooseObjectDB  # noqa: E402
+
+from promptgit.errors import PromptgitError, did_you_mean  # noqa: E402
+from promptgit.tree import WORKTREE, normalize  # noqa: E402
+
+RESULTS_REF = "refs/promptgit/results"
+ZERO_SHA = "0" * 40
+
+_TREE = 0o040000
+_LINK = 0o120000
+_MAX_LINKS = 16
+_BLOB_CACHE_BYTES = 128 * 1024 * 1024
+_OPEN_REPOS = 8
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
+_FETCH_HINT = (
+    "fetch the history: `git fetch --unshallow` (or `git fetch origin <rev>`); in GitHub Actions "
+    "set `fetch-depth: 0` on actions/checkout"
+)
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+# Who signs results commits when the user has no git identity configured (typical in CI).
+_FALLBACK_IDENT = {
+    "GIT_AUTHOR_NAME": "promptgit",
+    "GIT_AUTHOR_EMAIL": "promptgit@localhost",
+    "GIT_COMMITTER_NAME": "promptgit",
+    "GIT_COMMITTER_EMAIL": "promptgit@localhost",
+}
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit as history lists it; `date` is the author date in ISO 8601."""
+
+    sha: str
+    date: str
+    timestamp: int
+    subject: str
+    author: str
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed file: status A (added), M (modified), D (deleted) or R (renamed)."""
+
+    status: str
+    old_path: str | None
+    new_path: str | None
+
+
+@dataclass(frozen=True)
+class BlameLine:
+    """One line of a file and the commit that last changed it (WORKTREE when uncommitted)."""
+
+    line: int
+    text: str
+    commit: str
+    original_path: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    mode: int
+    sha: str
+
+    @property
+    def is_file(self) -> bool:
+        return self.mode >> 12 == 0o10
+
+    @property
+    def is_tree(self) -> bool:
+        return self.mode == _TREE
+
+
+@dataclass(frozen=True)
+class _Output:
+    status: int
+    out: bytes
+    err: str
+
+
+# --- the repository and its object caches ---------------------------------------------------
+
+
+class _Repo:
+    """One opened repository, its project prefix and object caches shared by every GitTree."""
+
+    def __init__(self, top: Path, prefix: str) -> None:
+        self.top = top
+        self.prefix = prefix
+        self.repo = git.Repo(top)
+        # gitpython's cat-file pipes answer one request at a time.
+        self.lock = threading.RLock()
+        self.blobs: OrderedDict[str, bytes] = OrderedDict()
+        self.blob_bytes = 0
+        self.trees: dict[str, dict[str, _Entry]] = {}
+        self.commit_trees: dict[str, str] = {}
+        self.full_shas: dict[str, str] = {}
+
+    def close(self) -> None:
+        """Stop the persistent git processes."""
+        self.repo.close()
+
+    def run(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True,
+            literal: bool = True) -> _Output:
+        """Run one git command in the top level; a failure becomes a PromptgitError."""
+        # Literal pathspecs: a prompt file named `a*.jinja` must not match as a glob.
+        flags = ["--literal-pathspecs"] if literal else []
+        cmd = [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", *flags, *args]
+        try:
+            status, out, err = self.repo.git.execute(
+                cmd, with_extended_output=True, with_exceptions=False, stdout_as_string=False,
+                strip_newline_in_stdout=False, env=dict(env or {}),
+            )
+        except git.GitCommandNotFound:
+            raise _git_missing() from None
+        err_text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+        result = _Output(status, out if isinstance(out, bytes) else str(out).encode(), err_text)
+        if check and status != 0:
+            raise PromptgitError(f"git {args[0]} failed: {_last_line(_redact(err_text, None))}")
+        return result
+
+    def header(self, name: str) -> tuple[str, str]:
+        """(object id, type) of any revision expression; ValueError when git cannot find it."""
+        with self.lock:
+            try:
+                sha, kind, _ = self.repo.git.get_object_header(name)
+            except git.GitCommandNotFound:
+                raise _git_missing() from None
+        return _text(sha), _text(kind)
+
+    def data(self, sha: str) -> bytes:
+        """The raw content of one object."""
+        with self.lock:
+            try:
+                _, _, _, content = self.repo.git.get_object_data(sha)
+            except git.GitCommandNotFound:
+                raise _git_missing() from None
+        return content
+
+    def blob(self, sha: str) -> bytes:
+        """A blob's content, cached by id so identical files across commits are read once."""
+        with self.lock:
+            if sha in self.blobs:
+                self.blobs.move_to_end(sha)
+                return self.blobs[sha]
+            content = self.data(sha)
+            self.blobs[sha] = content
+            self.blob_bytes += len(content)
+            while self.blob_bytes > _BLOB_CACHE_BYTES and len(self.blobs) > 1:
+                _, dropped = self.blobs.popitem(last=False)
+                self.blob_bytes -= len(dropped)
+            return content
+
+    def tree(self, sha: str) -> dict[str, _Entry]:
+        """A tree's entries by name, cached by id."""
+        with self.lock:
+            if sha not in self.trees:
+                self.trees[sha] = _parse_tree(self.data(sha))
+            return self.trees[sha]
+
+    def commit_tree(self, commit: str) -> str:
+        """The root tree id of a commit."""
+        with self.lock:
+            if commit not in self.commit_trees:
+                first_line = self.data(commit).split(b"\n", 1)[0]
+                self.commit_trees[commit] = first_line.split()[1].decode()
+            return self.commit_trees[commit]
+
+    def lookup(self, root: str, path: str) -> _Entry | None:
+        """The entry at a top-level-relative `path` under tree `root`, following symlinks in the tree."""
+        parts = path.split("/") if path else []
+        tree, i, hops = root, 0, 0
+        while i < len(parts):
+            entry = self.tree(tree).get(parts[i])
+            if entry is None:
+                return None
+            if entry.mode == _LINK:
+                hops += 1
+                target = _link_target("/".join(parts[:i]), self.blob(entry.sha).decode("utf-8", "replace"))
+                if hops > _MAX_LINKS or target is None:
+                    return None
+                parts, tree, i = (target.split("/") if target else []) + parts[i + 1:], root, 0
+                continue
+            if i == len(parts) - 1:
+                return entry
+            if not entry.is_tree:
+                return None
+            tree, i = entry.sha, i + 1
+        return _Entry(_TREE, tree)
+
+    def repo_path(self, path: str) -> str:
+        """A project-relative path as git sees it from the top level."""
+        path = normalize(path)
+        if not self.prefix:
+            return path
+        return f"{self.prefix}/{path}" if path else self.prefix
+
+    def project_path(self, repo_path: str) -> str:
+        """A top-level-relative path back to project-relative (`../x` when outside the project)."""
+        return posixpath.relpath(repo_path, self.prefix) if self.prefix else repo_path
+
+    def pathspec(self, paths: Sequence[str] = ()) -> list[str]:
+        """Top-level-relative pathspecs for project paths; the whole project when none are given."""
+        return [self.repo_path(p) or "." for p in paths] or [self.prefix or "."]
+
+
+_REPOS: OrderedDict[Path, _Repo] = OrderedDict()
+_REPOS_LOCK = threading.Lock()
+
+
+def _open(project_root: Path) -> _Repo:
+    """The cached repository holding `project_root`; the least recently used ones are closed."""
+    root = Path(project_root).resolve()
+    with _REPOS_LOCK:
+        if root in _REPOS:
+            _REPOS.move_to_end(root)
+            return _REPOS[root]
+    top = _top_level(root)
+    prefix = root.relative_to(top).as_posix()
+    repo = _Repo(top, "" if prefix == "." else prefix)
+    with _REPOS_LOCK:
+        _REPOS[root] = repo
+        while len(_REPOS) > _OPEN_REPOS:
+            _REPOS.popitem(last=False)[1].close()
+    return repo
+
+
+def _top_level(root: Path) -> Path:
+    """The git top level above `root`, with a clear error when there is none."""
+    if not root.is_dir():
+        raise PromptgitError(f"project folder {root} does not exist")
+    try:
+        status, out, err = git.Git(root).execute(
+            [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "rev-parse", "--show-toplevel"],
+            with_extended_output=True, with_exceptions=False,
+        )
+    except git.GitCommandNotFound:
+        raise _git_missing() from None
+    if status != 0 or not out.strip():
+        raise _not_a_repo(root, str(err))
+    return Path(out.strip()).resolve()
+
+
+def clear_cache() -> None:
+    """Close every opened repository (stops git's persistent processes, drops object caches)."""
+    with _REPOS_LOCK:
+        while _REPOS:
+            _REPOS.popitem()[1].close()
+
+
+# --- reading the project at a revision --------------------------------------------------------
+
+
+class GitTree:
+    """The project's files at one commit, read from git objects without a checkout (a tree.Tree)."""
+
+    def __init__(self, project_root: Path, rev: str) -> None:
+        self._repo = _open(project_root)
+        self.revision: str = _resolve(self._repo, rev)
+        self._root = self._repo.commit_tree(self.revision)
+
+    def _file(self, path: str) -> _Entry | None:
+        entry = self._repo.lookup(self._root, self._repo.repo_path(path))
+        return entry if entry is not None and entry.is_file else None
+
+    def read_bytes(self, path: str) -> bytes:
+        """The file's content at this commit; FileNotFoundError when it is not a file there."""
+        entry = self._file(path)
+        if entry is None:
+            raise FileNotFoundError(path)
+        return self._repo.blob(entry.sha)
+
+    def exists(self, path: str) -> bool:
+        """Whether `path` is a file at this commit."""
+        return self._file(path) is not None
+
+    def files(self, folder: str) -> list[str]:
+        """Every file under `folder` at this commit, sorted; hidden folders and __pycache__ skipped like WorkTree."""
+        folder = normalize(folder)
+        start = self._repo.repo_path(folder)
+        entry = self._repo.lookup(self._root, start)
+        if entry is None or not entry.is_tree:
+            return []
+        found = [f"{folder}/{rel}" if folder else rel for rel in self._walk(entry.sha, start, "")]
+        return sorted(found)
+
+    def _walk(self, tree: str, repo_dir: str, rel_dir: str) -> Iterator[str]:
+        for name, entry in self._repo.tree(tree).items():
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            repo_path = f"{repo_dir}/{name}" if repo_dir else name
+            if entry.is_tree:
+                if not name.startswith(".") and name != "__pycache__":
+                    yield from self._walk(entry.sha, repo_path, rel)
+            elif entry.is_file:
+                yield rel
+            elif entry.mode == _LINK:
+                target = self._repo.lookup(self._root, repo_path)
+                if target is not None and target.is_file:
+                    yield rel
+
+
+def resolve(project_root: Path, rev: str) -> str:
+    """The full commit id `rev` names (short id, branch, tag, HEAD~1, ...)."""
+    return _resolve(_open(project_root), rev)
+
+
+def head(project_root: Path) -> str | None:
+    """HEAD's commit id, or None in a repository without commits."""
+    return _head(_open(project_root))
+
+
+def file_at(project_root: Path, rev: str, path: str) -> bytes | None:
+    """A file's content at `rev`, or None when it does not exist there."""
+    try:
+        return GitTree(project_root, rev).read_bytes(path)
+    except FileNotFoundError:
+        return None
+
+
+def is_ancestor(project_root: Path, ancestor: str, descendant: str) -> bool:
+    """Whether `ancestor` is `descendant` or one of its ancestors."""
+    repo = _open(project_root)
+    return _is_ancestor(repo, _resolve(repo, ancestor), _resolve(repo, descendant))
+
+
+def _resolve(repo: _Repo, rev: str) -> str:
+    if rev in repo.full_shas:
+        return repo.full_shas[rev]
+    if not rev or rev.startswith("-") or "\n" in rev or rev == WORKTREE:
+        raise PromptgitError(f"{rev!r} is not a git revision", hint="name a commit, branch or tag")
+    try:
+        sha, _ = repo.header(f"{rev}^{{commit}}")
+    except ValueError:
+        raise _unknown_revision(repo, rev) from None
+    # Only full ids are cached: a branch or HEAD moves, a commit id never does.
+    if _FULL_SHA.fullmatch(rev):
+        repo.full_shas[rev] = sha
+    return sha
+
+
+def _head(repo: _Repo) -> str | None:
+    try:
+        return repo.header("HEAD^{commit}")[0]
+    except ValueError:
+        return None
+
+
+def _is_ancestor(repo: _Repo, ancestor: str, descendant: str) -> bool:
+    result = repo.run("merge-base", "--is-ancestor", ancestor, descendant, check=False)
+    if result.status not in (0, 1):
+        raise PromptgitError(f"git merge-base failed: {_last_line(result.err)}")
+    return result.status == 0
+
+
+def _unknown_revision(repo: _Repo, rev: str) -> PromptgitError:
+    """Explain why `rev` does not resolve, and say how to fix it."""
+    if _head(repo) is None:
+        return PromptgitError(f"unknown revision {rev!r}: the repository has no commits yet",
+                              hint="commit your files first, or leave out the revision to use the working tree")
+    try:
+        _, kind = repo.header(rev)
+        return PromptgitError(f"revision {rev!r} names a {kind}, not a commit")
+    except ValueError:
+        pass
+    if Path(repo.repo.common_dir, "shallow").is_file():
+        return PromptgitError(f"unknown revision {rev!r}: this is a shallow clone and the commit "
+                              "may be outside its history", hint=_FETCH_HINT)
+    if re.fullmatch(r"[0-9a-fA-F]{7,40}", rev):
+        return PromptgitError(f"unknown revision {rev!r}: no such commit in this clone", hint=_FETCH_HINT)
+    names = [ref.name for ref in repo.repo.refs]
+    return PromptgitError(f"unknown revision {rev!r}",
+                          hint=did_you_mean(rev, names) or "name a commit id, branch or tag (see `git log`)")
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def history(project_root: Path, *, until: str = "HEAD", since: str | None = None,
+            max_count: int | None = None, first_parent: bool = True) -> list[Commit]:
+    """Commits reachable from `until` but not from `since`, oldest first (the `max_count` newest)."""
+    repo = _open(project_root)
+    revs = _range(repo, until, since)
+    if revs is None:
+        return []
+    limit = [f"--max-count={max_count}"] if max_count is not None else []
+    # A project in a subfolder only cares about commits that touch it; at the top level, every commit.
+    paths = repo.pathspec() if repo.prefix else []
+    entries = _log(repo, [*limit, *revs], paths, first_parent=first_parent, name_status=False)
+    return [commit for commit, _ in reversed(entries)]
+
+
+def commits_touching(project_root: Path, paths: Sequence[str], *, until: str = "HEAD",
+                     since: str | None = None, first_parent: bool = True) -> list[Commit]:
+    """Commits that changed any of `paths` (files or folders, project-relative), oldest first, renames followed."""
+    repo = _open(project_root)
+    revs = _range(repo, until, since)
+    if revs is None:
+        return []
+    tracked = {repo.repo_path(p) for p in paths}
+    found: list[Commit] = []
+    for commit, changes in _log(repo, revs, repo.pathspec(), first_parent=first_parent, name_status=True):
+        if any(_covered(tracked, c.old_path) or _covered(tracked, c.new_path) for c in changes):
+            found.append(commit)
+        # Older commits knew a renamed file by its old name.
+        tracked |= {c.old_path for c in changes
+                    if c.status == "R" and c.old_path and _covered(tracked, c.new_path)}
+    return found[::-1]
+
+
+def _covered(tracked: set[str], path: str | None) -> bool:
+    """Whether `path` is one of the tracked paths or lies under one of them."""
+    if path is None:
+        return False
+    return any(spec in ("", ".") or path == spec or path.startswith(spec + "/") for spec in tracked)
+
+
+def _range(repo: _Repo, until: str, since: str | None) -> list[str] | None:
+    """Revision arguments for `since..until`; None when `until` is HEAD of a repo without commits."""
+    if until == "HEAD" and _head(repo) is None:
+        return None
+    revs = [_resolve(repo, until)]
+    if since is not None:
+        revs.append(f"^{_resolve(repo, since)}")
+    return revs
+
+
+def _log(repo: _Repo, revs: list[str], paths: list[str], *, first_parent: bool,
+         name_status: bool) -> list[tuple[Commit, list[Change]]]:
+    """`git log` newest first, each commit with its changed files (top-level-relative)."""
+    # -m with --first-parent shows a merge's diff against its first parent, on any git version.
+    walk = ["--first-parent", "-m"] if first_parent else ["--date-order"]
+    diff = ["-M", "--name-status"] if name_status else []
+    out = repo.run("log", "-z", "--format=%x1e%H%x00%aI%x00%at%x00%an%x00%P%x00%s", *walk, *diff,
+                   *revs, "--", *paths).out.decode("utf-8", "replace")
+    entries = []
+    for record in out.split("\x1e")[1:]:
+        fields = record.split("\0", 6)
+        sha, date, stamp, author, parents, subject, rest = fields + [""] * (7 - len(fields))
+        commit = Commit(sha, date, int(stamp), subject, author, tuple(parents.split()))
+        entries.append((commit, _parse_name_status(rest.lstrip("\0\n"))))
+    return entries
+
+
+def _parse_name_status(text: str) -> list[Change]:
+    """Parse `--name-status -z` output; paths stay top-level-relative."""
+    tokens = [t for t in text.split("\0") if t != "" and t != "\n"]
+    changes: list[Change] = []
+    i = 0
+    while i < len(tokens):
+        status = tokens[i].strip()[:1]
+        if status in ("R", "C"):
+            old, new = tokens[i + 1], tokens[i + 2]
+            changes.append(Change("R", old, new) if status == "R" else Change("A", None, new))
+            i += 3
+            continue
+        path = tokens[i + 1]
+        if status == "A":
+            changes.append(Change("A", None, path))
+        elif status == "D":
+            changes.append(Change("D", path, None))
+        else:  # M, T (type change), U (unmerged): the file is there on both sides and differs
+            changes.append(Change("M", path, path))
+        i += 2
+    return changes
+
+
+# --- changes, diffs, blame -------------------------------------------------------------------
+
+
+def changed_files(project_root: Path, base: str, head: str | None) -> list[Change]:
+    """Files changed from `base` to `head` (None: the working tree, untracked files included), renames as R."""
+    repo = _open(project_root)
+    base_sha = _resolve(repo, base)
+    args = ["diff", "-M", "--name-status", "-z", "--no-ext-diff", "--no-textconv"]
+    if head is None:
+        with _worktree_index(repo) as env:
+            out = repo.run(*args, "--cached", base_sha, "--", *repo.pathspec(), env=env).out
+    else:
+        out = repo.run(*args, base_sha, _resolve(repo, head), "--", *repo.pathspec()).out
+    return [_to_project(repo, c) for c in _parse_name_status(out.decode("utf-8", "surrogateescape"))]
+
+
+def _to_project(repo: _Repo, change: Change) -> Change:
+    """A change with top-level-relative paths made project-relative."""
+    def rel(path: str | None) -> str | None:
+        return None if path is None else repo.project_path(path)
+
+    return Change(change.status, rel(change.old_path), rel(change.new_path))
+
+
+def diff_text(project_root: Path, base: str, head: str | None, paths: Sequence[str]) -> str:
+    """A unified diff of `paths` (all of the project when empty) from `base` to `head` (None: working tree)."""
+    repo = _open(project_root)
+    base_sha = _resolve(repo, base)
+    relative = [f"--relative={repo.prefix}"] if repo.prefix else []
+    args = ["-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M",
+            *relative]
+    spec = repo.pathspec(paths)
+    if head is None:
+        with _worktree_index(repo) as env:
+            out = repo.run(*args, "--cached", base_sha, "--", *spec, env=env).out
+    else:
+        out = repo.run(*args, base_sha, _resolve(repo, head), "--", *spec).out
+    return out.decode("utf-8", "replace")
+
+
+@contextmanager
+def _worktree_index(repo: _Repo) -> Iterator[dict[str, str]]:
+    """A throwaway index holding the working tree, so git can diff it with untracked files and renames."""
+    with tempfile.TemporaryDirectory(prefix="promptgit-index-") as tmp:
+        index = Path(tmp, "index")
+        real = Path(repo.repo.git_dir, "index")
+        if real.is_file():
+            # Starting from the real index keeps its stat data, so unchanged files are not re-hashed.
+            shutil.copyfile(real, index)
+        env = {"GIT_INDEX_FILE": str(index)}
+        repo.run("add", "-A", "--", *_worktree_specs(repo), env=env, literal=False)
+        yield env
+
+
+def _worktree_specs(repo: _Repo) -> list[str]:
+    """The project folder, minus a local store that is not git-ignored (it would be hashed on every call)."""
+    specs = [f":(literal){repo.prefix or '.'}"]
+    store = f"{repo.prefix}/.promptgit" if repo.prefix else ".promptgit"
+    # Naming an ignored path, even to exclude it, makes `git add` fail; so only exclude it when needed.
+    if (repo.top / store).is_dir() and repo.run("check-ignore", "-q", store, check=False, literal=False).status == 1:
+        specs.append(f":(exclude,literal){store}")
+    return specs
+
+
+def blame(project_root: Path, path: str, rev: str | None = None) -> list[BlameLine]:
+    """Who last changed each line of `path` at `rev` (None: the working tree), following renames."""
+    repo = _open(project_root)
+    repo_path = repo.repo_path(path)
+    if rev is not None:
+        sha = _resolve(repo, rev)
+        if not GitTree(project_root, sha).exists(path):
+            raise PromptgitError(f"not a file at {sha[:12]}", file=path)
+        return _blame(repo, [sha], repo_path)
+    disk = repo.top / repo_path
+    if not disk.is_file():
+        raise PromptgitError("file not found", file=path)
+    current = _head(repo)
+    if current is None or not GitTree(project_root, current).exists(path):
+        # git blame needs the file in HEAD; a new file is all uncommitted lines.
+        lines = disk.read_bytes().decode("utf-8", "replace").splitlines()
+        return [BlameLine(n, text, WORKTREE, normalize(path)) for n, text in enumerate(lines, 1)]
+    return _blame(repo, [], repo_path)
+
+
+def _blame(repo: _Repo, revs: list[str], repo_path: str) -> list[BlameLine]:
+    """Parse `git blame --line-porcelain`: a header per line, then the line after a tab."""
+    out = repo.run("blame", "--line-porcelain", "-M", *revs, "--", repo_path).out
+    lines: list[BlameLine] = []
+    commit, number, filename = "", 0, repo_path
+    for raw in out.split(b"\n"):
+        if raw.startswith(b"\t"):
+            lines.append(BlameLine(number, raw[1:].decode("utf-8", "replace"),
+                                   WORKTREE if commit == ZERO_SHA else commit, repo.project_path(filename)))
+            commit = ""
+        elif not commit and raw:
+            fields = raw.split()
+            commit, number = fields[0].decode(), int(fields[2])
+        elif raw.startswith(b"filename "):
+            filename = raw[len(b"filename "):].decode("utf-8", "surrogateescape")
+    return lines
+
+
+# --- results shared through a dedicated ref --------------------------------------------------
+
+
+def read_results_ref(project_root: Path, ref: str = RESULTS_REF) -> dict[str, bytes]:
+    """Every file (path -> content) in the tree at `ref`; {} when the ref does not exist."""
+    repo = _open(project_root)
+    tip = _ref_tip(repo, _check_ref(ref))
+    if tip is None:
+        return {}
+    return {path: repo.blob(entry.sha) for path, entry in _flatten(repo, repo.commit_tree(tip)).items()}
+
+
+def write_results_ref(project_root: Path, files: Mapping[str, bytes], message: str,
+                      ref: str = RESULTS_REF) -> str:
+    """Commit `files` on top of `ref` (a union with its tree, new content winning by name); returns the tip."""
+    repo = _open(project_root)
+    _check_ref(ref)
+    added = {normalize(name): _Entry(0o100644, _store(repo, "blob", data)) for name, data in files.items()}
+    for _ in range(5):  # another writer may move the ref between our read and our update
+        tip = _ref_tip(repo, ref)
+        old = _flatten(repo, repo.commit_tree(tip)) if tip else {}
+        merged = {**old, **added}
+        if tip is not None and merged == old:
+            return tip
+        commit = _commit(repo, _write_tree(repo, merged), [tip] if tip else [], message)
+        if _update_ref(repo, ref, commit, tip):
+            return commit
+    raise PromptgitError(f"{ref} kept changing while writing results", hint="run the command again")
+
+
+def fetch_ref(project_root: Path, remote: str, ref: str = RESULTS_REF) -> None:
+    """Fetch `ref` from `remote` into a tracking ref, then union-merge it into the local `ref`."""
+    repo = _open(project_root)
+    _check_ref(ref)
+    tracking = _tracking_ref(remote, ref)
+    result = repo.run("fetch", "--no-tags", "--quiet", remote, f"+{ref}:{tracking}",
+                      env=_NO_PROMPT, check=False)
+    if result.status != 0:
+        if "couldn't find remote ref" in result.err:
+            return  # nobody has pushed results yet
+        raise _remote_error("fetch", remote, result.err)
+    theirs = _ref_tip(repo, tracking)
+    if theirs is not None:
+        _merge_into(repo, ref, theirs)
+
+
+def push_ref(project_root: Path, remote: str, ref: str = RESULTS_REF) -> None:
+    """Push `ref` to `remote`; when someone pushed first, fetch, union-merge and push once more."""
+    repo = _open(project_root)
+    _check_ref(ref)
+    if _ref_tip(repo, ref) is None:
+        raise PromptgitError(f"nothing to push: {ref} does not exist yet", hint="store some results first")
+    if _push(repo, remote, ref):
+        return
+    fetch_ref(project_root, remote, ref)
+    if not _push(repo, remote, ref):
+        raise PromptgitError(f"the remote's {ref} changed while pushing", hint="run the push again")
+
+
+def _push(repo: _Repo, remote: str, ref: str) -> bool:
+    """Push; False when the remote rejected it because it holds commits we lack."""
+    result = repo.run("push", "--porcelain", "--quiet", remote, f"{ref}:{ref}", env=_NO_PROMPT, check=False)
+    if result.status == 0:
+        return True
+    report = result.out.decode("utf-8", "replace")
+    rejected = [line for line in report.splitlines() if line.startswith("!")]
+    if any("fetch first" in line or "non-fast-forward" in line for line in rejected):
+        return False
+    raise _remote_error("push", remote, result.err or report)
+
+
+def _merge_into(repo: _Repo, ref: str, theirs: str) -> None:
+    """Make `ref` hold everything in `theirs` too: fast-forward, or a merge commit whose tree is the union."""
+    for _ in range(5):
+        ours = _ref_tip(repo, ref)
+        if ours == theirs or (ours is not None and _is_ancestor(repo, theirs, ours)):
+            return
+        if ours is None or _is_ancestor(repo, ours, theirs):
+            new = theirs
+        else:
+            union = {**_flatten(repo, repo.commit_tree(theirs)), **_flatten(repo, repo.commit_tree(ours))}
+            new = _commit(repo, _write_tree(repo, union), [ours, theirs], "promptgit: merge fetched results")
+        if _update_ref(repo, ref, new, ours):
+            return
+    raise PromptgitError(f"{ref} kept changing while merging fetched results", hint="run the command again")
+
+
+def _check_ref(ref: str) -> str:
+    """`ref` itself, when it is a full ref name safe to pass to git."""
+    if not ref.startswith("refs/") or not re.fullmatch(r"[A-Za-z0-9._/-]+", ref) or ".." in ref:
+        raise PromptgitError(f"{ref!r} is not a valid ref name", hint=f"use a full ref such as {RESULTS_REF}")
+    return ref
+
+
+def _tracking_ref(remote: str, ref: str) -> str:
+    """Where a remote's copy of `ref` is fetched to; a URL is hashed so no credential ends up in a ref name."""
+    key = remote if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", remote) else \
+        "url-" + hashlib.sha256(remote.encode()).hexdigest()[:12]
+    return f"refs/promptgit-remotes/{key}/{ref[len('refs/'):]}"
+
+
+def _ref_tip(repo: _Repo, ref: str) -> str | None:
+    """The commit `ref` points at, or None when it does not exist."""
+    try:
+        return repo.header(f"{ref}^{{commit}}")[0]
+    except ValueError:
+        return None
+
+
+def _flatten(repo: _Repo, tree: str, base: str = "") -> dict[str, _Entry]:
+    """Every file under a tree by path."""
+    found: dict[str, _Entry] = {}
+    for name, entry in repo.tree(tree).items():
+        path = f"{base}/{name}" if base else name
+        if entry.is_tree:
+            found.update(_flatten(repo, entry.sha, path))
+        elif entry.is_file:
+            found[path] = entry
+    return found
+
+
+def _write_tree(repo: _Repo, files: Mapping[str, _Entry]) -> str:
+    """Write the (possibly nested) tree holding `files`; returns its id."""
+    here: dict[str, _Entry] = {}
+    below: dict[str, dict[str, _Entry]] = {}
+    for path, entry in files.items():
+        first, _, rest = path.partition("/")
+        if rest:
+            below.setdefault(first, {})[rest] = entry
+        else:
+            here[first] = entry
+    for name, subtree in below.items():
+        here[name] = _Entry(_TREE, _write_tree(repo, subtree))
+    # git orders tree entries as if folder names ended with "/".
+    names = sorted(here, key=lambda n: n + "/" if here[n].is_tree else n)
+    data = b"".join(
+        b"%o %s\0%s" % (here[n].mode, n.encode("utf-8", "surrogateescape"), bytes.fromhex(here[n].sha))
+        for n in names
+    )
+    return _store(repo, "tree", data)
+
+
+def _store(repo: _Repo, kind: str, data: bytes) -> str:
+    """Write one object into the object database (like `git hash-object -w`); returns its id."""
+    # gitpython's GitCmdObjectDB.store spawns `git hash-object` per object; its loose-object parent
+    # writes the same object in-process.
+    stored = LooseObjectDB.store(repo.repo.odb, IStream(kind, len(data), io.BytesIO(data)))
+    return _text(stored.hexsha)
+
+
+def _commit(repo: _Repo, tree: str, parents: list[str], message: str) -> str:
+    """`git commit-tree`, with a fallback identity when the user has none configured."""
+    args = ["commit-tree", "--no-gpg-sign", tree, *[a for p in parents for a in ("-p", p)], "-m", message]
+    result = repo.run(*args, check=False)
+    if result.status != 0 and ("ident" in result.err or "tell me who you are" in result.err):
+        result = repo.run(*args, env=_FALLBACK_IDENT, check=False)
+    if result.status != 0:
+        raise PromptgitError(f"git commit-tree failed: {_last_line(result.err)}")
+    return result.out.decode().strip()
+
+
+def _update_ref(repo: _Repo, ref: str, new: str, old: str | None) -> bool:
+    """Move `ref` to `new` only if it still points at `old` (None: must not exist yet)."""
+    result = repo.run("update-ref", "-m", "promptgit results", ref, new, old or ZERO_SHA, check=False)
+    return result.status == 0
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _text(value: str | bytes) -> str:
+    """gitpython answers some calls in bytes, some in str."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _parse_tree(data: bytes) -> dict[str, _Entry]:
+    """A raw tree object's entries by name."""
+    entries: dict[str, _Entry] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        name = data[space + 1:nul].decode("utf-8", "surrogateescape")
+        entries[name] = _Entry(int(data[pos:space], 8), data[nul + 1:nul + 21].hex())
+        pos = nul + 21
+    return entries
+
+
+def _link_target(folder: str, target: str) -> str | None:
+    """Where a symlink in `folder` points, top-level-relative; None when it leaves the repository."""
+    if target.startswith("/"):
+        return None
+    joined = posixpath.normpath(posixpath.join(folder, target))
+    if joined == ".." or joined.startswith("../"):
+        return None
+    return "" if joined == "." else joined
+
+
+def _redact(text: str, remote: str | None) -> str:
+    """Hide credentials: the remote as given (it may be a URL with a token) and any user:pass@ in URLs."""
+    if remote and ("://" in remote or "@" in remote):
+        text = text.replace(remote, "<remote>")
+    return re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@", r"\1***@", text)
+
+
+def _last_line(text: str) -> str:
+    """The line of git's stderr that says what went wrong (its first fatal/error line, else the last)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("fatal: ", "error: "))]
+    line = errors[0] if errors else (lines[-1] if lines else "unknown error")
+    return line.removeprefix("fatal: ").removeprefix("error: ")
+
+
+def _remote_error(action: str, remote: str, err: str) -> PromptgitError:
+    """A failed push or fetch, named without the remote's URL."""
+    shown = remote if not ("://" in remote or "@" in remote) else "the remote"
+    return PromptgitError(f"git {action} ({shown}) failed: {_last_line(_redact(err, remote))}",
+                          hint="check the remote name and your access to it (`git remote -v`)")
+
+
+def _git_missing() -> PromptgitError:
+    return PromptgitError("git is not installed or not on PATH",
+                          hint="install git, or point GIT_PYTHON_GIT_EXECUTABLE at it")
+
+
+def _not_a_repo(root: Path, err: str) -> PromptgitError:
+    if "dubious ownership" in err:
+        return PromptgitError(f"git refuses to read {root}: it is owned by another user",
+                              hint=f"git config --global --add safe.directory {root}")
+    return PromptgitError(f"{root} is not inside a git repository",
+                          hint="run `git init` and commit, or leave out the revision to read the working tree")
