@@ -53,9 +53,11 @@ def _attempt(step, problems: list[PromptgitError]):  # type: ignore[no-untyped-d
 
 def _check_prompt(project: Project, name: str, problems: list[PromptgitError]) -> Prompt | None:
     prompt = _attempt(lambda: load_prompt(project.tree, project.settings, name), problems)
-    if prompt is not None:
-        problems.extend(template_graph(project.tree, project.settings, prompt).problems)
-    return prompt
+    if prompt is None:
+        return None
+    broken = template_graph(project.tree, project.settings, prompt).problems
+    problems.extend(broken)
+    return None if broken else prompt  # a prompt with a broken include is reported once, not per suite
 
 
 def _check_suite(project: Project, suite: Suite, prompts: dict[str, Prompt | None], problems: list[PromptgitError]) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from promptgit import __version__
-from promptgit.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, PromptgitError
+from promptgit.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, PromptgitError
 
 # Core modules are imported inside each command: `promptgit --help` must stay fast, and only
 # commands that call a model may import litellm.
@@ -93,6 +95,169 @@ def render(prompt: str | None, variables: tuple[str, ...], suite: str | None, ca
     for message in rendered.messages:
         click.secho(f"{message.role}:", bold=True)
         click.echo(message.content)
+    return EXIT_OK
+
+
+def progress_printer(label: str) -> Callable[[int, int], None] | None:
+    """A progress bar on stderr when it is a terminal; None when piped."""
+    if not sys.stderr.isatty():
+        return None
+    last = [-1.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] < 0.1:
+            return
+        last[0] = now
+        filled = int(30 * done / total) if total else 30
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+@cli.command("eval")
+@click.argument("suites", nargs=-1)
+@click.option("--rev", help=REV_HELP)
+@click.option("--changed-since", metavar="REV", help="Run only the suites a change since REV affects.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def eval_command(suites: tuple[str, ...], rev: str | None, changed_since: str | None, as_json: bool) -> int:
+    """Run suites (all by default) and print their scores."""
+    from promptgit.display import eval_json, eval_text
+    from promptgit.evaluate import evaluate_project, plan_suites
+    from promptgit.project import open_project
+
+    project = open_project(rev)
+    plans = None
+    if changed_since:
+        from promptgit.changes import affected_plans
+
+        plans = affected_plans(project, changed_since, suites)
+        if not plans:
+            problem(f"no suite is affected by changes since {changed_since}")
+    report = evaluate_project(project, suites, progress_printer("eval"), plans=plans)
+    if as_json:
+        emit_json(eval_json(report))
+    else:
+        click.echo(eval_text(report))
+    if any(r.error_rate > report.max_error_rate for r in report.suites):
+        problem("inconclusive: too many model calls failed (see the errors column)")
+        return EXIT_INCONCLUSIVE
+    below = [r.name for r in report.suites if r.below_threshold]
+    if below:
+        problem(f"below threshold: {', '.join(below)}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("base", default="HEAD")
+@click.argument("head", required=False)
+@click.option("--suite", "suites", multiple=True, help="Compare only this suite (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--markdown", is_flag=True, help="Print the Markdown report.")
+def diff(base: str, head: str | None, suites: tuple[str, ...], as_json: bool, markdown: bool) -> int:
+    """Compare two revisions (default: HEAD against the working tree) case by case."""
+    from promptgit.compare import diff_revisions
+    from promptgit.display import diff_json, diff_text
+    from promptgit.tree import find_project_root
+
+    report = diff_revisions(find_project_root(), base, head, suites, progress_printer("diff"))
+    if as_json:
+        emit_json(diff_json(report))
+    elif markdown:
+        from promptgit.report import diff_markdown
+
+        click.echo(diff_markdown(report))
+    else:
+        click.echo(diff_text(report))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("suites", nargs=-1)
+@click.option("--no-eval", is_flag=True, help="Show only stored scores; evaluate nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def log(suites: tuple[str, ...], no_eval: bool, as_json: bool) -> int:
+    """The refinement log: one row per commit that changed a suite's fingerprint, with its score."""
+    from promptgit.display import log_json, log_text
+    from promptgit.history import suite_log
+    from promptgit.project import open_project
+    from promptgit.suites import suite_names
+
+    project = open_project()
+    names = list(suites) or suite_names(project.tree, project.settings)
+    logs = [suite_log(project.root, name, progress_printer(f"log {name}"), stored_only=no_eval) for name in names]
+    if as_json:
+        emit_json(log_json(logs[0]) if len(logs) == 1 else [log_json(entry) for entry in logs])
+    else:
+        click.echo("\n\n".join(log_text(entry) for entry in logs))
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("direction", type=click.Choice(["push", "pull"]))
+@click.argument("remote", default="origin")
+def sync(direction: str, remote: str) -> int:
+    """Share stored results with REMOTE through the refs/promptgit/results ref."""
+    from promptgit import sync as sharing
+    from promptgit.tree import find_project_root
+
+    moved = (sharing.push if direction == "push" else sharing.pull)(find_project_root(), remote)
+    verb = "pushed" if direction == "push" else "pulled"
+    click.echo(f"{verb} {moved.files} result file(s), {moved.rows} new row(s)")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--base", required=True, help="The revision to compare against (the pull request's base).")
+@click.option("--head", help="The revision under test (default: the working tree).")
+@click.option("--suite", "suites", multiple=True, help="Judge only this suite (repeatable).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown report here.")
+@click.option("--pull/--no-pull", default=True, help="Pull shared results from the remote first (default: on).")
+@click.option("--remote", default="origin", show_default=True, help="The remote to pull shared results from.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def ci(base: str, head: str | None, suites: tuple[str, ...], report_path: Path | None, pull: bool, remote: str,
+       as_json: bool) -> int:
+    """Evaluate the affected suites on base and head, apply the gates, and write the report."""
+    from promptgit.ci import FAIL, INCONCLUSIVE, append_step_summary, run_ci
+    from promptgit.display import diff_text, pct
+    from promptgit.report import ci_markdown
+    from promptgit.tree import find_project_root
+
+    result = run_ci(find_project_root(), base, head, suites, progress_printer("ci"), remote if pull else None)
+    markdown = ci_markdown(result)
+    if report_path:
+        report_path.write_text(markdown, encoding="utf-8")
+    append_step_summary(markdown)
+    if as_json:
+        emit_json({"verdict": result.verdict, "base": result.diff.base, "head": result.diff.head, "suites": [{
+            "name": d.name, "base_score": d.base.score if d.base else None, "head_score": d.head.score if d.head else None,
+            "delta": d.delta.delta if d.delta else None, "ci": [d.delta.ci.low, d.delta.ci.high] if d.delta else None,
+            "significant": d.significant, "improved": [c.id for c in d.improved], "regressed": [c.id for c in d.regressed],
+            "verdict": result.gate(d.name).verdict, "reason": result.gate(d.name).reason,
+        } for d in result.diff.suites]})
+    else:
+        click.echo(diff_text(result.diff))
+        for gate in result.gates:
+            click.echo(f"{gate.suite}: {gate.verdict} ({gate.reason})")
+        click.echo(f"verdict: {result.verdict}")
+    return {FAIL: EXIT_FAILED, INCONCLUSIVE: EXIT_INCONCLUSIVE}.get(result.verdict, EXIT_OK)
+
+
+@cli.command()
+@click.option("--report", "report_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The Markdown report `promptgit ci` wrote.")
+@click.option("--pr", "pr_number", type=int, help="The pull request number (default: from the GitHub event).")
+@click.option("--head-sha", help="Refuse to comment unless the pull request's head is this commit.")
+def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> int:
+    """Create or update the one promptgit comment on a pull request (inside GitHub Actions)."""
+    from promptgit.github import post_report
+
+    posted = post_report(report_path.read_text(encoding="utf-8"), pr_number=pr_number, head_sha=head_sha)
+    click.echo(f"{posted.action} comment {posted.url}")
     return EXIT_OK
 
 

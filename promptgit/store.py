@@ -403,6 +403,10 @@ class Store:
                 found[row[0]] = RunInfo(*row)
         return found
 
+    def fingerprints(self) -> list[str]:
+        """Every fingerprint with stored results, oldest first."""
+        return [row[0] for row in self._execute("SELECT fingerprint FROM runs ORDER BY created, fingerprint").fetchall()]
+
     # --- sync -----------------------------------------------------------------------------------
 
     def export_results(self, fingerprints: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:

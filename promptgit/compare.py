@@ -1,0 +1,109 @@
+"""`promptgit diff`: two revisions compared suite by suite and case by case, with a paired CI."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptgit import stats
+from promptgit.changes import SuitePair, affected_pairs
+from promptgit.evaluate import CaseResult, Progress, SuiteResult, evaluate, options_for
+from promptgit.project import open_project
+from promptgit.store import Store
+from promptgit.tree import WORKTREE
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """A case whose score moved between base and head."""
+
+    id: str
+    expected: Any
+    base_output: str | None
+    head_output: str | None
+    base_score: float
+    head_score: float
+
+
+@dataclass(frozen=True)
+class SuiteDiff:
+    """One suite compared across two revisions."""
+
+    name: str
+    base: SuiteResult | None
+    head: SuiteResult | None
+    delta: stats.PairedDelta | None
+    improved: tuple[CaseChange, ...]
+    regressed: tuple[CaseChange, ...]
+    noisy: tuple[str, ...]  # ids of cases that flipped only within their repeats' noise
+    prompt_files: tuple[str, ...] = ()
+
+    @property
+    def significant(self) -> bool:
+        """Whether the delta's CI excludes zero."""
+        return bool(self.delta and self.delta.significant)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the two sides have different fingerprints."""
+        return self.base is None or self.head is None or self.base.fingerprint != self.head.fingerprint
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    """Every affected suite between two revisions."""
+
+    base: str
+    head: str
+    suites: tuple[SuiteDiff, ...]
+
+
+def compare_results(name: str, base: SuiteResult | None, head: SuiteResult | None) -> SuiteDiff:
+    """Pair the cases both sides scored; list who improved and who regressed beyond noise."""
+    if base is None or head is None:
+        return SuiteDiff(name, base, head, None, (), (), ())
+    base_cases = base.by_id()
+    common = [(base_cases[c.id], c) for c in head.cases
+              if c.id in base_cases and c.score is not None and base_cases[c.id].score is not None]
+    delta = stats.paired_delta([b.score for b, _ in common], [h.score for _, h in common]) if common else None
+    improved, regressed, noisy = [], [], []
+    for b, h in common:
+        if math.isclose(b.score, h.score):
+            continue
+        if stats.noisy_flip(b.repeat_scores, h.repeat_scores, pass_at=h.pass_at):
+            noisy.append(h.id)
+            continue
+        change = CaseChange(h.id, h.expected, b.output, h.output, b.score, h.score)
+        (improved if h.score > b.score else regressed).append(change)
+    regressed.sort(key=lambda c: (c.head_score - c.base_score, c.id))
+    improved.sort(key=lambda c: (c.base_score - c.head_score, c.id))
+    return SuiteDiff(name, base, head, delta, tuple(improved), tuple(regressed), tuple(noisy))
+
+
+def evaluate_pairs(root: Path, pairs: Sequence[SuitePair], progress: Progress | None = None) -> list[SuiteDiff]:
+    """Evaluate both sides of every pair in one run (shared cache and pool) and compare them."""
+    project = next((p.head or p.base).project for p in pairs if p.head or p.base)
+    plans = [plan for pair in pairs for plan in (pair.base, pair.head) if plan is not None]
+    with Store(project.store_path) as store:
+        results = {id(plan): result for plan, result in zip(plans, evaluate(plans, store, options_for(project), progress))}
+    diffs = []
+    for pair in pairs:
+        base = results.get(id(pair.base)) if pair.base else None
+        head = results.get(id(pair.head)) if pair.head else None
+        files = pair.head.sources.prompt_files if pair.head else ()
+        diff = compare_results(pair.name, base, head)
+        diffs.append(SuiteDiff(**{**diff.__dict__, "prompt_files": files}))
+    return diffs
+
+
+def diff_revisions(root: Path, base_rev: str, head_rev: str | None, names: Sequence[str] = (),
+                   progress: Progress | None = None) -> DiffReport:
+    """Compare `base_rev` with `head_rev` (None: the working tree) on the suites the change affects."""
+    base = open_project(base_rev, root)
+    head = open_project(head_rev, root)
+    pairs = affected_pairs(base, head, names)
+    diffs = evaluate_pairs(root, pairs, progress) if pairs else []
+    return DiffReport(base.revision, head.revision if head_rev else WORKTREE, tuple(diffs))

@@ -1,0 +1,167 @@
+"""Plain-text tables and JSON documents for results; the CLI adds colour and prints them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from promptgit.evaluate import CaseResult, EvalReport, SuiteResult
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    """A fraction as a percentage, `-` when unknown."""
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value * 100:.{digits}f}%"
+
+
+def signed_pct(value: float | None, digits: int = 1) -> str:
+    """A delta as signed percentage points."""
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value * 100:+.{digits}f}"
+
+
+def clip(text: Any, width: int) -> str:
+    """One line of at most `width` characters (newlines shown as ⏎)."""
+    line = "null" if text is None else str(text).replace("\r", "").replace("\n", "⏎")
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> str:
+    """A fixed-width text table."""
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def ci_text(result: SuiteResult) -> str:
+    """`82.5% [74.0, 90.0]`."""
+    if result.score is None:
+        return "-"
+    lo, hi = result.ci.low, result.ci.high
+    return f"{pct(result.score)} [{lo * 100:.1f}, {hi * 100:.1f}]"
+
+
+def eval_text(report: EvalReport, worst: int = 5) -> str:
+    """The eval table, then each suite's lowest-scoring cases with expected and output."""
+    header = ["suite", "score [95% CI]", "cases", "passed", "failed", "errors", "calls", "cached", "tokens", "cost", "time"]
+    rows = [[
+        r.name, ci_text(r), str(len(r.cases)), str(r.passed), str(r.failed), str(r.errors), str(r.calls), str(r.cached),
+        str(r.input_tokens + r.output_tokens), f"${r.cost:.4f}", f"{r.seconds:.1f}s",
+    ] for r in report.suites]
+    parts = [table(header, rows, right=range(2, 11))]
+    for result in report.suites:
+        low = _lowest(result.cases, worst)
+        if low:
+            parts.append(f"\n{result.name}: lowest-scoring cases")
+            parts.append(table(["case", "score", "expected", "output", "why"], [
+                [c.id, "error" if c.error else pct(c.score, 0), clip(c.expected, 24), clip(c.output if not c.error else c.error, 40),
+                 clip("; ".join(c.reasons), 50)] for c in low
+            ]))
+    return "\n".join(parts)
+
+
+def _lowest(cases: Sequence[CaseResult], count: int) -> list[CaseResult]:
+    imperfect = [c for c in cases if c.error or (c.score is not None and c.score < 1)]
+    return sorted(imperfect, key=lambda c: (c.error is None, c.score or 0.0, c.id))[:count]
+
+
+def suite_json(result: SuiteResult) -> dict[str, Any]:
+    """A suite result as SPEC section 8 lays out `eval --json`."""
+    return {
+        "name": result.name, "prompt": result.prompt, "fingerprint": result.fingerprint, "score": _num(result.score),
+        "ci": [_num(result.ci.low), _num(result.ci.high)], "cases": len(result.cases), "passed": result.passed,
+        "failed": result.failed, "errors": result.errors, "calls": result.calls, "cached": result.cached,
+        "input_tokens": result.input_tokens, "output_tokens": result.output_tokens, "cost": result.cost,
+        "seconds": round(result.seconds, 3), "model": result.model, "threshold": result.threshold, "repeat": result.repeat,
+        "results": [{
+            "id": c.id, "score": c.score, "passed": c.passed, "output": c.output, "expected": c.expected,
+            "error": c.error, **({"outputs": list(c.outputs), "repeat_scores": list(c.repeat_scores)} if result.repeat > 1 else {}),
+        } for c in result.cases],
+    }
+
+
+def eval_json(report: EvalReport) -> dict[str, Any]:
+    """`promptgit eval --json`."""
+    return {"revision": report.revision, "suites": [suite_json(r) for r in report.suites]}
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, 6)
+
+
+def delta_text(diff: Any) -> str:
+    """`-5.0 [-8.1, -1.9] significant` or `within noise`."""
+    if diff.delta is None:
+        return "new" if diff.base is None else "-"
+    d = diff.delta
+    verdict = "significant" if d.significant else "within noise"
+    return f"{signed_pct(d.delta)} [{d.ci.low * 100:+.1f}, {d.ci.high * 100:+.1f}] {verdict}"
+
+
+def diff_text(report: Any, cases: int = 10) -> str:
+    """Per affected suite: base, head, delta with CI, improved and regressed cases."""
+    if not report.suites:
+        return f"no suite changed between {report.base[:12]} and {report.head[:12]}"
+    header = ["suite", "base", "head", "delta (pts) [95% CI]", "improved", "regressed"]
+    rows = [[d.name, pct(d.base.score) if d.base else "-", pct(d.head.score) if d.head else "-", delta_text(d),
+             str(len(d.improved)), str(len(d.regressed))] for d in report.suites]
+    parts = [f"{report.base[:12]} -> {report.head[:12]}", table(header, rows, right=(1, 2, 4, 5))]
+    for diff in report.suites:
+        if diff.regressed:
+            parts.append(f"\n{diff.name}: regressed cases")
+            parts.append(table(["case", "expected", "base output", "head output"], [
+                [c.id, clip(c.expected, 20), clip(c.base_output, 36), clip(c.head_output, 36)] for c in diff.regressed[:cases]
+            ]))
+        if diff.noisy:
+            parts.append(f"{diff.name}: {len(diff.noisy)} case(s) flipped within their repeats' noise: {', '.join(diff.noisy[:10])}")
+    return "\n".join(parts)
+
+
+def diff_json(report: Any) -> dict[str, Any]:
+    """`promptgit diff --json` (SPEC section 8)."""
+    return {"base": report.base, "head": report.head, "suites": [suite_diff_json(d) for d in report.suites]}
+
+
+def suite_diff_json(diff: Any) -> dict[str, Any]:
+    """One suite's comparison as JSON."""
+    delta = diff.delta
+    return {
+        "name": diff.name,
+        "base_score": _num(diff.base.score) if diff.base else None,
+        "head_score": _num(diff.head.score) if diff.head else None,
+        "delta": _num(delta.delta) if delta else None,
+        "ci": [_num(delta.ci.low), _num(delta.ci.high)] if delta else None,
+        "significant": diff.significant,
+        "improved": [c.id for c in diff.improved],
+        "regressed": [c.id for c in diff.regressed],
+        "noisy": list(diff.noisy),
+        "regressions": [{"id": c.id, "expected": c.expected, "base_output": c.base_output, "head_output": c.head_output,
+                         "base_score": c.base_score, "head_score": c.head_score} for c in diff.regressed],
+    }
+
+
+def log_text(log: Any) -> str:
+    """The refinement log: version | change made | score | delta | kept?"""
+    rows = []
+    for e in log.entries:
+        r = e.result
+        rows.append([e.commit.sha[:8], e.commit.date[:10], clip(e.commit.subject, 48),
+                     ci_text(r) if r else "not evaluated", signed_pct(e.delta) if e.delta is not None else "",
+                     e.state])
+    return f"{log.suite}\n" + table(["commit", "date", "change made", "score [95% CI]", "delta", "keep?"], rows, right=(4,))
+
+
+def log_json(log: Any) -> dict[str, Any]:
+    """`promptgit log --json` (SPEC section 8)."""
+    return {"suite": log.suite, "entries": [{
+        "commit": e.commit.sha, "date": e.commit.date, "message": e.commit.subject, "fingerprint": e.fingerprint,
+        "score": _num(e.result.score) if e.result else None,
+        "ci": [_num(e.result.ci.low), _num(e.result.ci.high)] if e.result else None,
+        "delta": _num(e.delta), "kept": e.state == "kept", "state": e.state,
+    } for e in log.entries]}

@@ -1,0 +1,341 @@
+"""Run suites: render each case, call the model (cached), score, and store every result as it completes."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptgit import stats
+from promptgit.errors import PromptgitError
+from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
+from promptgit.hashing import call_key
+from promptgit.project import Project
+from promptgit.prompts import Prompt, load_prompt, render
+from promptgit.store import StoredCase, StoredResponse, Store
+from promptgit.suites import Case, Suite, load_suite, suite_names
+
+Progress = Callable[[int, int], None]  # (done, total) case-repeats
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One suite at one revision, ready to run: what it reads and its fingerprint."""
+
+    project: Project
+    suite: Suite
+    prompt: Prompt
+    sources: SuiteSources
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """A case's result over its repeats; an error is never a score."""
+
+    id: str
+    score: float | None  # mean over repeats; None when a repeat errored
+    passed: bool | None
+    expected: Any
+    outputs: tuple[str, ...]
+    repeat_scores: tuple[float, ...]
+    pass_at: float = 1.0
+    reasons: tuple[str, ...] = ()  # why scorers marked the first repeat down
+    error: str | None = None
+
+    @property
+    def output(self) -> str | None:
+        """The first repeat's output."""
+        return self.outputs[0] if self.outputs else None
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """A suite's scored result at one fingerprint, with what the run cost."""
+
+    name: str
+    prompt: str
+    path: str
+    fingerprint: str
+    revision: str
+    score: float | None
+    ci: stats.Interval
+    cases: tuple[CaseResult, ...]
+    threshold: float | None
+    max_drop: float | None
+    repeat: int
+    calls: int = 0  # model calls made in this run (judge calls included)
+    cached: int = 0  # case-repeats answered from the cache or stored results
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    seconds: float = 0.0
+    model: str | None = None
+
+    @property
+    def passed(self) -> int:
+        """Cases that passed."""
+        return sum(1 for c in self.cases if c.passed)
+
+    @property
+    def errors(self) -> int:
+        """Cases with a model error (counted apart from failures)."""
+        return sum(1 for c in self.cases if c.error is not None)
+
+    @property
+    def failed(self) -> int:
+        """Cases that were scored and did not pass."""
+        return len(self.cases) - self.passed - self.errors
+
+    @property
+    def error_rate(self) -> float:
+        """The share of cases that ended in an error."""
+        return self.errors / len(self.cases) if self.cases else 0.0
+
+    @property
+    def below_threshold(self) -> bool:
+        """Whether the suite misses its `threshold` gate."""
+        return self.threshold is not None and self.score is not None and self.score < self.threshold
+
+    def by_id(self) -> dict[str, CaseResult]:
+        """Cases by id."""
+        return {c.id: c for c in self.cases}
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run: the scheduler's width and each call's patience."""
+
+    concurrency: int = 16
+    timeout: float = 120.0
+    retries: int = 4
+
+
+def plan_suite(project: Project, name: str) -> Plan:
+    """Load a suite and its prompt at the project's revision and compute its fingerprint."""
+    suite = load_suite(project.tree, project.settings, name)
+    try:
+        prompt = load_prompt(project.tree, project.settings, suite.prompt)
+    except PromptgitError as err:
+        raise err.located(suite.path) from None
+    sources = suite_sources(project.tree, project.settings, suite, prompt)
+    return Plan(project, suite, prompt, sources, fingerprint(project.tree, project.settings, sources))
+
+
+def plan_suites(project: Project, names: Sequence[str] | None = None) -> list[Plan]:
+    """Plans for the named suites, or every suite in the project."""
+    chosen = list(names) if names else suite_names(project.tree, project.settings)
+    return [plan_suite(project, name) for name in chosen]
+
+
+def evaluate(plans: Sequence[Plan], store: Store, options: Options, progress: Progress | None = None) -> list[SuiteResult]:
+    """Run `plans` on one event loop, sharing one pool of `concurrency` model calls; same order out."""
+    return asyncio.run(_Run(store, options, progress).run(plans))
+
+
+@dataclass
+class _Tally:
+    calls: int = 0
+    cached: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    finished: float = 0.0
+    errors: dict[tuple[str, int], str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Job:
+    plan: Plan
+    case: Case
+    repeat: int
+
+
+class _Run:
+    """One evaluation: a fixed pool of workers pulling case-repeats, so a slot frees the moment a call ends."""
+
+    def __init__(self, store: Store, options: Options, progress: Progress | None) -> None:
+        self.store = store
+        self.options = options
+        self.progress = progress
+        self.tallies: dict[str, _Tally] = defaultdict(_Tally)
+        self.done = 0
+        self.total = 0
+        self.started = time.monotonic()
+
+    async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
+        unique = list({p.fingerprint: p for p in plans}.values())
+        self.scorers = {p.fingerprint: _build_scorers(p) for p in unique}
+        stored = {p.fingerprint: {(c.case_id, c.repeat) for c in self.store.iter_cases(p.fingerprint)} for p in unique}
+        jobs = [
+            _Job(p, case, r) for p in unique for case in p.suite.cases for r in range(p.suite.repeat)
+            if (case.id, r) not in stored[p.fingerprint]
+        ]
+        self.total = len(jobs)
+        for plan in unique:
+            self.tallies[plan.fingerprint].cached += len(stored[plan.fingerprint])
+        self._report()
+        await self._drain(iter(jobs))
+        results = {p.fingerprint: self._result(p) for p in unique}
+        return [results[p.fingerprint] for p in plans]
+
+    async def _drain(self, jobs: Iterator[_Job]) -> None:
+        width = max(1, min(self.options.concurrency, self.total))
+        if self.total:
+            await asyncio.gather(*(self._worker(jobs) for _ in range(width)))
+
+    async def _worker(self, jobs: Iterator[_Job]) -> None:
+        for job in jobs:  # a shared iterator: each worker takes the next job when it is free
+            try:
+                await self._one(job)
+            except _CallFailed as failed:
+                self.tallies[job.plan.fingerprint].errors[(job.case.id, job.repeat)] = str(failed)
+            self.done += 1
+            self._report()
+
+    def _report(self) -> None:
+        if self.progress:
+            self.progress(self.done, self.total)
+
+    async def _one(self, job: _Job) -> None:
+        plan, tally = job.plan, self.tallies[job.plan.fingerprint]
+        rendered = render(plan.project.tree, plan.project.settings, plan.prompt, job.case.vars, plan.suite.override)
+        messages = [m.as_dict() for m in rendered.messages]
+        settings = dict(rendered.settings)
+        key = call_key(messages, settings, job.repeat)
+        response = self.store.get_response(key)
+        if response is None:
+            response = await self._call(settings, messages, key, tally)
+        else:
+            tally.cached += 1
+        case = await self._score(plan, job, response, key, settings["model"])
+        self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
+        tally.finished = time.monotonic() - self.started
+
+    async def _call(self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally) -> StoredResponse:
+        from promptgit import models  # litellm is imported only when a call is not cached
+
+        options = {k: v for k, v in settings.items() if k != "model"}
+        try:
+            done = await models.complete(settings["model"], messages, options,
+                                         timeout=self.options.timeout, retries=self.options.retries)
+        except models.ModelCallError as err:
+            tally.calls += 1
+            raise _CallFailed(str(err)) from None
+        tally.calls += 1
+        tally.input_tokens += done.input_tokens
+        tally.output_tokens += done.output_tokens
+        tally.cost += done.cost
+        response = StoredResponse(done.text, settings["model"], done.input_tokens, done.output_tokens, done.cost, done.seconds)
+        self.store.put_response(key, response)
+        return response
+
+    async def _score(self, plan: Plan, job: _Job, response: StoredResponse, key: str, model: str) -> StoredCase:
+        tally = self.tallies[plan.fingerprint]
+
+        async def judge(judge_model: str | None, messages: list[dict[str, str]], settings: dict[str, Any]) -> str:
+            chosen = {**settings, "model": judge_model or model}
+            judge_key = call_key(messages, chosen, 0)
+            cached = self.store.get_response(judge_key)
+            if cached is not None:
+                return cached.text
+            return (await self._call(chosen, messages, judge_key, tally)).text
+
+        parts = []
+        from promptgit.scorers import JudgeReplyError
+
+        for weight, scorer in self.scorers[plan.fingerprint]:
+            try:
+                result = await scorer.score(response.text, job.case.expected, job.case, judge)
+            except JudgeReplyError as err:
+                raise _CallFailed(f"{scorer.label}: {err}") from None
+            parts.append((scorer.label, weight, result))
+        total_weight = sum(w for _, w, _ in parts)
+        score = sum(w * r.value for _, w, r in parts) / total_weight
+        return StoredCase(
+            case_id=job.case.id, repeat=job.repeat, output=response.text, score=score,
+            passed=score >= plan.suite.pass_at - 1e-9,
+            scores=tuple((label, r.value, r.reason) for label, _, r in parts),
+            call_key=key, input_tokens=response.input_tokens, output_tokens=response.output_tokens,
+            cost=response.cost, seconds=response.seconds,
+        )
+
+    def _result(self, plan: Plan) -> SuiteResult:
+        tally = self.tallies[plan.fingerprint]
+        rows: dict[str, dict[int, StoredCase]] = defaultdict(dict)
+        for row in self.store.iter_cases(plan.fingerprint):
+            rows[row.case_id][row.repeat] = row
+        cases = tuple(_case_result(plan.suite, case, rows.get(case.id, {}), tally.errors) for case in plan.suite.cases)
+        scored = [c.score for c in cases if c.score is not None]
+        return SuiteResult(
+            name=plan.suite.name, prompt=plan.prompt.name, path=plan.suite.path, fingerprint=plan.fingerprint,
+            revision=plan.project.revision, score=stats.mean(scored) if scored else None,
+            ci=stats.mean_ci(scored), cases=cases, threshold=plan.suite.threshold, max_drop=plan.suite.max_drop,
+            repeat=plan.suite.repeat, calls=tally.calls, cached=tally.cached, input_tokens=tally.input_tokens,
+            output_tokens=tally.output_tokens, cost=tally.cost, seconds=tally.finished,
+            model=_model_of(plan),
+        )
+
+
+class _CallFailed(Exception):
+    """A model call that failed after its retries: the case is an error, not a score."""
+
+
+def _build_scorers(plan: Plan) -> list[tuple[float, Any]]:
+    """Configure a plan's scorers once (they read files, compile patterns), refusing a plan with no model."""
+    from promptgit import scorers
+
+    if _model_of(plan) is None:
+        raise PromptgitError(
+            "no model configured", file=plan.prompt.path,
+            hint="set `model:` in the prompt's front matter, the suite, or `defaults:` in promptgit.yaml",
+        )
+    built = []
+    for spec in plan.suite.scorers:
+        site = scorers.ScorerSite(suite_path=plan.suite.path, line=spec.line, tree=plan.project.tree)
+        built.append((spec.weight, scorers.build(spec.name, spec.config, site)))
+    return built
+
+
+def _case_result(suite: Suite, case: Case, rows: Mapping[int, StoredCase], errors: Mapping[tuple[str, int], str]) -> CaseResult:
+    error = next((errors[(case.id, r)] for r in range(suite.repeat) if (case.id, r) in errors), None)
+    repeats = [rows[r] for r in range(suite.repeat) if r in rows]
+    outputs = tuple(r.output for r in repeats)
+    scores = tuple(r.score for r in repeats)
+    if error is not None or len(repeats) < suite.repeat:
+        return CaseResult(case.id, None, None, case.expected, outputs, scores, suite.pass_at, (), error or "not evaluated")
+    score = math.fsum(scores) / len(scores)
+    reasons = tuple(f"{label}: {reason}" for label, value, reason in repeats[0].scores if reason and value < 1)
+    return CaseResult(case.id, score, score >= suite.pass_at - 1e-9, case.expected, outputs, scores, suite.pass_at, reasons)
+
+
+def _model_of(plan: Plan) -> str | None:
+    return {**plan.project.settings.defaults, **plan.prompt.settings, **plan.suite.override}.get("model")
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """The result of `promptgit eval` at one revision."""
+
+    revision: str
+    suites: tuple[SuiteResult, ...]
+    max_error_rate: float
+
+
+def options_for(project: Project) -> Options:
+    """Scheduler options from the project's settings."""
+    s = project.settings
+    return Options(concurrency=s.concurrency, timeout=s.timeout, retries=s.retries)
+
+
+def evaluate_project(project: Project, names: Sequence[str] | None = None, progress: Progress | None = None,
+                     plans: Sequence[Plan] | None = None) -> EvalReport:
+    """Evaluate the named suites (default: all) of `project`, reusing every stored result."""
+    chosen = list(plans) if plans is not None else plan_suites(project, names)
+    with Store(project.store_path) as store:
+        results = evaluate(chosen, store, options_for(project), progress)
+    return EvalReport(project.revision, tuple(results), project.settings.max_error_rate)

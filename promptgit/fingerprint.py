@@ -1,0 +1,63 @@
+"""A suite's fingerprint: the hash of everything that decides its result (SPEC section 6)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from promptgit.config import Settings
+from promptgit.hashing import content_hash, output_settings
+from promptgit.prompts import Prompt, template_graph
+from promptgit.suites import Suite
+from promptgit.tree import Tree
+
+# Bump when built-in scoring or result semantics change, so stored results are not reused wrongly.
+RESULTS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SuiteSources:
+    """The files a suite's result depends on, by role."""
+
+    suite: str
+    dataset: str | None
+    prompt_files: tuple[str, ...]  # the prompt first, then its includes and imports
+    scorer_files: tuple[str, ...]
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every file, in a stable order."""
+        return (self.suite, *((self.dataset,) if self.dataset else ()), *self.prompt_files, *self.scorer_files)
+
+
+def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) -> SuiteSources:
+    """The files `suite` reads at this snapshot."""
+    from promptgit import scorers
+
+    scorer_files: list[str] = []
+    for spec in suite.scorers:
+        scorer_files.extend(scorers.files_read(spec.name, spec.config, suite.path))
+    return SuiteSources(
+        suite=suite.path,
+        dataset=suite.dataset,
+        prompt_files=template_graph(tree, settings, prompt).files,
+        scorer_files=tuple(dict.fromkeys(scorer_files)),
+    )
+
+
+def fingerprint(tree: Tree, settings: Settings, sources: SuiteSources) -> str:
+    """Hash the content (not the names) of every file the suite reads, and the project's model defaults."""
+    def digest(path: str) -> str | None:
+        try:
+            return hashlib.sha256(tree.read_bytes(path)).hexdigest()
+        except FileNotFoundError:
+            return None
+
+    return content_hash("suite", {
+        "version": RESULTS_VERSION,
+        "suite": digest(sources.suite),
+        "dataset": digest(sources.dataset) if sources.dataset else None,
+        "prompt": [digest(p) for p in sources.prompt_files],
+        "scorers": [digest(p) for p in sources.scorer_files],
+        "defaults": output_settings(settings.defaults),
+    })

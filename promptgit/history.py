@@ -1,0 +1,115 @@
+"""`promptgit log`: the refinement log, one row per commit that changed a suite's fingerprint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from promptgit import git
+from promptgit.errors import PromptgitError
+from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for, plan_suite
+from promptgit.project import Project, open_project
+from promptgit.store import Store
+from promptgit.tree import SETTINGS_FILE
+
+KEPT, REVERTED, SUPERSEDED = "kept", "reverted", "superseded"
+
+
+@dataclass(frozen=True)
+class Version:
+    """A commit at which a suite's fingerprint changed, and that version's plan."""
+
+    commit: git.Commit
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of the refinement log."""
+
+    commit: git.Commit
+    fingerprint: str
+    result: SuiteResult | None  # None when not evaluated (`--no-eval`)
+    delta: float | None  # score minus the previous row's
+    state: str  # kept | reverted | superseded
+
+
+@dataclass(frozen=True)
+class SuiteLog:
+    """A suite's refinement log, oldest first."""
+
+    suite: str
+    entries: tuple[LogEntry, ...]
+
+
+def suite_versions(root: Path, suite: str, until: str = "HEAD") -> list[Version]:
+    """The commits (oldest first) at which `suite`'s fingerprint changed, up to `until`."""
+    head = open_project(until, root)
+    settings = head.settings
+    candidates = git.commits_touching(root, [settings.prompts, settings.evals, SETTINGS_FILE], until=until)
+    versions: list[Version] = []
+    for commit in candidates:
+        plan = _plan_at(root, commit.sha, suite)
+        if plan is not None and (not versions or versions[-1].plan.fingerprint != plan.fingerprint):
+            versions.append(Version(commit, plan))
+    return versions
+
+
+def _plan_at(root: Path, rev: str, suite: str) -> Plan | None:
+    project = open_project(rev, root)
+    try:
+        return plan_suite(project, suite)
+    except PromptgitError:
+        return None  # the suite does not exist (or does not load) at this commit: no row
+
+
+def evaluate_versions(project: Project, versions: Sequence[Version], progress: Progress | None = None,
+                      stored_only: bool = False) -> dict[str, SuiteResult]:
+    """Results by fingerprint: from the store, evaluating the missing ones unless `stored_only`."""
+    plans = list({v.plan.fingerprint: v.plan for v in versions}.values())
+    with Store(project.store_path) as store:
+        if stored_only:
+            known = store.runs([p.fingerprint for p in plans])
+            plans = [p for p in plans if p.fingerprint in known]
+        results = evaluate(plans, store, options_for(project), progress) if plans else []
+    return {r.fingerprint: r for r in results}
+
+
+def suite_log(root: Path, suite: str, progress: Progress | None = None, stored_only: bool = False) -> SuiteLog:
+    """The refinement log of `suite`: version, change made, score, delta and whether it was kept."""
+    project = open_project(None, root)
+    versions = suite_versions(root, suite)
+    if not versions:
+        raise PromptgitError(f"no commit has suite {suite!r}", hint="commit the suite first; `promptgit eval` scores the working tree")
+    results = evaluate_versions(project, versions, progress, stored_only)
+    surviving = _surviving_commits(root, versions[-1].plan)
+    entries: list[LogEntry] = []
+    previous: SuiteResult | None = None
+    for index, version in enumerate(versions):
+        result = results.get(version.plan.fingerprint)
+        delta = None
+        if result and previous and result.score is not None and previous.score is not None:
+            delta = result.score - previous.score
+        entries.append(LogEntry(version.commit, version.plan.fingerprint, result, delta,
+                                _state(versions, index, surviving)))
+        previous = result or previous
+    return SuiteLog(suite, tuple(entries))
+
+
+def _surviving_commits(root: Path, latest: Plan) -> set[str]:
+    """Commits that still own at least one line of the suite's files at HEAD."""
+    owners: set[str] = set()
+    for path in latest.sources.all:
+        if latest.project.tree.exists(path):
+            owners |= {line.commit for line in git.blame(root, path, "HEAD")}
+    return owners
+
+
+def _state(versions: Sequence[Version], index: int, surviving: set[str]) -> str:
+    # A later version that restores the fingerprint from before this commit undid it: the loop's "revert".
+    if index > 0:
+        before = versions[index - 1].plan.fingerprint
+        if any(v.plan.fingerprint == before for v in versions[index + 1:]):
+            return REVERTED
+    return KEPT if versions[index].commit.sha in surviving or index == len(versions) - 1 else SUPERSEDED

@@ -1,0 +1,163 @@
+"""The Markdown report of `promptgit ci` (and `diff --markdown`): one PR comment, safe against any model output."""
+
+from __future__ import annotations
+
+import math
+import re
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+from promptgit.compare import CaseChange, DiffReport, SuiteDiff
+from promptgit.display import pct, signed_pct
+from promptgit.github import MARKER, prepare_body
+
+COMMENT_LIMIT = 65_536
+ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!~|])")
+
+
+def cell(value: Any, width: int | None = None) -> str:
+    """Text safe inside a Markdown table cell: one line, HTML and Markdown escaped, no @mentions."""
+    text = "null" if value is None else str(value)
+    limit = width or _Limits.current.output
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    text = text.replace("@", "@&#8203;")  # a zero-width space stops GitHub from pinging whoever a model names
+    return re.sub(r"\r?\n", "<br>", text)
+
+
+class _Limits:
+    """How much of each part the report shows; shrunk, longest part first, until it fits a comment."""
+
+    current: _Limits
+
+    def __init__(self, output: int = 300, cases: int = 50, diff: int = 20_000) -> None:
+        self.output, self.cases, self.diff = output, cases, diff
+
+
+_Limits.current = _Limits()
+
+
+def _fence(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _cases(changes: tuple[CaseChange, ...], limit: int) -> tuple[list[CaseChange], str]:
+    more = len(changes) - limit
+    return list(changes[:limit]), (f" (first {limit} shown)" if more > 0 else "")
+
+
+def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -> dict[str, Any]:
+    delta = diff.delta
+    regressed, regressed_more = _cases(diff.regressed, limits.cases)
+    improved, improved_more = _cases(diff.improved, limits.cases)
+    clipped_diff = prompt_diff if len(prompt_diff) <= limits.diff else prompt_diff[: limits.diff] + "\n… (diff cut)"
+    return {
+        "name": diff.name,
+        "base": pct(diff.base.score) if diff.base else "new",
+        "head": pct(diff.head.score) if diff.head else "removed",
+        "delta": (f"{signed_pct(delta.delta)} [{delta.ci.low * 100:+.1f}, {delta.ci.high * 100:+.1f}]"
+                  f"{'' if delta.significant else ' within noise'}") if delta else "–",
+        "up": len(diff.improved), "down": len(diff.regressed),
+        "gate_icon": ICONS.get(gate.verdict, ""), "reason": gate.reason,
+        "summary": _suite_summary(diff),
+        "regressed": regressed, "regressed_more": regressed_more,
+        "improved": improved, "improved_more": improved_more,
+        "noisy": list(diff.noisy),
+        "prompt_diff": clipped_diff.rstrip("\n") if limits.diff else "",
+        "fence": _fence(clipped_diff),
+    }
+
+
+def _suite_summary(diff: SuiteDiff) -> str:
+    parts = []
+    for side, result in (("base", diff.base), ("head", diff.head)):
+        if result is not None:
+            parts.append(f"{side}: {result.passed}/{len(result.cases)} passed, {result.errors} errors, "
+                         f"{result.calls} calls made, {result.cached} cached")
+    return " · ".join(parts)
+
+
+def _footer(report: DiffReport) -> str:
+    results = [r for d in report.suites for r in (d.base, d.head) if r is not None]
+    calls = sum(r.calls for r in results)
+    cached = sum(r.cached for r in results)
+    tokens = sum(r.input_tokens + r.output_tokens for r in results)
+    cost = math.fsum(r.cost for r in results)
+    seconds = max((r.seconds for r in results), default=0.0)
+    return (f"{calls} model calls made, {cached} cached · {tokens} tokens · ${cost:.4f} · {seconds:.1f}s · "
+            f"base {report.base[:12]} → head {report.head[:12]}")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(lambda name: (resources.files("promptgit") / "templates" / name).read_text("utf-8")),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["cell"] = cell
+    return env
+
+
+def render_report(report: DiffReport, gates: dict[str, Any], verdict: str, prompt_diffs: dict[str, str],
+                  headline: str, limits: _Limits | None = None) -> str:
+    """Render the report with the given limits."""
+    limits = limits or _Limits()
+    _Limits.current = limits
+    try:
+        suites = [_suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits) for d in report.suites]
+        return _environment().get_template("report.md.jinja").render(
+            marker=MARKER, icon=ICONS.get(verdict, ""), verdict=verdict, headline=headline,
+            suites=suites, footer=_footer(report),
+        )
+    finally:
+        _Limits.current = _Limits()
+
+
+def fit(render: Any, limit: int = COMMENT_LIMIT) -> str:
+    """Render, then shrink the largest part (prompt diff, case lists, outputs) until the text fits `limit`."""
+    limits = _Limits()
+    text = render(limits)
+    while len(text) > limit:
+        if not _shrink(limits):
+            return prepare_body(text)  # last resort: cut safely, closing open <details> and fences
+        text = render(limits)
+    return text
+
+
+def _shrink(limits: _Limits) -> bool:
+    case_budget = limits.cases * limits.output * 3
+    if limits.diff > 500 and limits.diff >= case_budget:
+        limits.diff //= 2
+    elif limits.cases > 5 and limits.cases * 10 >= limits.output:
+        limits.cases //= 2
+    elif limits.output > 40:
+        limits.output //= 2
+    elif limits.diff:
+        limits.diff = 0
+    else:
+        return False
+    return True
+
+
+def ci_markdown(ci: Any) -> str:
+    """The `promptgit ci` report for a pull request comment."""
+    gates = {g.suite: g for g in ci.gates}
+    count = len(ci.diff.suites)
+    headline = (f"{count} suite{'s' if count != 1 else ''} affected by this change." if count
+                else "No suite is affected by this change: nothing to evaluate.")
+    return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits))
+
+
+def diff_markdown(report: DiffReport) -> str:
+    """`promptgit diff --markdown`: the same report, without gates."""
+    from promptgit.ci import judge, overall
+
+    gates = {d.name: judge(d, 1.0) for d in report.suites}
+    headline = f"{len(report.suites)} suite(s) changed."
+    return fit(lambda limits: render_report(report, gates, overall(list(gates.values())), {}, headline, limits))

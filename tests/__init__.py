@@ -1,0 +1,1 @@
+"""promptgit test suite."""
