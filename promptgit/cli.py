@@ -261,6 +261,47 @@ def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> i
     return EXIT_OK
 
 
+@cli.command()
+@click.argument("prompt")
+@click.option("--no-eval", is_flag=True, help="Show only stored scores; evaluate nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def blame(prompt: str, no_eval: bool, as_json: bool) -> int:
+    """git blame of PROMPT's template, each line with the score change its commit caused (a suite name works too)."""
+    from promptgit.blame import blame_prompt
+    from promptgit.display import blame_json, blame_rows
+    from promptgit.tree import find_project_root
+
+    report = blame_prompt(find_project_root(), prompt, progress_printer("blame"), stored_only=no_eval)
+    if as_json:
+        emit_json(blame_json(report))
+        return EXIT_OK
+    click.secho(f"# {report.path}: score change per commit for {', '.join(report.suites) or 'no suite'} "
+                "(pts, 95% CI; ~ within noise)", dim=True)
+    for text, delta in blame_rows(report):
+        click.secho(text, fg=None if delta is None else ("green" if delta > 0 else "red"))
+    return EXIT_OK
+
+
+@cli.command("bisect")
+@click.argument("suite")
+@click.option("--case", "case_id", help="Find where this case began to fail.")
+@click.option("--good", help="A revision where the suite was good (default: its best stored version).")
+@click.option("--bad", default="HEAD", show_default=True, help="A revision where it is bad.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def bisect_command(suite: str, case_id: str | None, good: str | None, bad: str, as_json: bool) -> int:
+    """Find the first commit where SUITE's score dropped (or a case began to fail)."""
+    from promptgit.bisect import bisect_suite
+    from promptgit.display import bisect_json, bisect_text
+    from promptgit.tree import find_project_root
+
+    report = bisect_suite(find_project_root(), suite, case_id, good, bad, progress_printer("bisect"))
+    if as_json:
+        emit_json(bisect_json(report))
+    else:
+        click.echo(bisect_text(report))
+    return EXIT_OK if report.first_bad else EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: bad input becomes `promptgit: error: …` and exit 2, never a traceback."""
     try:

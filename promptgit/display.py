@@ -165,3 +165,62 @@ def log_json(log: Any) -> dict[str, Any]:
         "ci": [_num(e.result.ci.low), _num(e.result.ci.high)] if e.result else None,
         "delta": _num(e.delta), "kept": e.state == "kept", "state": e.state,
     } for e in log.entries]}
+
+
+def impact_text(impact: Any) -> str:
+    """`-12.5 [-20.0, -5.0]` for one suite's impact, `·` when unknown."""
+    if impact.delta is None:
+        return "·" if impact.after is None else f"{pct(impact.after)}"
+    d = impact.delta
+    mark = "" if d.significant else "~"
+    return f"{mark}{signed_pct(d.delta)} [{d.ci.low * 100:+.1f}, {d.ci.high * 100:+.1f}]"
+
+
+def blame_rows(report: Any) -> list[tuple[str, float | None]]:
+    """Each blame line as text, with the signed delta that colours it (None: no measured change)."""
+    width = max((len(str(r.line)) for r in report.rows), default=1)
+    out = []
+    for row in report.rows:
+        commit = report.commits.get(row.commit)
+        who = f"{row.commit[:8]} {commit.date[:10]}" if commit else f"{row.commit[:8]:<8} {'':10}"
+        impacts = "  ".join(impact_text(i) for i in row.impacts)
+        delta = next((i.delta.delta for i in row.impacts if i.delta is not None and i.delta.significant), None)
+        out.append((f"{who} {impacts:>24} {row.line:>{width}}| {row.text}", delta))
+    return out
+
+
+def blame_json(report: Any) -> dict[str, Any]:
+    """`promptgit blame --json` (SPEC section 8): `delta` is the first suite's; `suites` has them all."""
+    def impact(i: Any) -> dict[str, Any]:
+        d = i.delta
+        return {"before": _num(i.before), "after": _num(i.after), "delta": _num(d.delta) if d else None,
+                "ci": [_num(d.ci.low), _num(d.ci.high)] if d else None, "significant": bool(d and d.significant)}
+
+    return {"prompt": report.prompt, "path": report.path, "suites": list(report.suites), "lines": [{
+        "line": r.line, "text": r.text, "commit": r.commit,
+        "delta": _num(r.impacts[0].delta.delta) if r.impacts and r.impacts[0].delta else None,
+        "impacts": {i.suite: impact(i) for i in r.impacts},
+    } for r in report.rows]}
+
+
+def bisect_text(report: Any) -> str:
+    """The culprit (or why none), the revisions evaluated, and the culprit's diff."""
+    lines = [report.message]
+    if report.first_bad is not None:
+        c = report.first_bad
+        lines.append(f"  {c.sha}  {c.date[:10]}  {c.author}\n  {c.subject}")
+        lines.append(f"  score {pct(report.before)} -> {pct(report.after)}" if report.case is None
+                     else f"  case {report.case}: {pct(report.before, 0)} -> {pct(report.after, 0)}")
+    lines.append(f"\nevaluated {len(report.steps)} revision(s):")
+    lines.extend(f"  {s.commit[:10]}  {pct(s.score):>7}  {s.verdict:<9} {s.note}" for s in report.steps)
+    if report.prompt_diff:
+        lines.append("\n" + report.prompt_diff.rstrip())
+    return "\n".join(lines)
+
+
+def bisect_json(report: Any) -> dict[str, Any]:
+    """`promptgit bisect --json` (SPEC section 8)."""
+    return {"suite": report.suite, "case": report.case, "first_bad": report.first_bad.sha if report.first_bad else None,
+            "evaluated": [s.commit for s in report.steps], "message": report.message,
+            "steps": [{"commit": s.commit, "score": _num(s.score), "verdict": s.verdict, "note": s.note} for s in report.steps],
+            "before": _num(report.before), "after": _num(report.after)}

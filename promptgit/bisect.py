@@ -1,0 +1,198 @@
+"""`promptgit bisect`: find the first commit where a suite's score dropped, or a case began to fail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from promptgit import git
+from promptgit.compare import compare_results
+from promptgit.errors import PromptgitError
+from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for
+from promptgit.history import Version, suite_versions
+from promptgit.project import open_project
+from promptgit.store import Store
+
+GOOD, BAD, UNDECIDED = "good", "bad", "undecided"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One evaluated revision and what it was judged."""
+
+    commit: str
+    score: float | None
+    verdict: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class BisectReport:
+    """The culprit (or why there is none) and every revision evaluated on the way."""
+
+    suite: str
+    case: str | None
+    good: str
+    bad: str
+    first_bad: git.Commit | None
+    steps: tuple[Step, ...]
+    message: str
+    prompt_diff: str = ""
+    before: float | None = None
+    after: float | None = None
+
+
+@dataclass
+class _Search:
+    """The evaluator of one bisect: each fingerprint evaluated once, every step recorded."""
+
+    root: Path
+    suite: str
+    case: str | None
+    progress: Progress | None
+    results: dict[str, SuiteResult] = field(default_factory=dict)
+    steps: list[Step] = field(default_factory=list)
+
+    def result(self, plan: Plan) -> SuiteResult:
+        if plan.fingerprint not in self.results:
+            with Store(plan.project.store_path) as store:
+                self.results[plan.fingerprint] = evaluate([plan], store, options_for(plan.project), self.progress)[0]
+        return self.results[plan.fingerprint]
+
+    def judge(self, commit: str, plan: Plan, good: SuiteResult, bad: SuiteResult) -> str:
+        result = self.result(plan)
+        verdict, note = (_case_verdict if self.case else _suite_verdict)(result, good, bad, self.case)
+        self.steps.append(Step(commit, _score(result, self.case), verdict, note))
+        return verdict
+
+
+def _score(result: SuiteResult, case: str | None) -> float | None:
+    if case is None:
+        return result.score
+    found = result.by_id().get(case)
+    return found.score if found else None
+
+
+def _suite_verdict(result: SuiteResult, good: SuiteResult, bad: SuiteResult, case: str | None) -> tuple[str, str]:
+    # Same significance test as `diff`: bad only when significantly below good; good only when
+    # significantly above bad; anything else is noise we refuse to guess through.
+    if _dropped(good, result):
+        return BAD, "significantly below good"
+    if _dropped(result, bad):
+        return GOOD, "significantly above bad"
+    return UNDECIDED, "within noise of both good and bad"
+
+
+def _dropped(before: SuiteResult, after: SuiteResult) -> bool:
+    delta = compare_results("", before, after).delta
+    return bool(delta and delta.significant and delta.delta < 0)
+
+
+def _case_verdict(result: SuiteResult, good: SuiteResult, bad: SuiteResult, case: str | None) -> tuple[str, str]:
+    found = result.by_id().get(case or "")
+    if found is None:
+        return UNDECIDED, "the case does not exist here"
+    if found.error:
+        return UNDECIDED, f"the model call failed: {found.error}"
+    return (GOOD, "the case passes") if found.passed else (BAD, "the case fails")
+
+
+def bisect_suite(root: Path, suite: str, case: str | None = None, good: str | None = None, bad: str = "HEAD",
+                 progress: Progress | None = None) -> BisectReport:
+    """Binary search over the commits that change the suite's fingerprint, between good and bad."""
+    bad_sha = git.resolve(root, bad)
+    versions = suite_versions(root, suite, until=bad_sha)
+    if not versions:
+        raise PromptgitError(f"no commit up to {bad} has suite {suite!r}")
+    search = _Search(root, suite, case, progress)
+    good_version = _good_version(search, versions, good, bad_sha)
+    between = _versions_between(root, versions, good_version.commit.sha, bad_sha)
+    good_result = search.result(good_version.plan)
+    bad_plan = between[-1].plan if between else good_version.plan
+    bad_result = search.result(bad_plan)
+    search.steps += [Step(good_version.commit.sha, _score(good_result, case), GOOD, "given good"),
+                     Step(bad_sha, _score(bad_result, case), BAD, "given bad")]
+    problem = _endpoints_problem(search, good_result, bad_result, bool(between))
+    if problem:
+        return _report(search, good_version.commit.sha, bad_sha, None, problem)
+    lo, hi = -1, len(between) - 1  # between[hi] is bad; lo indexes the last known good (-1: good itself)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        verdict = search.judge(between[mid].commit.sha, between[mid].plan, good_result, bad_result)
+        if verdict == UNDECIDED:
+            span = f"{between[lo].commit.sha[:10] if lo >= 0 else good_version.commit.sha[:10]}..{between[hi].commit.sha[:10]}"
+            return _report(search, good_version.commit.sha, bad_sha, None,
+                           f"cannot decide at {between[mid].commit.sha[:10]}: {search.steps[-1].note}. "
+                           f"The culprit lies in {span}; add `repeat:` to the suite to reduce noise, then bisect again.")
+        lo, hi = (mid, hi) if verdict == GOOD else (lo, mid)
+    culprit = between[hi]
+    before = between[lo].plan if lo >= 0 else good_version.plan
+    return _culprit_report(search, good_version.commit.sha, bad_sha, culprit, before)
+
+
+def _good_version(search: _Search, versions: list[Version], good: str | None, bad_sha: str) -> Version:
+    if good is not None:
+        return _version_at(search, git.resolve(search.root, good))
+    with Store(versions[0].plan.project.store_path) as store:
+        stored = store.runs([v.plan.fingerprint for v in versions[:-1]])
+    scored = [(v, _stored_score(search, v)) for v in versions[:-1] if v.plan.fingerprint in stored]
+    scored = [(v, s) for v, s in scored if s is not None]
+    if not scored:
+        raise PromptgitError(
+            f"no stored score for suite {search.suite!r} before {bad_sha[:10]} to start from",
+            hint="pass --good REV, a revision where the suite was still good (`promptgit log` lists the versions)",
+        )
+    return max(scored, key=lambda vs: (vs[1], vs[0].commit.timestamp))[0]
+
+
+def _version_at(search: _Search, sha: str) -> Version:
+    from promptgit.evaluate import plan_suite
+
+    try:
+        plan = plan_suite(open_project(sha, search.root), search.suite)
+    except PromptgitError as err:
+        raise PromptgitError(f"suite {search.suite!r} cannot be read at the good revision {sha[:10]}: {err.message}",
+                             hint="pass a later --good revision") from None
+    return Version(git.history(search.root, until=sha, max_count=1)[0], plan)
+
+
+def _stored_score(search: _Search, version: Version) -> float | None:
+    return _score(search.result(version.plan), search.case)
+
+
+def _versions_between(root: Path, versions: list[Version], good_sha: str, bad_sha: str) -> list[Version]:
+    inside = {c.sha for c in git.history(root, until=bad_sha, since=good_sha)}
+    return [v for v in versions if v.commit.sha in inside]
+
+
+def _endpoints_problem(search: _Search, good: SuiteResult, bad: SuiteResult, has_between: bool) -> str | None:
+    if not has_between:
+        return "no commit between good and bad changes anything the suite reads"
+    if search.case:
+        found = good.by_id().get(search.case)
+        if found is None:
+            raise PromptgitError(f"suite {search.suite!r} has no case {search.case!r} at the good revision")
+        if not found.passed:
+            return f"case {search.case!r} already fails at the good revision"
+        bad_case = bad.by_id().get(search.case)
+        if bad_case is not None and bad_case.passed:
+            return f"case {search.case!r} passes at the bad revision: nothing to find"
+        return None
+    if not _dropped(good, bad):
+        return "the bad revision's score is not significantly below the good one's: nothing to find"
+    return None
+
+
+def _culprit_report(search: _Search, good_sha: str, bad_sha: str, culprit: Version, before: Plan) -> BisectReport:
+    before_result, after_result = search.result(before), search.result(culprit.plan)
+    parent = culprit.commit.parents[0] if culprit.commit.parents else good_sha
+    prompt_diff = git.diff_text(search.root, parent, culprit.commit.sha, list(culprit.plan.sources.all))
+    before_score, after_score = _score(before_result, search.case), _score(after_result, search.case)
+    return _report(search, good_sha, bad_sha, culprit.commit, f"first bad commit: {culprit.commit.sha[:10]} {culprit.commit.subject}",
+                   prompt_diff, before_score, after_score)
+
+
+def _report(search: _Search, good: str, bad: str, first_bad: git.Commit | None, message: str, prompt_diff: str = "",
+            before: float | None = None, after: float | None = None) -> BisectReport:
+    return BisectReport(search.suite, search.case, good, bad, first_bad, tuple(search.steps), message, prompt_diff, before, after)
+
