@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, plan_suite
 from promptgit.project import Project, open_project
-from promptgit.suites import suite_names
+from promptgit.suites import suite_names, suite_path
 from promptgit.tree import WORKTREE
 
 
@@ -37,7 +37,22 @@ def pair_suites(base: Project, head: Project, names: Sequence[str] = ()) -> list
         base_name = renamed.get(head_plan.suite.path, head_plan.suite.path)
         base_plan, problem = _try_plan(base, base_name)
         pairs.append(SuitePair(name, base_plan, head_plan, problem))
+    if not names:
+        pairs.extend(_removed_suites(base, pairs))
     return pairs
+
+
+def _removed_suites(base: Project, pairs: Sequence[SuitePair]) -> list[SuitePair]:
+    """Suites of `base` that the head no longer has, under any name: compared as removed (head None)."""
+    present = {plan.suite.path for pair in pairs for plan in (pair.base, pair.head) if plan is not None}
+    removed = []
+    for name in suite_names(base.tree, base.settings):
+        path = suite_path(base.tree, base.settings, name)
+        if path not in present:
+            plan, _ = _try_plan(base, path)
+            if plan is not None:  # a suite that was already broken at the base is not reported as removed
+                removed.append(SuitePair(plan.suite.name, plan, None))
+    return removed
 
 
 def _try_plan(project: Project, path: str) -> tuple[Plan | None, str | None]:
