@@ -11,6 +11,7 @@ from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for, plan_suite
 from promptgit.project import Project, open_project
 from promptgit.store import Store
+from promptgit.suites import suite_path
 from promptgit.tree import SETTINGS_FILE
 
 KEPT, REVERTED, SUPERSEDED = "kept", "reverted", "superseded"
@@ -47,13 +48,37 @@ def suite_versions(root: Path, suite: str, until: str = "HEAD") -> list[Version]
     """The commits (oldest first) at which `suite`'s fingerprint changed, up to `until`."""
     head = open_project(until, root)
     settings = head.settings
-    candidates = git.commits_touching(root, [settings.prompts, settings.evals, SETTINGS_FILE], until=until)
+    latest = _plan_at(root, until, suite)
+    # The suite's own files too: a dataset or scorer may live outside the prompts and evals folders.
+    watched = [settings.prompts, settings.evals, SETTINGS_FILE, *(latest.sources.all if latest else ())]
+    candidates = git.commits_touching(root, watched, until=until)
+    paths = _suite_paths(root, head, suite, candidates)
     versions: list[Version] = []
     for commit in candidates:
-        plan = _plan_at(root, commit.sha, suite)
+        plan = _plan_at(root, commit.sha, paths.get(commit.sha, suite))
         if plan is not None and (not versions or versions[-1].plan.fingerprint != plan.fingerprint):
             versions.append(Version(commit, plan))
     return versions
+
+
+def _suite_paths(root: Path, head: Project, suite: str, candidates: Sequence[git.Commit]) -> dict[str, str]:
+    """The suite file's path at each candidate commit, following renames back from `head`."""
+    try:
+        path = suite_path(head.tree, head.settings, suite)
+    except PromptgitError:
+        return {}
+    paths: dict[str, str] = {}
+    for commit in reversed(candidates):  # newest first: a rename is met before the commits that knew the old name
+        paths[commit.sha] = path
+        parent = commit.parents[0] if commit.parents else None
+        if parent is None or git.GitTree(root, parent).exists(path):
+            continue
+        # This commit brought the file in: by a rename, older commits knew it by its old name.
+        renamed = [c.old_path for c in git.changed_files(root, parent, commit.sha)
+                   if c.status == "R" and c.new_path == path and c.old_path]
+        if renamed:
+            path = renamed[0]
+    return paths
 
 
 def _plan_at(root: Path, rev: str, suite: str) -> Plan | None:
@@ -83,7 +108,8 @@ def suite_log(root: Path, suite: str, progress: Progress | None = None, stored_o
     if not versions:
         raise PromptgitError(f"no commit has suite {suite!r}", hint="commit the suite first; `promptgit eval` scores the working tree")
     results = evaluate_versions(project, versions, progress, stored_only)
-    surviving = _surviving_commits(root, versions[-1].plan)
+    # Blame the files as HEAD names them: the last version may know them by names renamed since.
+    surviving = _surviving_commits(root, _plan_at(root, "HEAD", suite) or versions[-1].plan)
     entries: list[LogEntry] = []
     previous: SuiteResult | None = None
     for index, version in enumerate(versions):
@@ -100,8 +126,9 @@ def suite_log(root: Path, suite: str, progress: Progress | None = None, stored_o
 def _surviving_commits(root: Path, latest: Plan) -> set[str]:
     """Commits that still own at least one line of the suite's files at HEAD."""
     owners: set[str] = set()
+    head = git.GitTree(root, "HEAD")
     for path in latest.sources.all:
-        if latest.project.tree.exists(path):
+        if head.exists(path):
             owners |= {line.commit for line in git.blame(root, path, "HEAD")}
     return owners
 
