@@ -27,7 +27,7 @@ def cell(value: Any, width: int | None = None) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
     text = text.replace("@", "@&#8203;")  # a zero-width space stops GitHub from pinging whoever a model names
-    return re.sub(r"\r?\n", "<br>", text)
+    return re.sub(r"\r\n|\r|\n", "<br>", text)  # a lone CR ends a line in Markdown too
 
 
 class _Limits:
