@@ -230,6 +230,7 @@ def ci(base: str, head: str | None, suites: tuple[str, ...], report_path: Path |
     result = run_ci(find_project_root(), base, head, suites, progress_printer("ci"), remote if pull else None)
     markdown = ci_markdown(result)
     if report_path:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(markdown, encoding="utf-8")
     append_step_summary(markdown)
     if as_json:
