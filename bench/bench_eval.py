@@ -1,0 +1,160 @@
+"""Benchmark `promptgit eval` against a local OpenAI-compatible server in its own process.
+
+Measures, for N cases at concurrency C and a fixed server latency: the whole-process wall time
+against the ideal ceil(N/C) x latency, the server-side span from first request to last answer,
+CPU time per case, peak memory, a fully cached re-run, a run with injected faults, and the memory
+of a run over 100,000 cached cases. Run it from the repository root:
+
+    .venv/bin/python bench/bench_eval.py            # the full set (about 2 minutes)
+    .venv/bin/python bench/bench_eval.py --quick    # smaller N, for a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.openai_server import spawn_server  # noqa: E402
+
+PROMPT = "---\nmax_tokens: 8\n---\nsystem:\nRoute the ticket to one queue.\nuser:\nTicket {{ text }}\nANSWER: {{ reply }}\n"
+LABELS = ["billing", "refunds", "technical_support", "account_access"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured `promptgit eval` process."""
+
+    wall: float
+    cpu: float
+    peak_mb: float
+    report: dict
+
+
+def make_project(folder: Path, n: int, concurrency: int, extra: str = "") -> Path:
+    """A project with one suite of `n` cases; every 10th fake answer is wrong (score 0.9)."""
+    (folder / "prompts").mkdir(parents=True)
+    (folder / "evals").mkdir()
+    (folder / "promptgit.yaml").write_text(
+        f"defaults: {{model: openai/bench-model, temperature: 0}}\nconcurrency: {concurrency}\n{extra}")
+    (folder / "prompts/route.jinja").write_text(PROMPT)
+    (folder / "evals/route.yaml").write_text("prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n")
+    with (folder / "evals/cases.jsonl").open("w") as out:
+        for i in range(n):
+            label = LABELS[i % 4]
+            reply = LABELS[(i + 1) % 4] if i % 10 == 0 else label
+            out.write(json.dumps({"id": f"c{i:06d}", "text": f"ticket number {i}", "label": label, "reply": reply}) + "\n")
+    return folder
+
+
+def run_eval_measured(project: Path, env: dict[str, str]) -> Run:
+    """Like run_eval, reaping the child with wait4 to read its own CPU time and peak memory."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "promptgit", "eval", "--json"], cwd=project, env=env,
+                                stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"eval failed ({proc.returncode}): {err.read()[-2000:]}")
+        report = json.loads(out.read())
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, report)
+
+
+def prefill_cache(project: Path, n: int) -> None:
+    """Store a response for every case, as if a previous run had paid for them (for the 100k memory run)."""
+    sys.path.insert(0, str(ROOT))
+    from promptgit.hashing import call_key
+    from promptgit.project import open_project
+    from promptgit.prompts import load_prompt, render
+    from promptgit.store import Store, StoredResponse
+    from promptgit.suites import load_suite
+
+    proj = open_project(None, project)
+    suite = load_suite(proj.tree, proj.settings, "route")
+    prompt = load_prompt(proj.tree, proj.settings, "route")
+    with Store(proj.store_path) as store:
+        for case in suite.cases:
+            rendered = render(proj.tree, proj.settings, prompt, case.vars)
+            key = call_key([m.as_dict() for m in rendered.messages], dict(rendered.settings), 0)
+            store.put_response(key, StoredResponse(case.vars["reply"], "openai/bench-model", 20, 1, 0.0, 0.2))
+    assert n == len(suite.cases)
+
+
+def main() -> None:
+    """Run every measurement and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--big", type=int, default=100_000, help="cases in the cached memory run (0 to skip)")
+    parser.add_argument("--quick", action="store_true", help="200 cases, 10,000 in the memory run")
+    args = parser.parse_args()
+    if args.quick:
+        args.cases, args.big = 200, 10_000
+    n, c, latency = args.cases, args.concurrency, args.latency
+    ideal = math.ceil(n / c) * latency
+    server = spawn_server(latency=latency)
+    work = Path(tempfile.mkdtemp(prefix="promptgit-bench-"))
+    env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "OPENAI_API_BASE": server.api_base,
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    rows: list[tuple[str, str, str]] = []
+    try:
+        project = make_project(work / "cold", n, c)
+        server.reset()
+        cold = run_eval_measured(project, env)
+        suite = cold.report["suites"][0]
+        stats = server.stats()
+        rows += [
+            (f"cold run, N={n}, C={c}, {latency * 1000:.0f} ms", f"whole process {cold.wall:.2f} s = {cold.wall / ideal:.2f} x ideal ({ideal:.2f} s)", "<= 1.3 x"),
+            ("  server-side span", f"{stats.span:.2f} s = {stats.span / ideal:.3f} x ideal; max in flight {stats.max_in_flight}", "<= 1.10 x"),
+            ("  CPU per case", f"{cold.cpu / n * 1000:.2f} ms ({cold.cpu:.2f} s total)", "<= 4 ms"),
+            ("  peak memory", f"{cold.peak_mb:.0f} MB", ""),
+            ("  score / calls / errors", f"{suite['score']} / {suite['calls']} / {suite['errors']}", "0.9 / N / 0"),
+        ]
+        server.reset()
+        warm = run_eval_measured(project, env)
+        rows.append(("fully cached re-run", f"{warm.wall:.2f} s, {warm.report['suites'][0]['calls']} calls, "
+                     f"{server.stats().count} requests, peak {warm.peak_mb:.0f} MB", "<= 1 s, 0 calls"))
+        faulty = make_project(work / "faulty", n, c, "timeout: 2\nretries: 6\n")
+        server.configure(latency=latency, rates={"500": 0.05, "bad_json": 0.02, "hang": 0.01}, hang_seconds=60, seed=3)
+        server.reset()
+        bad = run_eval_measured(faulty, env)
+        fs = bad.report["suites"][0]
+        outcomes = server.stats().outcomes
+        rows.append(("5% 500s, 2% invalid JSON, 1% hangs", f"{bad.wall:.2f} s; score {fs['score']}, errors {fs['errors']}, "
+                     f"server saw {dict(outcomes)}", "every case scored"))
+        server.configure(latency=latency)
+        if args.big:
+            big = make_project(work / "big", args.big, c)
+            prefill_cache(big, args.big)
+            server.reset()
+            run = run_eval_measured(big, env)
+            rows.append((f"{args.big:,} cached cases (first scoring)", f"{run.wall:.1f} s, peak {run.peak_mb:.0f} MB, "
+                         f"{run.report['suites'][0]['calls']} calls", "< 300 MB"))
+            again = run_eval_measured(big, env)
+            rows.append((f"{args.big:,} cases, stored results", f"{again.wall:.1f} s, peak {again.peak_mb:.0f} MB", "< 300 MB"))
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print("| measurement | result | target |\n|---|---|---|")
+    for name, value, target in rows:
+        print(f"| {name} | {value} | {target} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""`promptgit eval` end to end: real HTTP through litellm to the local server, real SQLite, known truths."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from promptgit import models
+from tests.conftest import Result
+from tests.openai_fixtures import DUMMY_KEY, openai_server  # noqa: F401  (a fixture)
+from tests.openai_server import Server, spawn_server
+
+LABELS = ["billing", "refunds", "technical_support", "account_access"]
+PROMPT = "---\nmax_tokens: 8\n---\nsystem:\nRoute the ticket.\nuser:\nTicket {{ text }}\nANSWER: {{ reply }}\n"
+
+
+def labelled_project(write: Callable[..., Path], n: int, wrong: set[int], *, repeat: int = 1,
+                     settings: str = "", threshold: float = 0.5) -> Path:
+    """A suite of `n` cases whose fake-model replies are right except at the indexes in `wrong`."""
+    rows = []
+    for i in range(n):
+        label = LABELS[i % 4]
+        reply = LABELS[(i + 1) % 4] if i in wrong else label.upper()  # exact_match ignores case
+        rows.append(json.dumps({"id": f"c{i:03d}", "text": f"ticket {i}", "label": label, "reply": reply}))
+    return write({
+        "promptgit.yaml": f"defaults: {{model: openai/test-model, temperature: 0}}\nconcurrency: 8\n{settings}",
+        "prompts/route.jinja": PROMPT,
+        "evals/route.yaml": f"prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n"
+                            f"threshold: {threshold}\nrepeat: {repeat}\n",
+        "evals/cases.jsonl": "\n".join(rows) + "\n",
+    })
+
+
+def eval_json(run_cli: Callable[..., Result], root: Path, *args: str) -> tuple[int, dict]:
+    result = run_cli(["eval", "--json", *args], root)
+    return result.code, json.loads(result.out)
+
+
+def test_scores_equal_the_truth_and_a_rerun_pays_nothing(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = labelled_project(write, 40, wrong={3, 7, 11, 20, 33})
+    code, first = eval_json(run_cli, root)
+    suite = first["suites"][0]
+    assert code == 0
+    assert (suite["score"], suite["cases"], suite["passed"], suite["failed"], suite["errors"]) == (35 / 40, 40, 35, 5, 0)
+    assert (suite["calls"], suite["cached"]) == (40, 0)
+    assert sorted(r["id"] for r in suite["results"] if not r["passed"]) == ["c003", "c007", "c011", "c020", "c033"]
+    assert suite["ci"][0] < 35 / 40 < suite["ci"][1]
+    assert len(openai_server.requests) == 40
+    code, second = eval_json(run_cli, root)
+    assert (second["suites"][0]["calls"], second["suites"][0]["cached"], second["suites"][0]["score"]) == (0, 40, 35 / 40)
+    assert len(openai_server.requests) == 40  # nothing new reached the server
+
+
+def test_same_inputs_never_pay_twice_even_under_a_new_fingerprint(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = labelled_project(write, 12, wrong=set())
+    eval_json(run_cli, root)
+    # A new scorer changes the fingerprint, not the calls: everything is rescored from the cache.
+    (root / "evals/route.yaml").write_text((root / "evals/route.yaml").read_text().replace(
+        "scorers: [exact_match]", "scorers: [exact_match, {regex: '^[a-z_]+$'}]"))
+    _, again = eval_json(run_cli, root)
+    suite = again["suites"][0]
+    assert (suite["calls"], suite["cached"], suite["score"]) == (0, 12, 0.5)  # replies are upper case: regex fails
+    assert len(openai_server.requests) == 12
+
+
+def test_below_threshold_exits_1(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = labelled_project(write, 8, wrong={0, 1, 2, 3, 4}, threshold=0.5)
+    code, report = eval_json(run_cli, root)
+    assert (code, report["suites"][0]["score"]) == (1, 3 / 8)
+
+
+def test_repeats_are_distinct_calls_averaged_per_case(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = labelled_project(write, 6, wrong={2}, repeat=3)
+    _, report = eval_json(run_cli, root)
+    suite = report["suites"][0]
+    assert (suite["calls"], suite["score"]) == (18, pytest.approx(5 / 6, abs=1e-6))
+    assert next(r for r in suite["results"] if r["id"] == "c002")["repeat_scores"] == [0.0, 0.0, 0.0]
+    assert len(openai_server.requests) == 18
+
+
+def test_concurrency_is_respected_and_kept_full(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    openai_server.configure(latency=0.15, max_concurrency=8)
+    root = labelled_project(write, 32, wrong=set())
+    code, report = eval_json(run_cli, root)
+    stats = openai_server.stats()
+    assert (code, report["suites"][0]["errors"]) == (0, 0)
+    assert stats.max_in_flight == 8
+    assert all(r.status == 200 for r in openai_server.requests)  # never beyond the limit: no 429
+    assert stats.span < 4 * 0.15 * 2.5  # 4 waves of 8 at 0.15 s, with room for a loaded machine
+
+
+def test_faulty_server_ends_with_every_case_scored(openai_server: Server, write, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(models, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(models, "BACKOFF_CAP", 0.05)
+    openai_server.configure(rates={"500": 0.05, "bad_json": 0.02, "hang": 0.01, "drop": 0.02}, hang_seconds=30, seed=7)
+    root = labelled_project(write, 200, wrong=set(range(0, 200, 10)), settings="timeout: 1\nretries: 6\nconcurrency: 32\n")
+    code, report = eval_json(run_cli, root)
+    suite = report["suites"][0]
+    assert (code, suite["errors"], suite["score"]) == (0, 0, 0.9)
+    statuses = [r.status for r in openai_server.requests]
+    assert statuses.count(500) >= 3  # faults really happened and were retried
+    assert suite["calls"] == 200
+
+
+def test_calls_failing_after_retries_are_errors_not_scores(openai_server: Server, write, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(models, "BACKOFF_BASE", 0.0)
+    openai_server.configure(rates={"500": 1.0})
+    root = labelled_project(write, 10, wrong=set(), settings="retries: 1\n")
+    code, report = eval_json(run_cli, root)
+    suite = report["suites"][0]
+    assert code == 3  # inconclusive: every call failed
+    assert (suite["errors"], suite["failed"], suite["passed"], suite["score"]) == (10, 0, 0, None)
+    assert len(openai_server.requests) == 20  # one retry each
+    openai_server.configure()
+    code, report = eval_json(run_cli, root)  # errors were not cached: the next run calls again
+    assert (code, report["suites"][0]["errors"], report["suites"][0]["score"], report["suites"][0]["calls"]) == (0, 0, 1.0, 10)
+
+
+def _cli(root: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "promptgit", *args], cwd=root, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_sigkilled_run_resumes_without_paying_again(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server = spawn_server(latency=0.2)
+    try:
+        root = labelled_project(write, 60, wrong={5}, settings="concurrency: 4\n")
+        env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY, "OPENAI_API_BASE": server.api_base}
+        first = _cli(root, "eval", "--json", env=env)
+        deadline = time.monotonic() + 30
+        while server.stats().count < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        paid_before = server.stats().count
+        assert 20 <= paid_before < 60
+        second = _cli(root, "eval", "--json", env=env)
+        out, err = second.communicate(timeout=60)
+        suite = json.loads(out)["suites"][0]
+        assert (second.returncode, suite["score"], suite["errors"]) == (0, pytest.approx(59 / 60, abs=1e-6), 0), err
+        # Only calls in flight at the kill (at most `concurrency`) are paid twice.
+        assert server.stats().count - paid_before <= 60 - paid_before + 4
+        assert suite["cached"] >= paid_before - 4
+    finally:
+        server.close()
+
+
+def test_a_fully_cached_run_never_imports_litellm(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = labelled_project(write, 5, wrong=set())
+    eval_json(run_cli, root)
+    probe = ("import sys\nfrom promptgit.cli import main\ntry:\n    main(['eval', '--json'])\nexcept SystemExit as e:\n"
+             "    code = e.code\nprint('LITELLM' if 'litellm' in sys.modules else 'NO-LITELLM', code, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip().endswith("NO-LITELLM 0"), done.stderr
+    assert json.loads(done.stdout)["suites"][0]["calls"] == 0
