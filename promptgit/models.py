@@ -1,0 +1,303 @@
+"""The litellm boundary: one async model call, with retries, backoff and clean errors."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from promptgit.errors import PromptgitError
+
+# Full-jitter exponential backoff: attempt n waits uniform(0, min(CAP, BASE * 2**(n-1))) seconds.
+# Module constants so tests can shorten them.
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 20.0
+# A provider's Retry-After is honoured up to this; beyond it we would rather fail and report.
+RETRY_AFTER_CAP = 60.0
+# litellm enforces `timeout` itself; this grace only catches a provider that ignores it.
+TIMEOUT_GRACE = 5.0
+
+# complete() owns these; a copy in the settings would clash with its own arguments.
+_OWN_KWARGS = ("model", "messages", "timeout", "num_retries", "max_retries")
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm")
+_MISSING_KEY_PHRASES = ("missing credentials", "api_key client option must be set", "api key is missing")
+_KEY_PATTERN = re.compile(r"\b(sk|pk|rk|key|gsk|xai|hf)[-_][A-Za-z0-9_\-]{6,}")
+_MESSAGE_LIMIT = 300
+_BOILERPLATE = re.compile(r"^(litellm\.\w+: )?(\w+Error: )?(\w+Exception - )?")
+
+_random = random.Random()
+_litellm_module: ModuleType | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A model's answer to one call, with what it cost."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    cost: float  # USD, 0.0 when litellm does not know the model's price
+    seconds: float  # wall time of the successful attempt
+    attempts: int
+
+
+class ModelCallError(Exception):
+    """A model call that still failed after its retries (or could not be retried); never holds a key."""
+
+    def __init__(self, message: str, *, attempts: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """What one failed attempt means for the next."""
+
+    message: str
+    retryable: bool
+    retry_after: float | None = None
+
+
+class _MalformedResponse(Exception):
+    """A 200 answer we cannot use (no choices, no content): retried like a server error."""
+
+
+def _litellm() -> ModuleType:
+    """litellm, imported on first use (it takes seconds) and quietened."""
+    global _litellm_module
+    if _litellm_module is None:
+        # Without this litellm downloads its price list from the internet at import.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on stdout
+        litellm.set_verbose = False
+        litellm.telemetry = False
+        for name in _LITELLM_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        _litellm_module = litellm
+    return _litellm_module
+
+
+async def complete(
+    model: str,
+    messages: Sequence[Mapping[str, str]],
+    settings: Mapping[str, Any],
+    *,
+    timeout: float,
+    retries: int,
+) -> Completion:
+    """Call `model` once through litellm, retrying transient failures up to `retries` times."""
+    litellm = _litellm()
+    if model.startswith("local/"):
+        _ensure_local_model()
+    kwargs = {k: v for k, v in settings.items() if k not in _OWN_KWARGS}
+    attempt = 0
+    while True:
+        attempt += 1
+        started = time.monotonic()
+        try:
+            response = await asyncio.wait_for(
+                litellm.acompletion(
+                    model=model,
+                    # litellm may edit messages in place; callers' mappings stay theirs.
+                    messages=[dict(m) for m in messages],
+                    timeout=timeout,
+                    num_retries=0,  # we retry, with backoff that honours Retry-After
+                    max_retries=0,
+                    **kwargs,
+                ),
+                timeout + TIMEOUT_GRACE,
+            )
+            return _completion(litellm, response, time.monotonic() - started, attempt)
+        except Exception as exc:  # noqa: BLE001  # every failure is classified below
+            failure = _classify(exc, model, kwargs, timeout)
+        if not failure.retryable or attempt > retries:
+            tries = f" after {attempt} attempts" if attempt > 1 else ""
+            raise ModelCallError(f"{model}: {failure.message}{tries}", attempts=attempt) from None
+        await asyncio.sleep(_delay(attempt, failure.retry_after))
+
+
+def _ensure_local_model() -> None:
+    """Register the embedded model's litellm provider before a `local/...` call."""
+    try:
+        from promptgit import local_model
+    except ModuleNotFoundError as exc:
+        if exc.name != "promptgit.local_model":
+            raise
+        raise PromptgitError(
+            "local/... models need promptgit's embedded model, which this install does not have",
+            hint="reinstall promptgit with its 'local' extra: pip install 'promptgit[local]'",
+        ) from None
+    local_model.ensure_registered()
+
+
+def _completion(litellm: ModuleType, response: Any, seconds: float, attempts: int) -> Completion:
+    """Our Completion from litellm's ModelResponse, refusing answers with nothing in them."""
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise _MalformedResponse("the response has no choices")
+    message = choices[0].message
+    text = message.content
+    if text is None:
+        if getattr(message, "tool_calls", None) or getattr(message, "function_call", None):
+            text = ""  # a tool call is an answer, only not a textual one
+        else:
+            raise _MalformedResponse("the response's message has no content")
+    usage = getattr(response, "usage", None)
+    return Completion(
+        text=text,
+        input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        cost=_cost(litellm, response),
+        seconds=seconds,
+        attempts=attempts,
+    )
+
+
+def _cost(litellm: ModuleType, response: Any) -> float:
+    """The call's USD cost as litellm prices it, 0.0 when it cannot."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    # litellm prices every response it returns; asking again would repeat a slow lookup.
+    if "response_cost" in hidden:
+        cost = hidden["response_cost"]
+    else:
+        try:
+            cost = litellm.completion_cost(completion_response=response)
+        except Exception:  # noqa: BLE001  # an unknown price is 0.0, never a failed call
+            cost = None
+    return float(cost) if isinstance(cost, (int, float)) and cost > 0 else 0.0
+
+
+def _classify(exc: Exception, model: str, settings: Mapping[str, Any], timeout: float) -> _Failure:
+    """Whether a failed attempt is worth another; configuration problems raise PromptgitError."""
+    litellm = _litellm()
+    errors = litellm.exceptions
+    text = f"{type(exc).__name__}: {_clean(str(exc), settings)}"
+    if isinstance(exc, errors.UnsupportedParamsError):
+        raise _unsupported_setting(model, text) from None
+    if _is_unknown_provider(exc, errors):
+        raise PromptgitError(
+            f"litellm does not know the provider of model {model!r}",
+            hint="name a model as provider/model, e.g. openai/gpt-4o-mini (see litellm's provider list)",
+        ) from None
+    if isinstance(exc, errors.AuthenticationError) or _mentions_missing_key(text):
+        raise _auth_error(model, settings) from None
+    if isinstance(exc, (_MalformedResponse, IndexError, KeyError, json.JSONDecodeError)):
+        return _Failure(f"malformed response: {text}", retryable=True)
+    if isinstance(exc, (asyncio.TimeoutError, errors.Timeout)):
+        return _Failure(f"timed out after {timeout:g} s", retryable=True)
+    if isinstance(exc, errors.RateLimitError):
+        return _Failure(f"rate limited: {text}", retryable=True, retry_after=_retry_after(exc))
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, errors.APIConnectionError) or (isinstance(status, int) and status >= 500):
+        return _Failure(text, retryable=True, retry_after=_retry_after(exc))
+    if isinstance(exc, errors.OpenAIError) or isinstance(status, int):
+        return _Failure(text, retryable=False)  # 400-class: the same request fails the same way
+    raise exc
+
+
+def _is_unknown_provider(exc: Exception, errors: ModuleType) -> bool:
+    unknown = getattr(errors, "LiteLLMUnknownProvider", ())
+    return isinstance(exc, unknown) or (
+        isinstance(exc, errors.BadRequestError) and "LLM Provider NOT provided" in str(exc)
+    )
+
+
+def _mentions_missing_key(text: str) -> bool:
+    lowered = text.lower()
+    return any(phrase in lowered for phrase in _MISSING_KEY_PHRASES)
+
+
+def _unsupported_setting(model: str, text: str) -> PromptgitError:
+    """A setting the model's provider rejects, named when litellm says which."""
+    named = re.search(r"parameters: \[([^\]]*)\]", text) or re.search(r"support (\w+)=", text)
+    setting = named.group(1).replace("'", "") if named else None
+    what = f"setting {setting}" if setting else "a setting"
+    return PromptgitError(
+        f"model {model} does not accept {what} ({text})",
+        hint="remove the setting, or add `drop_params: true` to drop the ones a model does not support",
+    )
+
+
+def _auth_error(model: str, settings: Mapping[str, Any]) -> PromptgitError:
+    """A missing or rejected API key, naming the environment variable the provider reads."""
+    names: list[str] = []
+    try:
+        found = _litellm().validate_environment(model=model, api_key=settings.get("api_key"))
+        names = list(found.get("missing_keys") or [])
+    except Exception:  # noqa: BLE001  # only a nicer hint is lost
+        pass
+    if names:
+        return PromptgitError(
+            f"no API key for model {model}",
+            hint=f"set {' and '.join(names)} in the environment (settings never hold secrets)",
+        )
+    return PromptgitError(
+        f"the provider of model {model} rejected its API key",
+        hint="check the API key in the environment (e.g. OPENAI_API_KEY) and that it is still valid",
+    )
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds the provider asked us to wait (Retry-After / retry-after-ms), if it said."""
+    # litellm keeps the provider's headers on `litellm_response_headers`; `response.headers`
+    # is often a rebuilt, empty copy.
+    for headers in (getattr(exc, "litellm_response_headers", None), getattr(getattr(exc, "response", None), "headers", None)):
+        if not headers:
+            continue
+        try:
+            millis = headers.get("retry-after-ms")
+            if millis is not None:
+                return min(RETRY_AFTER_CAP, max(0.0, float(millis) / 1000))
+            seconds = headers.get("retry-after")
+            if seconds is not None:
+                return min(RETRY_AFTER_CAP, max(0.0, _parse_retry_after(seconds)))
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _parse_retry_after(value: str) -> float:
+    """Retry-After is delta-seconds or an HTTP date."""
+    try:
+        return float(value)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return when.timestamp() - time.time()
+
+
+def _delay(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before attempt `attempt + 1`."""
+    backoff = _random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+    return backoff if retry_after is None else max(retry_after, backoff)
+
+
+def _clean(text: str, settings: Mapping[str, Any]) -> str:
+    """A provider's error, short, on one line, with no litellm boilerplate and no secrets in it."""
+    text = " ".join(text.split())
+    # litellm says "litellm.X: X: OpenAIException - what happened"; keep what happened.
+    text = _BOILERPLATE.sub("", text)
+    for secret in _secrets(settings):
+        text = text.replace(secret, "***")
+    text = _KEY_PATTERN.sub(lambda m: m.group(1) + "-***", text)
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 1] + "…"
+
+
+def _secrets(settings: Mapping[str, Any]) -> list[str]:
+    """Values that must never be shown: keys in the settings and in the environment."""
+    values = [str(v) for k, v in settings.items() if "key" in k.lower() or "token" in k.lower()]
+    values += [
+        v for k, v in os.environ.items() if k.endswith(("_KEY", "_TOKEN", "_SECRET")) and len(v) >= 8
+    ]
+    return sorted((v for v in values if len(v) >= 4), key=len, reverse=True)

@@ -1,0 +1,294 @@
+"""Model calls through litellm's real client against the local fault-injecting server."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+import types
+from typing import Any
+
+import pytest
+
+from tests.openai_fixtures import DUMMY_KEY, TEST_MODEL, litellm_settings, openai_server  # noqa: F401
+from tests.openai_server import RequestRecord, Server, ServerConfig, _State, answer_for, spawn_server, start_server
+from promptgit import models
+from promptgit.errors import PromptgitError
+from promptgit.models import Completion, ModelCallError
+
+SECRET = "sk-test-SECRET-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry waits of a few milliseconds, so retry tests stay fast."""
+    monkeypatch.setattr(models, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(models, "BACKOFF_CAP", 0.02)
+
+
+def call(
+    server: Server,
+    content: str = "Which queue? ANSWER: billing",
+    *,
+    model: str = TEST_MODEL,
+    retries: int = 3,
+    timeout: float = 5.0,
+    **settings: Any,
+) -> Completion:
+    """One complete() call to the local server, on a fresh event loop."""
+    merged = {**litellm_settings(server), "temperature": 0, **settings}
+    messages = [{"role": "system", "content": "Route tickets."}, {"role": "user", "content": content}]
+    return asyncio.run(models.complete(model, messages, merged, timeout=timeout, retries=retries))
+
+
+def outcomes(server: Server) -> list[str]:
+    return [r.outcome for r in sorted(server.requests, key=lambda r: r.arrival)]
+
+
+def test_plain_call_returns_text_tokens_and_settings(openai_server: Server) -> None:
+    result = call(openai_server, seed=7, max_tokens=5)
+    assert result.text == "billing"
+    assert (result.input_tokens, result.output_tokens) == (6, 1)  # words: 2 system + 4 user; 1 answer
+    assert result.attempts == 1
+    assert result.cost == 0.0  # litellm has no price for "test-model"
+    assert 0 < result.seconds < 5
+    [request] = openai_server.requests
+    assert request.path == "/v1/chat/completions"
+    assert request.body["model"] == "test-model"
+    assert (request.body["temperature"], request.body["seed"], request.body["max_tokens"]) == (0, 7, 5)
+    assert request.body["messages"][-1] == {"role": "user", "content": "Which queue? ANSWER: billing"}
+
+
+def test_known_model_is_priced(openai_server: Server) -> None:
+    import litellm
+
+    result = call(openai_server, model="openai/gpt-4o-mini")
+    price = litellm.model_cost["gpt-4o-mini"]
+    expected = 6 * price["input_cost_per_token"] + 1 * price["output_cost_per_token"]
+    assert result.cost == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "bad_json", "drop", "no_choices", "null_content"])
+def test_transient_fault_is_retried_then_succeeds(openai_server: Server, fault: str) -> None:
+    openai_server.configure(script=(fault,))
+    result = call(openai_server)
+    assert (result.text, result.attempts) == ("billing", 2)
+    assert outcomes(openai_server) == [fault, "ok"]
+
+
+def test_several_faults_in_a_row_count_every_attempt(openai_server: Server) -> None:
+    openai_server.configure(script=("500", "drop", "bad_json"))
+    result = call(openai_server, retries=3)
+    assert (result.text, result.attempts) == ("billing", 4)
+    assert outcomes(openai_server) == ["500", "drop", "bad_json", "ok"]
+
+
+def test_rate_limit_waits_for_retry_after(openai_server: Server) -> None:
+    openai_server.configure(script=("429",), retry_after=0.4)
+    result = call(openai_server)
+    assert result.attempts == 2
+    first, second = sorted(openai_server.requests, key=lambda r: r.arrival)
+    assert first.status == 429
+    waited = second.arrival - first.finish
+    assert 0.38 <= waited < 1.0
+
+
+def test_hang_beyond_timeout_is_retried(openai_server: Server) -> None:
+    openai_server.configure(script=("hang",))
+    started = time.monotonic()
+    result = call(openai_server, timeout=0.5)
+    assert (result.text, result.attempts) == ("billing", 2)
+    assert 0.5 <= time.monotonic() - started < 3.0
+    assert result.seconds < 0.5  # the successful attempt's own time, not the whole call's
+
+
+def test_failing_every_attempt_raises_after_retries_plus_one(openai_server: Server) -> None:
+    openai_server.configure(rates={"500": 1.0})
+    with pytest.raises(ModelCallError) as caught:
+        call(openai_server, retries=2)
+    assert caught.value.attempts == 3
+    assert openai_server.stats().count == 3
+    assert "injected server error" in str(caught.value)
+    assert str(caught.value).endswith("after 3 attempts")
+
+
+def test_bad_request_is_not_retried(openai_server: Server) -> None:
+    openai_server.configure(script=("400",))
+    with pytest.raises(ModelCallError) as caught:
+        call(openai_server, retries=3)
+    assert caught.value.attempts == 1
+    assert "injected bad request" in str(caught.value)
+    assert openai_server.stats().count == 1
+
+
+def test_rejected_key_is_a_user_error_without_the_key(openai_server: Server) -> None:
+    openai_server.configure(script=("401",))
+    with pytest.raises(PromptgitError) as caught:
+        call(openai_server, api_key=SECRET)
+    assert "rejected its API key" in str(caught.value)
+    assert "SECRET" not in str(caught.value)
+    assert openai_server.stats().count == 1
+
+
+def test_missing_key_names_the_variable(openai_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    messages = [{"role": "user", "content": "hi"}]
+    settings = {"api_base": openai_server.api_base}
+    with pytest.raises(PromptgitError) as caught:
+        asyncio.run(models.complete(TEST_MODEL, messages, settings, timeout=5, retries=3))
+    assert caught.value.message == f"no API key for model {TEST_MODEL}"
+    assert "OPENAI_API_KEY" in (caught.value.hint or "")
+    assert openai_server.stats().count == 0
+
+
+def test_unknown_provider_is_a_user_error(openai_server: Server) -> None:
+    with pytest.raises(PromptgitError) as caught:
+        call(openai_server, model="nosuchprovider/some-model")
+    assert "nosuchprovider/some-model" in caught.value.message
+    assert openai_server.stats().count == 0
+
+
+def test_unsupported_setting_is_named(openai_server: Server) -> None:
+    with pytest.raises(PromptgitError) as caught:
+        call(openai_server, model="anthropic/claude-3-5-haiku-20241022", logit_bias={"1": 1})
+    assert "setting logit_bias" in caught.value.message
+    assert "drop_params" in (caught.value.hint or "")
+    assert openai_server.stats().count == 0
+
+
+def test_no_api_key_in_error_messages(openai_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    openai_server.configure(rates={"500": 1.0})
+    with pytest.raises(ModelCallError) as failed:
+        call(openai_server, retries=1, api_key=SECRET)
+    openai_server.configure(script=("hang",))
+    with pytest.raises(ModelCallError) as timed_out:
+        call(openai_server, retries=0, timeout=0.2, api_key=SECRET)
+    for error in (failed.value, timed_out.value):
+        assert "SECRET" not in str(error) and "SECRET" not in repr(error.args)
+        assert error.__cause__ is None and error.__context__ is None  # no provider text rides along
+    assert "timed out after 0.2 s" in str(timed_out.value)
+
+
+def test_secrets_are_scrubbed_from_provider_text() -> None:
+    text = models._clean(f"litellm.BadRequestError: bad key {SECRET} or sk-proj-abcdefghijkl", {})
+    assert text == "bad key sk-*** or sk-***"
+
+
+def test_retry_after_header_forms() -> None:
+    class Fake(Exception):
+        def __init__(self, headers: dict[str, str]) -> None:
+            self.litellm_response_headers = headers
+
+    assert models._retry_after(Fake({"retry-after": "2"})) == 2.0
+    assert models._retry_after(Fake({"retry-after-ms": "250", "retry-after": "9"})) == 0.25
+    assert models._retry_after(Fake({"retry-after": "100000"})) == models.RETRY_AFTER_CAP
+    assert models._retry_after(Fake({})) is None
+
+
+def test_backoff_is_full_jitter_and_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "BACKOFF_BASE", 0.5)
+    monkeypatch.setattr(models, "BACKOFF_CAP", 20.0)
+    delays = [models._delay(10, None) for _ in range(200)]
+    assert 0.0 <= min(delays) and max(delays) <= 20.0 and max(delays) > 10.0
+    assert all(models._delay(1, None) <= 0.5 for _ in range(50))
+    assert models._delay(1, 3.0) == 3.0  # Retry-After wins over a shorter backoff
+
+
+def test_busy_server_429s_are_waited_out(openai_server: Server) -> None:
+    openai_server.configure(latency=0.05, max_concurrency=4, retry_after=0.05)
+
+    async def many() -> list[Completion]:
+        settings = {**litellm_settings(openai_server), "temperature": 0}
+        calls = [
+            models.complete(TEST_MODEL, [{"role": "user", "content": f"case {i} ANSWER: {i}"}], settings, timeout=5, retries=20)
+            for i in range(12)
+        ]
+        return await asyncio.gather(*calls)
+
+    results = asyncio.run(many())
+    assert [r.text for r in results] == [str(i) for i in range(12)]
+    stats = openai_server.stats()
+    assert stats.max_in_flight <= 4
+    assert stats.outcomes["ok"] == 12 and stats.outcomes.get("busy", 0) > 0
+    assert stats.count == 12 + stats.outcomes["busy"] == sum(r.attempts for r in results)
+
+
+def test_local_models_register_their_provider_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    import litellm
+
+    class Local(litellm.CustomLLM):
+        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
+            usage = {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
+            return litellm.ModelResponse(choices=[{"message": {"role": "assistant", "content": "from local"}}], usage=usage)
+
+    def ensure_registered() -> None:
+        monkeypatch.setattr(litellm, "custom_provider_map", [{"provider": "local", "custom_handler": Local()}])
+
+    fake = types.ModuleType("promptgit.local_model")
+    fake.ensure_registered = ensure_registered  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "promptgit.local_model", fake)
+    import promptgit
+
+    monkeypatch.setattr(promptgit, "local_model", fake, raising=False)
+    result = asyncio.run(models.complete("local/tiny", [{"role": "user", "content": "x"}], {}, timeout=5, retries=0))
+    assert (result.text, result.input_tokens, result.output_tokens, result.cost) == ("from local", 2, 3, 0.0)
+
+
+def test_importing_models_does_not_import_litellm() -> None:
+    code = "import promptgit.models, sys; assert 'litellm' not in sys.modules, 'litellm imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# The server itself: determinism, per-attempt faults, the process mode.
+
+
+def test_answer_rule() -> None:
+    body = {"messages": [{"role": "user", "content": "x"}, {"role": "user", "content": "Ticket\nANSWER:  refunds \nmore"}]}
+    assert answer_for(body, {}) == "refunds"
+    assert answer_for({"messages": [{"role": "user", "content": "hello"}]}, {"hello": "hi"}) == "hi"
+    assert answer_for({"messages": [{"role": "user", "content": "echo me"}]}, {}) == "echo me"
+
+
+def test_faults_are_deterministic_per_seed_and_attempt() -> None:
+    def draws(seed: int) -> list[str]:
+        state = _State(ServerConfig(rates={"500": 0.3, "drop": 0.2}, seed=seed))
+        return [state.fault(f"body{i}", attempt) for i in range(50) for attempt in range(2)]
+
+    assert draws(1) == draws(1)
+    assert draws(1) != draws(2)
+    assert 20 <= sum(kind != "ok" for kind in draws(1)) <= 80
+
+
+def test_fault_attempts_lets_retries_through(openai_server: Server) -> None:
+    openai_server.configure(rates={"500": 1.0}, fault_attempts=1)
+    assert call(openai_server).attempts == 2
+    assert call(openai_server, "another ANSWER: x").attempts == 2
+    assert outcomes(openai_server) == ["500", "ok", "500", "ok"]
+
+
+def test_server_as_a_process_reports_its_span() -> None:
+    with spawn_server(latency=0.1, script=("500",)) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        settings = {"api_base": server.api_base, "api_key": DUMMY_KEY}
+
+        async def two() -> list[Completion]:
+            calls = [models.complete(TEST_MODEL, [{"role": "user", "content": f"ANSWER: {i}"}], settings, timeout=5, retries=2) for i in range(2)]
+            return await asyncio.gather(*calls)
+
+        results = asyncio.run(two())
+        stats = server.stats()
+    assert [r.text for r in results] == ["0", "1"]
+    assert stats.count == 4 and stats.outcomes == {"500": 2, "ok": 2}
+    assert stats.max_in_flight == 2
+    assert 0.2 <= stats.span < 2.0
+
+
+def test_in_process_server_records_requests() -> None:
+    with start_server(latency=0.0) as server:
+        asyncio.run(models.complete(TEST_MODEL, [{"role": "user", "content": "ANSWER: a"}], litellm_settings(server), timeout=5, retries=0))
+        [record] = server.requests
+    assert isinstance(record, RequestRecord)
+    assert (record.status, record.outcome, record.attempt) == (200, "ok", 0)
+    assert record.finish >= record.arrival
