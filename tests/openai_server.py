@@ -94,7 +94,10 @@ class RequestRecord:
 
 @dataclass(frozen=True)
 class ServerStats:
-    """Counts and timings over the recorded requests (monotonic clock, shared by processes on a host)."""
+    """Counts and timings over finished requests (a hang finishes when its client gives up).
+
+    Times are time.monotonic(), which processes on one host share.
+    """
 
     count: int
     outcomes: Mapping[str, int]
@@ -199,6 +202,14 @@ class _State:
 
 
 STATE = web.AppKey("state", _State)
+# Faults answered with an OpenAI-style error body: status, message, error type.
+_ERRORS = {
+    "500": (500, "injected server error", "server_error"),
+    "503": (503, "injected server error", "server_error"),
+    "429": (429, "injected rate limit", "rate_limit_error"),
+    "400": (400, "injected bad request", "invalid_request_error"),
+    "401": (401, "Incorrect API key provided", "invalid_request_error"),
+}
 
 
 def _error(status: int, message: str, kind: str, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -226,6 +237,7 @@ def _completion(body: Mapping[str, Any], text: str | None, served: int) -> dict[
 
 
 async def _answer(state: _State, request: web.Request, body: Any, outcome: str) -> web.StreamResponse:
+    """The response to one accepted request, after the configured latency, with its fault applied."""
     cfg = state.config
     if outcome == "hang":
         await asyncio.sleep(cfg.hang_seconds)
@@ -236,15 +248,10 @@ async def _answer(state: _State, request: web.Request, body: Any, outcome: str) 
         assert request.transport is not None
         request.transport.close()
         await asyncio.sleep(cfg.hang_seconds)
-    if outcome in ("500", "503"):
-        return _error(int(outcome), "injected server error", "server_error")
-    if outcome == "429":
-        headers = {"Retry-After": f"{cfg.retry_after:g}"}
-        return _error(429, "injected rate limit", "rate_limit_error", headers)
-    if outcome == "400":
-        return _error(400, "injected bad request", "invalid_request_error")
-    if outcome == "401":
-        return _error(401, "Incorrect API key provided", "invalid_request_error")
+    if outcome in _ERRORS:
+        status, message, kind = _ERRORS[outcome]
+        headers = {"Retry-After": f"{cfg.retry_after:g}"} if status == 429 else None
+        return _error(status, message, kind, headers)
     if outcome == "bad_json":
         return web.Response(status=200, text='{"id": "chatcmpl-x", "choices": [', content_type="application/json")
     state.served += 1
@@ -409,7 +416,7 @@ class RemoteServer:
     def configure(self, **changes: Any) -> None:
         """Replace the configuration (defaults plus `changes`, fields of ServerConfig); attempts count from 0 again."""
         ServerConfig(**changes)  # fail here, not in the other process
-        self._call("/_configure", {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()})
+        self._call("/_configure", changes)
 
     def reset(self) -> None:
         """Forget recorded requests, attempt counts and in-flight peaks."""
@@ -441,8 +448,9 @@ class RemoteServer:
 def spawn_server(**config: Any) -> RemoteServer:
     """Start the server as a separate process with ServerConfig fields as keywords."""
     ServerConfig(**config)
-    args = [sys.executable, str(Path(__file__).resolve()), "--config-json", json.dumps(config, default=list)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    args = [sys.executable, str(Path(__file__).resolve()), "--exit-with-stdin", "--config-json", json.dumps(config, default=list)]
+    # The child holds our pipe as stdin: when this process dies, however, the server stops too.
+    process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert process.stdout is not None
     url = process.stdout.readline().strip()
     if not url.startswith("http://"):
@@ -451,7 +459,7 @@ def spawn_server(**config: Any) -> RemoteServer:
     return RemoteServer(process, url)
 
 
-def _parse_args(argv: list[str] | None) -> tuple[ServerConfig, int]:
+def _parse_args(argv: list[str] | None) -> tuple[ServerConfig, int, bool]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency", type=float, default=0.0)
@@ -464,9 +472,10 @@ def _parse_args(argv: list[str] | None) -> tuple[ServerConfig, int]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--answers", type=Path, help="a JSON object: last user message -> answer")
     parser.add_argument("--config-json", help="all ServerConfig fields as one JSON object (overrides the rest)")
+    parser.add_argument("--exit-with-stdin", action="store_true", help="stop when stdin closes (the parent died)")
     ns = parser.parse_args(argv)
     if ns.config_json:
-        return ServerConfig(**json.loads(ns.config_json)), ns.port
+        return ServerConfig(**json.loads(ns.config_json)), ns.port, ns.exit_with_stdin
     config = ServerConfig(
         latency=ns.latency,
         max_concurrency=ns.max_concurrency,
@@ -478,24 +487,31 @@ def _parse_args(argv: list[str] | None) -> tuple[ServerConfig, int]:
         seed=ns.seed,
         answers=json.loads(ns.answers.read_text()) if ns.answers else {},
     )
-    return config, ns.port
+    return config, ns.port, ns.exit_with_stdin
 
 
-async def _main(config: ServerConfig, port: int) -> None:
+async def _main(config: ServerConfig, port: int, exit_with_stdin: bool) -> None:
     runner, bound = await _serve(_State(config), port)
     print(f"http://127.0.0.1:{bound}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if exit_with_stdin:
+        threading.Thread(target=_wait_for_eof, args=(loop, stop), daemon=True).start()
     await stop.wait()
     await runner.cleanup()
 
 
+def _wait_for_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    sys.stdin.buffer.read()
+    loop.call_soon_threadsafe(stop.set)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGTERM or SIGINT, printing the URL as the first line of stdout."""
-    config, port = _parse_args(argv)
-    asyncio.run(_main(config, port))
+    config, port, exit_with_stdin = _parse_args(argv)
+    asyncio.run(_main(config, port, exit_with_stdin))
 
 
 if __name__ == "__main__":

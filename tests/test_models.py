@@ -47,7 +47,7 @@ def outcomes(server: Server) -> list[str]:
 
 
 def test_plain_call_returns_text_tokens_and_settings(openai_server: Server) -> None:
-    result = call(openai_server, seed=7, max_tokens=5)
+    result = call(openai_server, seed=7, max_tokens=5, stop=["\n"], response_format={"type": "json_object"})
     assert result.text == "billing"
     assert (result.input_tokens, result.output_tokens) == (6, 1)  # words: 2 system + 4 user; 1 answer
     assert result.attempts == 1
@@ -57,6 +57,7 @@ def test_plain_call_returns_text_tokens_and_settings(openai_server: Server) -> N
     assert request.path == "/v1/chat/completions"
     assert request.body["model"] == "test-model"
     assert (request.body["temperature"], request.body["seed"], request.body["max_tokens"]) == (0, 7, 5)
+    assert (request.body["stop"], request.body["response_format"]) == (["\n"], {"type": "json_object"})
     assert request.body["messages"][-1] == {"role": "user", "content": "Which queue? ANSWER: billing"}
 
 
@@ -234,6 +235,31 @@ def test_local_models_register_their_provider_first(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(promptgit, "local_model", fake, raising=False)
     result = asyncio.run(models.complete("local/tiny", [{"role": "user", "content": "x"}], {}, timeout=5, retries=0))
     assert (result.text, result.input_tokens, result.output_tokens, result.cost) == ("from local", 2, 3, 0.0)
+
+
+def test_litellm_callbacks_still_hear_calls_when_registered(openai_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    import litellm
+    from litellm.integrations.custom_logger import CustomLogger
+
+    heard: list[float | None] = []
+
+    class Listener(CustomLogger):
+        async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+            heard.append(kwargs.get("response_cost"))
+
+    monkeypatch.setattr(litellm, "callbacks", [Listener()])
+
+    async def call_and_settle() -> Completion:
+        settings = litellm_settings(openai_server)
+        done = await models.complete("openai/gpt-4o-mini", [{"role": "user", "content": "ANSWER: a"}], settings, timeout=5, retries=0)
+        for _ in range(100):  # litellm logs on a background task
+            if heard:
+                break
+            await asyncio.sleep(0.01)
+        return done
+
+    result = asyncio.run(call_and_settle())
+    assert heard == [pytest.approx(result.cost)] and result.cost > 0
 
 
 def test_importing_models_does_not_import_litellm() -> None:
