@@ -209,20 +209,23 @@ class _Run:
         key = call_key(messages, settings, job.repeat)
         response = self.store.get_response(key)
         if response is None:
-            response = await self._call(settings, messages, key, tally)
+            response = await self._call(settings, messages, key, tally, plan.prompt.path)
         else:
             tally.cached += 1
         case = await self._score(plan, job, response, key, settings["model"])
         self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
         tally.finished = time.monotonic() - self.started
 
-    async def _call(self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally) -> StoredResponse:
+    async def _call(self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally,
+                    file: str) -> StoredResponse:
         from promptgit import models  # litellm is imported only when a call is not cached
 
         options = {k: v for k, v in settings.items() if k != "model"}
         try:
             done = await models.complete(settings["model"], messages, options,
                                          timeout=self.options.timeout, retries=self.options.retries)
+        except PromptgitError as err:
+            raise err.located(file) from None  # a rejected setting or key: name the file that set the model
         except models.ModelCallError as err:
             tally.calls += 1
             raise _CallFailed(str(err)) from None
@@ -243,7 +246,7 @@ class _Run:
             cached = self.store.get_response(judge_key)
             if cached is not None:
                 return cached.text
-            return (await self._call(chosen, messages, judge_key, tally)).text
+            return (await self._call(chosen, messages, judge_key, tally, plan.suite.path)).text
 
         parts = []
         from promptgit.scorers import JudgeReplyError

@@ -315,7 +315,7 @@ def _unsupported_setting(model: str, text: str) -> PromptgitError:
     what = f"setting {setting}" if setting else "a setting"
     return PromptgitError(
         f"model {model} does not accept {what} ({text})",
-        hint="remove the setting, or add `drop_params: true` to drop the ones a model does not support",
+        hint="remove it from the prompt's front matter (or from `defaults:` in promptgit.yaml), or pick a model that supports it",
     )
 
 

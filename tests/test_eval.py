@@ -161,3 +161,14 @@ def test_a_fully_cached_run_never_imports_litellm(openai_server: Server, write, 
     done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60)
     assert done.stderr.strip().endswith("NO-LITELLM 0"), done.stderr
     assert json.loads(done.stdout)["suites"][0]["calls"] == 0
+
+
+def test_a_setting_the_provider_rejects_names_the_prompt_file(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = labelled_project(write, 2, wrong=set())
+    (root / "prompts/route.jinja").write_text(PROMPT.replace("max_tokens: 8", "max_tokens: 8\nlogit_bias: {'1': 1}"))
+    (root / "promptgit.yaml").write_text("defaults: {model: anthropic/claude-3-5-haiku-20241022}\n")
+    result = run_cli(["eval"], root)
+    assert result.code == 2
+    assert "prompts/route.jinja: model anthropic/claude-3-5-haiku-20241022 does not accept setting logit_bias" in result.err
+    assert "Traceback" not in result.err
+    assert len(openai_server.requests) == 0

@@ -154,7 +154,7 @@ def test_unsupported_setting_is_named(openai_server: Server) -> None:
     with pytest.raises(PromptgitError) as caught:
         call(openai_server, model="anthropic/claude-3-5-haiku-20241022", logit_bias={"1": 1})
     assert "setting logit_bias" in caught.value.message
-    assert "drop_params" in (caught.value.hint or "")
+    assert "remove it from the prompt's front matter" in (caught.value.hint or "")
     assert openai_server.stats().count == 0
 
 
