@@ -8,10 +8,9 @@ from pathlib import Path
 
 from promptgit import git, stats
 from promptgit.errors import PromptgitError
-from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for, plan_suite
+from promptgit.evaluate import Plan, Progress, SuiteResult, plan_suite, results_for
 from promptgit.project import Project, open_project
 from promptgit.prompts import prompt_path
-from promptgit.store import Store
 from promptgit.suites import load_suite, suite_names
 from promptgit.tree import WORKTREE
 
@@ -79,7 +78,7 @@ def blame_prompt(root: Path, name: str, progress: Progress | None = None, stored
     suites = suites_using(project, prompt)
     shas = [sha for sha in dict.fromkeys(line.commit for line in lines) if sha != WORKTREE]
     pairs = {(sha, suite): _pair(root, sha, suite) for sha in shas for suite in suites}
-    results = _results(project, [p for pair in pairs.values() for p in pair if p is not None], progress, stored_only)
+    results = results_for(project, [p for pair in pairs.values() for p in pair if p is not None], progress, stored_only)
     impacts = {sha: tuple(_impact(suite, *pairs[(sha, suite)], results) for suite in suites) for sha in shas}
     rows = tuple(BlameRow(line.line, line.text, line.commit, impacts.get(line.commit, ())) for line in lines)
     commits = {c.sha: c for c in _commit_info(root, shas)}
@@ -96,16 +95,6 @@ def _plan_at(root: Path, rev: str, suite: str) -> Plan | None:
         return plan_suite(open_project(rev, root), suite)
     except PromptgitError:
         return None  # a root commit has no parent; a suite may not exist yet
-
-
-def _results(project: Project, plans: Sequence[Plan], progress: Progress | None, stored_only: bool) -> dict[str, SuiteResult]:
-    unique = list({p.fingerprint: p for p in plans}.values())
-    with Store(project.store_path) as store:
-        if stored_only:
-            known = store.runs([p.fingerprint for p in unique])
-            unique = [p for p in unique if p.fingerprint in known]
-        found = evaluate(unique, store, options_for(project), progress) if unique else []
-    return {r.fingerprint: r for r in found}
 
 
 def _impact(suite: str, before: Plan | None, after: Plan | None, results: dict[str, SuiteResult]) -> Impact:

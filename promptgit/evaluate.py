@@ -335,6 +335,18 @@ def options_for(project: Project) -> Options:
     return Options(concurrency=s.concurrency, timeout=s.timeout, retries=s.retries)
 
 
+def results_for(project: Project, plans: Sequence[Plan], progress: Progress | None = None,
+                stored_only: bool = False) -> dict[str, SuiteResult]:
+    """Results by fingerprint, each fingerprint once: stored ones found, the rest evaluated unless `stored_only`."""
+    unique = list({p.fingerprint: p for p in plans}.values())
+    with Store(project.store_path) as store:
+        if stored_only:
+            known = store.runs([p.fingerprint for p in unique])
+            unique = [p for p in unique if p.fingerprint in known]
+        found = evaluate(unique, store, options_for(project), progress) if unique else []
+    return {r.fingerprint: r for r in found}
+
+
 def evaluate_project(project: Project, names: Sequence[str] | None = None, progress: Progress | None = None,
                      plans: Sequence[Plan] | None = None) -> EvalReport:
     """Evaluate the named suites (default: all) of `project`, reusing every stored result."""

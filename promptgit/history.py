@@ -8,9 +8,8 @@ from pathlib import Path
 
 from promptgit import git
 from promptgit.errors import PromptgitError
-from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for, plan_suite
+from promptgit.evaluate import Plan, Progress, SuiteResult, plan_suite, results_for
 from promptgit.project import Project, open_project
-from promptgit.store import Store
 from promptgit.suites import suite_path
 from promptgit.tree import SETTINGS_FILE
 
@@ -89,25 +88,13 @@ def _plan_at(root: Path, rev: str, suite: str) -> Plan | None:
         return None  # the suite does not exist (or does not load) at this commit: no row
 
 
-def evaluate_versions(project: Project, versions: Sequence[Version], progress: Progress | None = None,
-                      stored_only: bool = False) -> dict[str, SuiteResult]:
-    """Results by fingerprint: from the store, evaluating the missing ones unless `stored_only`."""
-    plans = list({v.plan.fingerprint: v.plan for v in versions}.values())
-    with Store(project.store_path) as store:
-        if stored_only:
-            known = store.runs([p.fingerprint for p in plans])
-            plans = [p for p in plans if p.fingerprint in known]
-        results = evaluate(plans, store, options_for(project), progress) if plans else []
-    return {r.fingerprint: r for r in results}
-
-
 def suite_log(root: Path, suite: str, progress: Progress | None = None, stored_only: bool = False) -> SuiteLog:
     """The refinement log of `suite`: version, change made, score, delta and whether it was kept."""
     project = open_project(None, root)
     versions = suite_versions(root, suite)
     if not versions:
         raise PromptgitError(f"no commit has suite {suite!r}", hint="commit the suite first; `promptgit eval` scores the working tree")
-    results = evaluate_versions(project, versions, progress, stored_only)
+    results = results_for(project, [v.plan for v in versions], progress, stored_only)
     # Blame the files as HEAD names them: the last version may know them by names renamed since.
     surviving = _surviving_commits(root, _plan_at(root, "HEAD", suite) or versions[-1].plan)
     entries: list[LogEntry] = []

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.tree import Tree, normalize, read_text
-from promptgit.yamlio import load_yaml
+from promptgit.yamlio import load_data_file
 
 
 @dataclass(frozen=True)
@@ -422,15 +422,9 @@ def _load_schema(source: dict[str, Any] | str, site: ScorerSite) -> tuple[dict[s
         raise site.error(f"json_schema file {path!r} not found",
                          hint="give the schema file's path relative to the suite file")
     text = read_text(site.tree, path)
-    if path.endswith(".json"):
-        try:
-            schema = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise PromptgitError(f"invalid JSON: {err.msg}", file=path, line=err.lineno) from None
-    elif path.endswith((".yaml", ".yml")):
-        schema = load_yaml(text, path)
-    else:
+    if not path.endswith((".json", ".yaml", ".yml")):
         raise site.error(f"json_schema file {path!r} is neither .json nor .yaml")
+    schema = load_data_file(text, path)
     if not isinstance(schema, dict):
         raise PromptgitError("a JSON schema must be a mapping", file=path)
     return schema, path

@@ -13,7 +13,7 @@ from typing import Any
 from promptgit.config import Settings
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.tree import Tree, normalize, read_text
-from promptgit.yamlio import item_lines, key_lines, load_yaml
+from promptgit.yamlio import item_lines, key_lines, load_data_file, load_yaml
 
 SUITE_EXTENSIONS = (".yaml", ".yml")
 DATASET_EXTENSIONS = (".jsonl", ".json", ".csv", ".yaml", ".yml")
@@ -224,16 +224,10 @@ def load_rows(tree: Tree, path: str) -> list[tuple[dict, int | None]]:
         return _jsonl_rows(text, path)
     if path.endswith(".csv"):
         return _csv_rows(text, path)
-    if path.endswith(".json"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise PromptgitError(f"invalid JSON: {err.msg}", file=path, line=err.lineno) from None
-    elif path.endswith((".yaml", ".yml")):
-        data = load_yaml(text, path)
-    else:
+    if not path.endswith(DATASET_EXTENSIONS):
         raise PromptgitError(f"unknown dataset format {posixpath.splitext(path)[1]!r}", file=path,
                              hint=f"use one of {', '.join(DATASET_EXTENSIONS)}")
+    data = load_data_file(text, path)
     if isinstance(data, dict) and "cases" in data:
         data = data["cases"]
     return _inline_rows(data, path, 1)

@@ -37,6 +37,20 @@ def key_lines(text: str, *, line_offset: int = 0) -> dict[str, int]:
     }
 
 
+def load_data_file(text: str, path: str) -> Any:
+    """A .json, .yaml or .yml file's data, by its extension (errors name the file and line)."""
+    if path.endswith(".json"):
+        import json
+
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise PromptgitError(f"invalid JSON: {err.msg}", file=path, line=err.lineno) from None
+    if path.endswith((".yaml", ".yml")):
+        return load_yaml(text, path)
+    raise PromptgitError(f"{path!r} is neither .json nor .yaml", file=path)
+
+
 def dump_yaml(data: Any) -> str:
     """Serialise data as block-style YAML, keys in the given order."""
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +45,20 @@ def write(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return _write
+
+
+@pytest.fixture
+def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """A fixed git identity and no user or system git config, so tests behave the same on every machine."""
+    from promptgit import git as pg
+
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Tess Ter")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tess@example.com")
+    yield
+    pg.clear_cache()
 
 
 @pytest.fixture

@@ -29,11 +29,8 @@ def _git(root: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def history_repo(write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[Path, list[str]]:
+def history_repo(write: Callable[..., Path], git_env: None) -> tuple[Path, list[str]]:
     """25 commits: odd ones restyle the system line, even ones touch README, commit 14 breaks the answers."""
-    for key, value in {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "T",
-                       "GIT_COMMITTER_EMAIL": "t@x"}.items():
-        monkeypatch.setenv(key, value)
     labels = ["billing", "refunds", "account_access"]
     rows = [json.dumps({"id": f"k{i:02d}", "text": f"t{i}", "label": labels[i % 3], "good": labels[i % 3],
                         "bad": labels[i % 3] if i % 2 else "technical_support"}) for i in range(CASES)]

@@ -16,7 +16,9 @@ from promptgit.report import COMMENT_LIMIT
 from tests.conftest import Result
 from tests.openai_fixtures import openai_server  # noqa: F401  (a fixture)
 from tests.openai_server import Server
-from tests.test_git_native import LABELS, SETTINGS, Repo, cli_json, dataset, git_env, new_repo  # noqa: F401
+from tests.test_git_native import LABELS, SETTINGS, Repo, cli_json, dataset, new_repo
+
+pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 EVIL = ("| pipes | <script>alert(1)</script> [link](http://x) @octocat\n"

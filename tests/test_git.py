@@ -46,16 +46,7 @@ class Repo:
         return self.git("rev-parse", "HEAD")
 
 
-@pytest.fixture(autouse=True)
-def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """An identity and no user or system git config, so tests behave the same on every machine."""
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Tess Ter")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tess@example.com")
-    yield
-    pg.clear_cache()
+pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
 
 
 @pytest.fixture

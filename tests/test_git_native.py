@@ -77,16 +77,7 @@ def dataset(n: int = N, naive_right: set[int] = NAIVE_RIGHT, good_right: set[int
     return "\n".join(rows) + "\n"
 
 
-@pytest.fixture(autouse=True)
-def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """A fixed identity and no user or system git config."""
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Tess Ter")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tess@example.com")
-    yield
-    pg.clear_cache()
+pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
 
 
 def new_repo(path: Path) -> Repo:
