@@ -17,6 +17,7 @@ from promptgit.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 # Core modules are imported inside each command: `promptgit --help` must stay fast, and only
 # commands that call a model may import litellm.
 
+TONES = {"good": "green", "bad": "red"}
 REV_HELP = "Read prompts and suites at this git revision (default: the working tree)."
 
 
@@ -161,7 +162,7 @@ def eval_command(suites: tuple[str, ...], rev: str | None, changed_since: str | 
 def diff(base: str, head: str | None, suites: tuple[str, ...], as_json: bool, markdown: bool) -> int:
     """Compare two revisions (default: HEAD against the working tree) case by case."""
     from promptgit.compare import diff_revisions
-    from promptgit.display import diff_json, diff_text
+    from promptgit.display import diff_json, diff_lines
     from promptgit.tree import find_project_root
 
     report = diff_revisions(find_project_root(), base, head, suites, progress_printer("diff"))
@@ -172,7 +173,8 @@ def diff(base: str, head: str | None, suites: tuple[str, ...], as_json: bool, ma
 
         click.echo(diff_markdown(report))
     else:
-        click.echo(diff_text(report))
+        for text, tone in diff_lines(report):
+            click.secho(text, fg=TONES.get(tone))  # click drops the colour when stdout is not a terminal
     return EXIT_OK
 
 

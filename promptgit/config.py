@@ -12,6 +12,17 @@ from promptgit.tree import SETTINGS_FILE, Tree, read_text
 from promptgit.yamlio import key_lines, load_yaml
 
 
+# Model settings litellm understands that can sensibly live in a prompt file or `defaults:`. Anything
+# else is a typo far more often than a new litellm parameter, so it is refused (with a suggestion).
+# Keys and credentials are deliberately absent: settings never hold secrets.
+MODEL_SETTINGS = frozenset({
+    "model", "temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "seed",
+    "stop", "response_format", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
+    "top_logprobs", "reasoning_effort", "api_base", "api_version", "timeout", "n",
+    "parallel_tool_calls", "tools", "tool_choice", "extra_headers", "thinking",
+})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Project-wide settings; every field is optional in promptgit.yaml."""
@@ -69,6 +80,14 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
     if key == "defaults":
         if not isinstance(value, dict):
             raise bad("a mapping of model settings")
+        for name in value:
+            if name not in MODEL_SETTINGS:
+                raise PromptgitError(
+                    f"unknown model setting {name!r} in defaults", file=SETTINGS_FILE, line=line,
+                    hint=did_you_mean(str(name), MODEL_SETTINGS)
+                    or "defaults hold model settings such as model and temperature; keys belong in the environment "
+                       "(e.g. OPENAI_API_KEY), never in settings",
+                )
         return dict(value)
     if key in ("prompts", "evals", "cache"):
         if not isinstance(value, str) or not value.strip():

@@ -49,12 +49,14 @@ def ci_text(result: SuiteResult) -> str:
 
 def eval_text(report: EvalReport, worst: int = 5) -> str:
     """The eval table, then each suite's lowest-scoring cases with expected and output."""
-    header = ["suite", "score [95% CI]", "cases", "passed", "failed", "errors", "calls", "cached", "tokens", "cost", "time"]
+    header = ["suite", "score [95% CI]", "cases", "passed", "failed", "errors", "flaky", "calls", "cached", "tokens",
+              "cost", "time"]
     rows = [[
-        r.name, ci_text(r), str(len(r.cases)), str(r.passed), str(r.failed), str(r.errors), str(r.calls), str(r.cached),
+        r.name, ci_text(r), str(len(r.cases)), str(r.passed), str(r.failed), str(r.errors),
+        str(r.flaky) if r.repeat > 1 else "-", str(r.calls), str(r.cached),
         str(r.input_tokens + r.output_tokens), f"${r.cost:.4f}", f"{r.seconds:.1f}s",
     ] for r in report.suites]
-    parts = [table(header, rows, right=range(2, 11))]
+    parts = [table(header, rows, right=range(2, 12))]
     for result in report.suites:
         low = _lowest(result.cases, worst)
         if low:
@@ -79,9 +81,11 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
         "failed": result.failed, "errors": result.errors, "calls": result.calls, "cached": result.cached,
         "input_tokens": result.input_tokens, "output_tokens": result.output_tokens, "cost": result.cost,
         "seconds": round(result.seconds, 3), "model": result.model, "threshold": result.threshold, "repeat": result.repeat,
+        "flaky": result.flaky,
         "results": [{
             "id": c.id, "score": c.score, "passed": c.passed, "output": c.output, "expected": c.expected,
-            "error": c.error, **({"outputs": list(c.outputs), "repeat_scores": list(c.repeat_scores)} if result.repeat > 1 else {}),
+            "error": c.error, **({"outputs": list(c.outputs), "repeat_scores": list(c.repeat_scores),
+                                  "flakiness": round(c.flakiness, 6)} if result.repeat > 1 else {}),
         } for c in result.cases],
     }
 
@@ -104,23 +108,37 @@ def delta_text(diff: Any) -> str:
     return f"{signed_pct(d.delta)} [{d.ci.low * 100:+.1f}, {d.ci.high * 100:+.1f}] {verdict}"
 
 
-def diff_text(report: Any, cases: int = 10) -> str:
-    """Per affected suite: base, head, delta with CI, improved and regressed cases."""
+def diff_lines(report: Any, cases: int = 10) -> list[tuple[str, str | None]]:
+    """The diff as lines, each with a tone for a terminal: "good", "bad" or None."""
     if not report.suites:
-        return f"no suite changed between {report.base[:12]} and {report.head[:12]}"
+        return [(f"no suite changed between {report.base[:12]} and {report.head[:12]}", None)]
     header = ["suite", "base", "head", "delta (pts) [95% CI]", "improved", "regressed"]
     rows = [[d.name, pct(d.base.score) if d.base else "-", pct(d.head.score) if d.head else "-", delta_text(d),
              str(len(d.improved)), str(len(d.regressed))] for d in report.suites]
-    parts = [f"{report.base[:12]} -> {report.head[:12]}", table(header, rows, right=(1, 2, 4, 5))]
+    grid = table(header, rows, right=(1, 2, 4, 5)).splitlines()
+    lines: list[tuple[str, str | None]] = [(f"{report.base[:12]} -> {report.head[:12]}", None), (grid[0], None), (grid[1], None)]
+    lines += [(text, _tone(d)) for text, d in zip(grid[2:], report.suites)]
     for diff in report.suites:
         if diff.regressed:
-            parts.append(f"\n{diff.name}: regressed cases")
-            parts.append(table(["case", "expected", "base output", "head output"], [
+            lines.append((f"\n{diff.name}: regressed cases", "bad"))
+            lines += [(line, None) for line in table(["case", "expected", "base output", "head output"], [
                 [c.id, clip(c.expected, 20), clip(c.base_output, 36), clip(c.head_output, 36)] for c in diff.regressed[:cases]
-            ]))
+            ]).splitlines()]
         if diff.noisy:
-            parts.append(f"{diff.name}: {len(diff.noisy)} case(s) flipped within their repeats' noise: {', '.join(diff.noisy[:10])}")
-    return "\n".join(parts)
+            lines.append((f"{diff.name}: {len(diff.noisy)} case(s) flipped within their repeats' noise: "
+                          f"{', '.join(diff.noisy[:10])}", None))
+    return lines
+
+
+def _tone(diff: Any) -> str | None:
+    if not diff.significant:
+        return None
+    return "good" if diff.delta.delta > 0 else "bad"
+
+
+def diff_text(report: Any, cases: int = 10) -> str:
+    """Per affected suite: base, head, delta with CI, improved and regressed cases."""
+    return "\n".join(text for text, _ in diff_lines(report, cases))
 
 
 def diff_json(report: Any) -> dict[str, Any]:

@@ -52,6 +52,11 @@ class CaseResult:
         """The first repeat's output."""
         return self.outputs[0] if self.outputs else None
 
+    @property
+    def flakiness(self) -> float:
+        """How often two of the case's repeats disagree on pass/fail (0 when steady or not repeated)."""
+        return stats.flakiness(self.repeat_scores, pass_at=self.pass_at)
+
 
 @dataclass(frozen=True)
 class SuiteResult:
@@ -90,6 +95,11 @@ class SuiteResult:
     def failed(self) -> int:
         """Cases that were scored and did not pass."""
         return len(self.cases) - self.passed - self.errors
+
+    @property
+    def flaky(self) -> int:
+        """Cases whose repeats disagree on pass/fail."""
+        return sum(1 for c in self.cases if c.flakiness > 0)
 
     @property
     def error_rate(self) -> float:

@@ -14,7 +14,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from promptgit.config import Settings
+from promptgit.config import MODEL_SETTINGS, Settings
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.tree import Tree, normalize, read_text
 from promptgit.yamlio import key_lines, load_yaml
@@ -22,14 +22,6 @@ from promptgit.yamlio import key_lines, load_yaml
 PROMPT_EXTENSIONS = (".jinja", ".jinja2", ".j2")
 ROLES = ("system", "user", "assistant")
 METADATA_KEYS = frozenset({"description", "inputs"})
-# Model settings litellm understands that can sensibly live in a prompt file. Anything else is a
-# typo far more often than a new litellm parameter, so it is refused (with a suggestion).
-MODEL_SETTINGS = frozenset({
-    "model", "temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "seed",
-    "stop", "response_format", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
-    "top_logprobs", "reasoning_effort", "api_base", "api_version", "timeout", "n",
-    "parallel_tool_calls", "tools", "tool_choice", "extra_headers", "thinking",
-})
 _ROLE_LINE = re.compile(r"^(system|user|assistant):[ \t]*$")
 
 

@@ -102,3 +102,13 @@ def test_duplicate_case_ids_are_refused(write) -> None:  # type: ignore[no-untyp
     with pytest.raises(PromptgitError) as err:
         load_suite(WorkTree(root), Settings(), "s")
     assert (err.value.file, err.value.line, err.value.message) == ("evals/d.jsonl", 3, "duplicate case id '1'")
+
+
+def test_defaults_refuse_keys_and_typos(write) -> None:  # type: ignore[no-untyped-def]
+    from promptgit.config import load_settings
+
+    root = write({"promptgit.yaml": "concurrency: 2\ndefaults:\n  model: openai/x\n  api_key: sk-secret\n"})
+    with pytest.raises(PromptgitError) as err:
+        load_settings(WorkTree(root))
+    assert (err.value.file, err.value.line, err.value.message) == ("promptgit.yaml", 2, "unknown model setting 'api_key' in defaults")
+    assert "OPENAI_API_KEY" in (err.value.hint or "")
