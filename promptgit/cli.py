@@ -22,8 +22,9 @@ REV_HELP = "Read prompts and suites at this git revision (default: the working t
 
 
 def emit_json(document: Any) -> None:
-    """Print one JSON document on stdout, nothing else."""
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    """Print one JSON document on stdout, nothing else (streamed: a 100,000-case result is never one string)."""
+    json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
 
 
 def problem(text: str) -> None:

@@ -181,15 +181,16 @@ class _Run:
         unique = list({p.fingerprint: p for p in plans}.values())
         self.scorers = {p.fingerprint: _build_scorers(p) for p in unique}
         stored = {p.fingerprint: {(c.case_id, c.repeat) for c in self.store.iter_cases(p.fingerprint)} for p in unique}
-        jobs = [
+        # A generator, not a list: a suite of 100,000 cases should not hold 100,000 jobs at once.
+        jobs = (
             _Job(p, case, r) for p in unique for case in p.suite.cases for r in range(p.suite.repeat)
             if (case.id, r) not in stored[p.fingerprint]
-        ]
-        self.total = len(jobs)
+        )
+        self.total = sum(len(p.suite.cases) * p.suite.repeat - len(stored[p.fingerprint]) for p in unique)
         for plan in unique:
             self.tallies[plan.fingerprint].cached += len(stored[plan.fingerprint])
         self._report()
-        await self._drain(iter(jobs))
+        await self._drain(jobs)
         results = {p.fingerprint: self._result(p) for p in unique}
         return [results[p.fingerprint] for p in plans]
 
@@ -279,9 +280,10 @@ class _Run:
 
     def _result(self, plan: Plan) -> SuiteResult:
         tally = self.tallies[plan.fingerprint]
-        rows: dict[str, dict[int, StoredCase]] = defaultdict(dict)
+        rows: dict[str, dict[int, _Kept]] = defaultdict(dict)
         for row in self.store.iter_cases(plan.fingerprint):
-            rows[row.case_id][row.repeat] = row
+            # Only what a result shows: a stored row also carries keys and token counts.
+            rows[row.case_id][row.repeat] = _Kept(row.output, row.score, _reasons(row) if row.repeat == 0 else ())
         cases = tuple(_case_result(plan.suite, case, rows.get(case.id, {}), tally.errors) for case in plan.suite.cases)
         scored = [c.score for c in cases if c.score is not None]
         return SuiteResult(
@@ -314,7 +316,19 @@ def _build_scorers(plan: Plan) -> list[tuple[float, Any]]:
     return built
 
 
-def _case_result(suite: Suite, case: Case, rows: Mapping[int, StoredCase], errors: Mapping[tuple[str, int], str]) -> CaseResult:
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    output: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+def _reasons(row: StoredCase) -> tuple[str, ...]:
+    """Why scorers marked a repeat down, as `scorer: reason`."""
+    return tuple(f"{label}: {reason}" for label, value, reason in row.scores if reason and value < 1)
+
+
+def _case_result(suite: Suite, case: Case, rows: Mapping[int, _Kept], errors: Mapping[tuple[str, int], str]) -> CaseResult:
     error = next((errors[(case.id, r)] for r in range(suite.repeat) if (case.id, r) in errors), None)
     repeats = [rows[r] for r in range(suite.repeat) if r in rows]
     outputs = tuple(r.output for r in repeats)
@@ -322,7 +336,7 @@ def _case_result(suite: Suite, case: Case, rows: Mapping[int, StoredCase], error
     if error is not None or len(repeats) < suite.repeat:
         return CaseResult(case.id, None, None, case.expected, outputs, scores, suite.pass_at, (), error or "not evaluated")
     score = math.fsum(scores) / len(scores)
-    reasons = tuple(f"{label}: {reason}" for label, value, reason in repeats[0].scores if reason and value < 1)
+    reasons = repeats[0].reasons
     return CaseResult(case.id, score, score >= suite.pass_at - 1e-9, case.expected, outputs, scores, suite.pass_at, reasons)
 
 

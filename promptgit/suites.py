@@ -279,7 +279,7 @@ def _cases(rows: list[tuple[dict, int | None]], fields: _Fields, file: str) -> t
             raise PromptgitError(f"duplicate case id {case_id!r}", file=file, line=line,
                                  hint="give every case a distinct id, or drop `id:` to number the rows")
         seen[case_id] = line
-        variables = dict(row)
+        variables = dict(row) if var_map else row  # shared, not copied: rows are never mutated
         for name, source in var_map.items():
             if source not in row:
                 raise PromptgitError(f"row has no field {source!r} (vars maps {name!r} to it)", file=file, line=line)
