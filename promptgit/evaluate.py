@@ -154,6 +154,7 @@ class _Tally:
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
+    started: float | None = None  # when the suite's first job began, on the run's clock
     finished: float = 0.0
     errors: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -214,6 +215,8 @@ class _Run:
 
     async def _one(self, job: _Job) -> None:
         plan, tally = job.plan, self.tallies[job.plan.fingerprint]
+        if tally.started is None:
+            tally.started = time.monotonic() - self.started
         rendered = render(plan.project.tree, plan.project.settings, plan.prompt, job.case.vars, plan.suite.override)
         messages = [m.as_dict() for m in rendered.messages]
         settings = dict(rendered.settings)
@@ -291,7 +294,8 @@ class _Run:
             revision=plan.project.revision, score=stats.mean(scored) if scored else None,
             ci=stats.mean_ci(scored), cases=cases, threshold=plan.suite.threshold, max_drop=plan.suite.max_drop,
             repeat=plan.suite.repeat, calls=tally.calls, cached=tally.cached, input_tokens=tally.input_tokens,
-            output_tokens=tally.output_tokens, cost=tally.cost, seconds=tally.finished,
+            output_tokens=tally.output_tokens, cost=tally.cost,
+            seconds=tally.finished - tally.started if tally.started is not None else 0.0,
             model=_model_of(plan),
         )
 
