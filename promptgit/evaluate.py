@@ -16,6 +16,7 @@ from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
 from promptgit.project import Project
 from promptgit.prompts import Prompt, load_prompt, render
+from promptgit.scorers import JudgeReplyError, Scorer, ScorerSite, build
 from promptgit.store import StoredCase, StoredResponse, Store
 from promptgit.suites import Case, Suite, load_suite, suite_names
 
@@ -177,6 +178,7 @@ class _Run:
         self.done = 0
         self.total = 0
         self.started = time.monotonic()
+        self.scorers: dict[str, list[tuple[float, Scorer]]] = {}
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = list({p.fingerprint: p for p in plans}.values())
@@ -263,8 +265,6 @@ class _Run:
             return (await self._call(chosen, messages, judge_key, tally, plan.suite.path)).text
 
         parts = []
-        from promptgit.scorers import JudgeReplyError
-
         for weight, scorer in self.scorers[plan.fingerprint]:
             try:
                 result = await scorer.score(response.text, job.case.expected, job.case, judge)
@@ -304,10 +304,8 @@ class _CallFailed(Exception):
     """A model call that failed after its retries: the case is an error, not a score."""
 
 
-def _build_scorers(plan: Plan) -> list[tuple[float, Any]]:
+def _build_scorers(plan: Plan) -> list[tuple[float, Scorer]]:
     """Configure a plan's scorers once (they read files, compile patterns), refusing a plan with no model."""
-    from promptgit import scorers
-
     if _model_of(plan) is None:
         raise PromptgitError(
             "no model configured", file=plan.prompt.path,
@@ -315,8 +313,8 @@ def _build_scorers(plan: Plan) -> list[tuple[float, Any]]:
         )
     built = []
     for spec in plan.suite.scorers:
-        site = scorers.ScorerSite(suite_path=plan.suite.path, line=spec.line, tree=plan.project.tree)
-        built.append((spec.weight, scorers.build(spec.name, spec.config, site)))
+        site = ScorerSite(suite_path=plan.suite.path, line=spec.line, tree=plan.project.tree)
+        built.append((spec.weight, build(spec.name, spec.config, site)))
     return built
 
 
