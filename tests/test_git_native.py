@@ -324,3 +324,18 @@ def test_log_sees_a_dataset_outside_the_evals_folder(openai_server: Server, tmp_
     log = cli_json(run_cli, repo.path, ["log", "route", "--json"])
     assert [(e["commit"], e["message"], e["score"], e["delta"]) for e in log["entries"]] == [
         (c1, "suite", 1.0, None), (c2, "harder cases", 0.5, -0.5)]
+
+
+def test_diff_as_markdown_is_the_report_without_gates(openai_server: Server, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    from markdown_it import MarkdownIt
+
+    from promptgit.github import MARKER
+
+    repo, c1, _, c3 = three_commits(tmp_path / "repo")
+    result = run_cli(["diff", c1, c3, "--markdown"], repo.path)
+    assert result.code == 0
+    assert result.out.splitlines()[0] == MARKER
+    tokens = MarkdownIt("commonmark").enable("table").parse(result.out)
+    cells = [t.children[0].content for t in tokens if t.type == "inline" and t.map and t.children]
+    assert "route" in cells and "30.0%" in cells and "80.0%" in cells
+    assert "22 / 2" in cells  # cases up / down
