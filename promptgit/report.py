@@ -18,12 +18,11 @@ ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!~|])")
 
 
-def cell(value: Any, width: int | None = None) -> str:
+def cell(value: Any, width: int = 300) -> str:
     """Text safe inside a Markdown table cell: one line, HTML and Markdown escaped, no @mentions."""
     text = "null" if value is None else str(value)
-    limit = width or _Limits.current.output
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
+    if len(text) > width:
+        text = text[: width - 1] + "…"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
     text = text.replace("@", "@&#8203;")  # a zero-width space stops GitHub from pinging whoever a model names
@@ -33,13 +32,9 @@ def cell(value: Any, width: int | None = None) -> str:
 class _Limits:
     """How much of each part the report shows; shrunk, longest part first, until it fits a comment."""
 
-    current: _Limits
-
     def __init__(self, output: int = 300, cases: int = 50, diff: int = 20_000) -> None:
         self.output, self.cases, self.diff = output, cases, diff
 
-
-_Limits.current = _Limits()
 
 
 def _fence(text: str) -> str:
@@ -94,13 +89,13 @@ def _footer(report: DiffReport) -> str:
             f"base {report.base[:12]} → head {report.head[:12]}")
 
 
-def _environment() -> jinja2.Environment:
+def _environment(limits: _Limits) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(lambda name: (resources.files("promptgit") / "templates" / name).read_text("utf-8")),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters["cell"] = cell
+    env.filters["cell"] = lambda value: cell(value, limits.output)
     return env
 
 
@@ -108,15 +103,11 @@ def render_report(report: DiffReport, gates: dict[str, Any], verdict: str, promp
                   headline: str, limits: _Limits | None = None) -> str:
     """Render the report with the given limits."""
     limits = limits or _Limits()
-    _Limits.current = limits
-    try:
-        suites = [_suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits) for d in report.suites]
-        return _environment().get_template("report.md.jinja").render(
-            marker=MARKER, icon=ICONS.get(verdict, ""), verdict=verdict, headline=headline,
-            suites=suites, footer=_footer(report),
-        )
-    finally:
-        _Limits.current = _Limits()
+    suites = [_suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits) for d in report.suites]
+    return _environment(limits).get_template("report.md.jinja").render(
+        marker=MARKER, icon=ICONS.get(verdict, ""), verdict=verdict, headline=headline,
+        suites=suites, footer=_footer(report),
+    )
 
 
 def fit(render: Any, limit: int = COMMENT_LIMIT) -> str:
