@@ -224,17 +224,26 @@ def test_local_models_register_their_provider_first(monkeypatch: pytest.MonkeyPa
             usage = {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
             return litellm.ModelResponse(choices=[{"message": {"role": "assistant", "content": "from local"}}], usage=usage)
 
+    steps: list[str] = []
+
+    def prepare(model: str) -> None:
+        steps.append(f"prepare {model}")
+
     def ensure_registered() -> None:
+        steps.append("register")
         monkeypatch.setattr(litellm, "custom_provider_map", [{"provider": "local", "custom_handler": Local()}])
 
     fake = types.ModuleType("promptgit.local_model")
+    fake.prepare = prepare  # type: ignore[attr-defined]
     fake.ensure_registered = ensure_registered  # type: ignore[attr-defined]
+    monkeypatch.setattr(models, "_prepared_local", set())
     monkeypatch.setitem(sys.modules, "promptgit.local_model", fake)
     import promptgit
 
     monkeypatch.setattr(promptgit, "local_model", fake, raising=False)
     result = asyncio.run(models.complete("local/tiny", [{"role": "user", "content": "x"}], {}, timeout=5, retries=0))
     assert (result.text, result.input_tokens, result.output_tokens, result.cost) == ("from local", 2, 3, 0.0)
+    assert steps == ["prepare local/tiny", "register"]  # the model is checked before litellm sees it
 
 
 def test_litellm_callbacks_still_hear_calls_when_registered(openai_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
