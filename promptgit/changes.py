@@ -19,7 +19,6 @@ class SuitePair:
     name: str
     base: Plan | None
     head: Plan | None
-    base_problem: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -35,8 +34,7 @@ def pair_suites(base: Project, head: Project, names: Sequence[str] = ()) -> list
     for name in chosen:
         head_plan = plan_suite(head, name)
         base_name = renamed.get(head_plan.suite.path, head_plan.suite.path)
-        base_plan, problem = _try_plan(base, base_name)
-        pairs.append(SuitePair(name, base_plan, head_plan, problem))
+        pairs.append(SuitePair(name, _try_plan(base, base_name), head_plan))
     if not names:
         pairs.extend(_removed_suites(base, pairs))
     return pairs
@@ -49,20 +47,20 @@ def _removed_suites(base: Project, pairs: Sequence[SuitePair]) -> list[SuitePair
     for name in suite_names(base.tree, base.settings):
         path = suite_path(base.tree, base.settings, name)
         if path not in present:
-            plan, _ = _try_plan(base, path)
+            plan = _try_plan(base, path)
             if plan is not None:  # a suite that was already broken at the base is not reported as removed
                 removed.append(SuitePair(plan.suite.name, plan, None))
     return removed
 
 
-def _try_plan(project: Project, path: str) -> tuple[Plan | None, str | None]:
+def _try_plan(project: Project, path: str) -> Plan | None:
     if not project.tree.exists(path):
-        return None, None
+        return None
     try:
-        return plan_suite(project, path), None
-    except PromptgitError as err:
+        return plan_suite(project, path)
+    except PromptgitError:
         # A suite broken at the base is compared as new: the head is what the change delivers.
-        return None, str(err)
+        return None
 
 
 def _renamed_suites(base: Project, head: Project) -> dict[str, str]:

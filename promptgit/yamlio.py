@@ -51,11 +51,6 @@ def load_data_file(text: str, path: str) -> Any:
     raise PromptgitError(f"{path!r} is neither .json nor .yaml", file=path)
 
 
-def dump_yaml(data: Any) -> str:
-    """Serialise data as block-style YAML, keys in the given order."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
 def item_lines(text: str, key: str, *, line_offset: int = 0) -> list[int]:
     """The line of each item of the sequence under top-level `key` (empty when there is none)."""
     try:
