@@ -43,16 +43,19 @@ def push(root: Path, remote: str = "origin") -> SyncResult:
     git.fetch_ref(root, remote, RESULTS_REF)
     existing = git.read_results_ref(root, RESULTS_REF)
     new_files: dict[str, bytes] = {}
+    rows = 0
     with Store(project.store_path) as store:
         for fingerprint in store.fingerprints():
-            data = _pack(list(store.export_results([fingerprint])))
+            records = list(store.export_results([fingerprint]))
+            data = _pack(records)
             name = _file_name(fingerprint, data)
             if name not in existing:
                 new_files[name] = data
+                rows += len(records)
     if new_files:
         git.write_results_ref(root, new_files, f"promptgit: {len(new_files)} result file(s)", RESULTS_REF)
     git.push_ref(root, remote, RESULTS_REF)
-    return SyncResult(len(new_files), sum(len(_unpack(d)) for d in new_files.values()))
+    return SyncResult(len(new_files), rows)
 
 
 def pull(root: Path, remote: str = "origin") -> SyncResult:
