@@ -8,7 +8,8 @@ from pathlib import Path
 
 from promptgit import git, stats
 from promptgit.errors import PromptgitError
-from promptgit.evaluate import Plan, Progress, SuiteResult, plan_suite, results_for
+from promptgit.evaluate import Plan, Progress, SuiteResult, results_for
+from promptgit.history import plan_at
 from promptgit.project import Project, open_project
 from promptgit.prompts import prompt_path
 from promptgit.suites import load_suite, suite_names
@@ -87,14 +88,7 @@ def blame_prompt(root: Path, name: str, progress: Progress | None = None, stored
 
 def _pair(root: Path, sha: str, suite: str) -> tuple[Plan | None, Plan | None]:
     """The suite's plan just before `sha` and at `sha` (None where it does not exist or load)."""
-    return _plan_at(root, f"{sha}^", suite), _plan_at(root, sha, suite)
-
-
-def _plan_at(root: Path, rev: str, suite: str) -> Plan | None:
-    try:
-        return plan_suite(open_project(rev, root), suite)
-    except PromptgitError:
-        return None  # a root commit has no parent; a suite may not exist yet
+    return plan_at(root, f"{sha}^", suite), plan_at(root, sha, suite)
 
 
 def _impact(suite: str, before: Plan | None, after: Plan | None, results: dict[str, SuiteResult]) -> Impact:

@@ -47,14 +47,14 @@ def suite_versions(root: Path, suite: str, until: str = "HEAD") -> list[Version]
     """The commits (oldest first) at which `suite`'s fingerprint changed, up to `until`."""
     head = open_project(until, root)
     settings = head.settings
-    latest = _plan_at(root, until, suite)
+    latest = plan_at(root, until, suite)
     # The suite's own files too: a dataset or scorer may live outside the prompts and evals folders.
     watched = [settings.prompts, settings.evals, SETTINGS_FILE, *(latest.sources.all if latest else ())]
     candidates = git.commits_touching(root, watched, until=until)
     paths = _suite_paths(root, head, suite, candidates)
     versions: list[Version] = []
     for commit in candidates:
-        plan = _plan_at(root, commit.sha, paths.get(commit.sha, suite))
+        plan = plan_at(root, commit.sha, paths.get(commit.sha, suite))
         if plan is not None and (not versions or versions[-1].plan.fingerprint != plan.fingerprint):
             versions.append(Version(commit, plan))
     return versions
@@ -80,12 +80,12 @@ def _suite_paths(root: Path, head: Project, suite: str, candidates: Sequence[git
     return paths
 
 
-def _plan_at(root: Path, rev: str, suite: str) -> Plan | None:
-    project = open_project(rev, root)
+def plan_at(root: Path, rev: str, suite: str) -> Plan | None:
+    """The suite's plan at `rev`; None where the revision, or the suite there, does not exist or load."""
     try:
-        return plan_suite(project, suite)
+        return plan_suite(open_project(rev, root), suite)
     except PromptgitError:
-        return None  # the suite does not exist (or does not load) at this commit: no row
+        return None  # e.g. the parent of a root commit, or a commit before the suite was written
 
 
 def suite_log(root: Path, suite: str, progress: Progress | None = None, stored_only: bool = False) -> SuiteLog:
@@ -96,7 +96,7 @@ def suite_log(root: Path, suite: str, progress: Progress | None = None, stored_o
         raise PromptgitError(f"no commit has suite {suite!r}", hint="commit the suite first; `promptgit eval` scores the working tree")
     results = results_for(project, [v.plan for v in versions], progress, stored_only)
     # Blame the files as HEAD names them: the last version may know them by names renamed since.
-    surviving = _surviving_commits(root, _plan_at(root, "HEAD", suite) or versions[-1].plan)
+    surviving = _surviving_commits(root, plan_at(root, "HEAD", suite) or versions[-1].plan)
     entries: list[LogEntry] = []
     previous: SuiteResult | None = None
     for index, version in enumerate(versions):
