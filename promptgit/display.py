@@ -99,13 +99,16 @@ def _num(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else round(value, 6)
 
 
+def paired_text(delta: Any) -> str:
+    """A paired delta in points with its 95% CI: `-5.0 [-8.1, -1.9]`."""
+    return f"{signed_pct(delta.delta)} [{delta.ci.low * 100:+.1f}, {delta.ci.high * 100:+.1f}]"
+
+
 def delta_text(diff: Any) -> str:
     """`-5.0 [-8.1, -1.9] significant` or `within noise`."""
     if diff.delta is None:
         return "new" if diff.base is None else "-"
-    d = diff.delta
-    verdict = "significant" if d.significant else "within noise"
-    return f"{signed_pct(d.delta)} [{d.ci.low * 100:+.1f}, {d.ci.high * 100:+.1f}] {verdict}"
+    return f"{paired_text(diff.delta)} {'significant' if diff.delta.significant else 'within noise'}"
 
 
 def diff_lines(report: Any, cases: int = 10) -> list[tuple[str, str | None]]:
@@ -189,9 +192,7 @@ def impact_text(impact: Any) -> str:
     """`-12.5 [-20.0, -5.0]` for one suite's impact, `·` when unknown."""
     if impact.delta is None:
         return "·" if impact.after is None else f"{pct(impact.after)}"
-    d = impact.delta
-    mark = "" if d.significant else "~"
-    return f"{mark}{signed_pct(d.delta)} [{d.ci.low * 100:+.1f}, {d.ci.high * 100:+.1f}]"
+    return f"{'' if impact.delta.significant else '~'}{paired_text(impact.delta)}"
 
 
 def blame_rows(report: Any) -> list[tuple[str, float | None]]:

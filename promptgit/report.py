@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 
 from promptgit.compare import CaseChange, DiffReport, SuiteDiff
-from promptgit.display import pct, signed_pct
+from promptgit.display import paired_text, pct
 from promptgit.github import MARKER, prepare_body
 
 COMMENT_LIMIT = 65_536
@@ -56,8 +56,7 @@ def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -
         "name": diff.name,
         "base": pct(diff.base.score) if diff.base else "new",
         "head": pct(diff.head.score) if diff.head else "removed",
-        "delta": (f"{signed_pct(delta.delta)} [{delta.ci.low * 100:+.1f}, {delta.ci.high * 100:+.1f}]"
-                  f"{'' if delta.significant else ' within noise'}") if delta else "–",
+        "delta": f"{paired_text(delta)}{'' if delta.significant else ' within noise'}" if delta else "–",
         "up": len(diff.improved), "down": len(diff.regressed),
         "gate_icon": ICONS.get(gate.verdict, ""), "reason": gate.reason,
         "summary": _suite_summary(diff),
