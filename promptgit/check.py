@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from promptgit.errors import PromptgitError
 from promptgit.project import Project
-from promptgit.prompts import Prompt, load_prompt, prompt_names, render, template_graph
+from promptgit.prompts import Prompt, TemplateGraph, load_prompt, prompt_names, render, template_graph
 from promptgit.suites import Suite, load_suite, suite_names
 from promptgit.tree import read_text
 from promptgit.yamlio import key_lines
 
 # Names Jinja provides itself, which no dataset needs to supply.
+T = TypeVar("T")
+
 JINJA_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "self", "varargs", "kwargs", "caller"})
 
 
@@ -28,7 +32,7 @@ class CheckReport:
 def check_project(project: Project) -> CheckReport:
     """Validate every prompt and suite in the project; collect problems rather than stop at the first."""
     problems: list[PromptgitError] = []
-    prompts: dict[str, Prompt | None] = {}
+    prompts: dict[str, Checked | None] = {}
     for name in prompt_names(project.tree, project.settings):
         prompts[name] = _check_prompt(project, name, problems)
     suites = 0
@@ -43,7 +47,7 @@ def check_project(project: Project) -> CheckReport:
     return CheckReport(len(prompts), suites, cases, tuple(problems))
 
 
-def _attempt(step, problems: list[PromptgitError]):  # type: ignore[no-untyped-def]
+def _attempt(step: Callable[[], T], problems: list[PromptgitError]) -> T | None:
     try:
         return step()
     except PromptgitError as err:
@@ -51,16 +55,24 @@ def _attempt(step, problems: list[PromptgitError]):  # type: ignore[no-untyped-d
         return None
 
 
-def _check_prompt(project: Project, name: str, problems: list[PromptgitError]) -> Prompt | None:
+@dataclass(frozen=True)
+class Checked:
+    """A prompt that loads, with the files and variables its template reads."""
+
+    prompt: Prompt
+    graph: TemplateGraph
+
+
+def _check_prompt(project: Project, name: str, problems: list[PromptgitError]) -> Checked | None:
     prompt = _attempt(lambda: load_prompt(project.tree, project.settings, name), problems)
     if prompt is None:
         return None
-    broken = template_graph(project.tree, project.settings, prompt).problems
-    problems.extend(broken)
-    return None if broken else prompt  # a prompt with a broken include is reported once, not per suite
+    graph = template_graph(project.tree, project.settings, prompt)
+    problems.extend(graph.problems)
+    return None if graph.problems else Checked(prompt, graph)  # a broken include is reported once, not per suite
 
 
-def _check_suite(project: Project, suite: Suite, prompts: dict[str, Prompt | None], problems: list[PromptgitError]) -> None:
+def _check_suite(project: Project, suite: Suite, prompts: dict[str, Checked | None], problems: list[PromptgitError]) -> None:
     lines = key_lines(read_text(project.tree, suite.path))
     if suite.prompt not in prompts:
         err = _attempt(lambda: load_prompt(project.tree, project.settings, suite.prompt), [])
@@ -70,11 +82,11 @@ def _check_suite(project: Project, suite: Suite, prompts: dict[str, Prompt | Non
         ) if err is None else err)
         return
     _check_scorers(project, suite, problems)
-    prompt = prompts[suite.prompt]
-    if prompt is None:
+    checked = prompts[suite.prompt]
+    if checked is None:
         return  # its own problem is reported already
-    if _check_variables(project, suite, prompt, lines, problems):
-        _check_renders(project, suite, prompt, problems)
+    if _check_variables(suite, checked, lines, problems):
+        _check_renders(project, suite, checked.prompt, problems)
 
 
 def _check_scorers(project: Project, suite: Suite, problems: list[PromptgitError]) -> None:
@@ -85,8 +97,9 @@ def _check_scorers(project: Project, suite: Suite, problems: list[PromptgitError
         _attempt(lambda s=spec, site=site: scorers.build(s.name, s.config, site), problems)
 
 
-def _check_variables(project: Project, suite: Suite, prompt: Prompt, lines: dict[str, int], problems: list[PromptgitError]) -> bool:
-    used = template_graph(project.tree, project.settings, prompt).variables - JINJA_GLOBALS
+def _check_variables(suite: Suite, checked: Checked, lines: dict[str, int], problems: list[PromptgitError]) -> bool:
+    prompt = checked.prompt
+    used = checked.graph.variables - JINJA_GLOBALS
     provided = {key for case in suite.cases for key in case.vars} | {k for k, v in prompt.inputs.items() if v is not None}
     missing = sorted(used - provided)
     if missing:
