@@ -6,9 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from promptgit import scorers
 from promptgit.errors import PromptgitError
 from promptgit.project import Project
-from promptgit.prompts import Prompt, TemplateGraph, load_prompt, prompt_names, render, template_graph
+from promptgit.prompts import (
+    Prompt,
+    TemplateGraph,
+    load_prompt,
+    prompt_names,
+    render,
+    template_graph,
+)
 from promptgit.suites import Suite, load_suite, suite_names
 from promptgit.tree import read_text
 from promptgit.yamlio import key_lines
@@ -90,8 +98,6 @@ def _check_suite(project: Project, suite: Suite, prompts: dict[str, Checked | No
 
 
 def _check_scorers(project: Project, suite: Suite, problems: list[PromptgitError]) -> None:
-    from promptgit import scorers
-
     for spec in suite.scorers:
         site = scorers.ScorerSite(suite_path=suite.path, line=spec.line, tree=project.tree)
         _attempt(lambda s=spec, site=site: scorers.build(s.name, s.config, site), problems)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from promptgit import scorers
 from promptgit.config import Settings
 from promptgit.hashing import content_hash, output_settings
 from promptgit.prompts import Prompt, template_graph
@@ -32,8 +33,6 @@ class SuiteSources:
 
 def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) -> SuiteSources:
     """The files `suite` reads at this snapshot."""
-    from promptgit import scorers
-
     scorer_files: list[str] = []
     for spec in suite.scorers:
         scorer_files.extend(scorers.files_read(spec.name, spec.config, suite.path))
