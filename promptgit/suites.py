@@ -59,7 +59,6 @@ class Suite:
     repeat: int = 1
     model: str | None = None
     pass_at: float = 1.0
-    var_map: Mapping[str, str] | None = None
 
     @property
     def override(self) -> dict[str, Any]:
@@ -132,7 +131,6 @@ def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
         repeat=fields.whole("repeat", 1),
         model=fields.text("model"),
         pass_at=fields.fraction("pass_at", 1.0),
-        var_map=fields.var_map(),
     )
 
 
