@@ -183,7 +183,7 @@ class _Run:
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = list({p.fingerprint: p for p in plans}.values())
         self.scorers = {p.fingerprint: _build_scorers(p) for p in unique}
-        stored = {p.fingerprint: {(c.case_id, c.repeat) for c in self.store.iter_cases(p.fingerprint)} for p in unique}
+        stored = {p.fingerprint: self.store.case_keys(p.fingerprint) for p in unique}
         # A generator, not a list: a suite of 100,000 cases should not hold 100,000 jobs at once.
         jobs = (
             _Job(p, case, r) for p in unique for case in p.suite.cases for r in range(p.suite.repeat)

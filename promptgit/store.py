@@ -386,6 +386,11 @@ class Store:
         sql = f"SELECT {_CASE_COLUMNS} FROM cases WHERE fingerprint = ? ORDER BY case_id, repeat"
         return (_case_from_row(row) for row in self._stream(sql, (fingerprint,)))
 
+    def case_keys(self, fingerprint: str) -> set[tuple[str, int]]:
+        """The (case id, repeat) pairs stored for a fingerprint, without reading their outputs."""
+        sql = "SELECT case_id, repeat FROM cases WHERE fingerprint = ?"
+        return {(case_id, repeat) for case_id, repeat in self._stream(sql, (fingerprint,))}
+
     def cases(self, fingerprint: str) -> list[StoredCase]:
         """A fingerprint's stored results, ordered by case id then repeat (callers match by id)."""
         return list(self.iter_cases(fingerprint))

@@ -393,3 +393,12 @@ def test_put_while_exporting(tmp_path: Path) -> None:
         assert first["kind"] == "run" and len(rest) >= 9
     with Store(tmp_path) as store:
         assert store.cases("v1:four") == [make_case("1")]
+
+
+def test_case_keys_list_what_is_stored_for_one_fingerprint(tmp_path: Path) -> None:
+    with Store(tmp_path / "store") as store:
+        for case_id, repeat in (("a", 0), ("a", 1), ("b", 0)):
+            store.put_case("v1:f", "s", "p", "WORKTREE", make_case(case_id, repeat))
+        store.put_case("v1:other", "s", "p", "WORKTREE", make_case("c"))
+        assert store.case_keys("v1:f") == {("a", 0), ("a", 1), ("b", 0)}
+        assert store.case_keys("v1:none") == set()
