@@ -226,7 +226,7 @@ def ci(base: str, head: str | None, suites: tuple[str, ...], report_path: Path |
        as_json: bool) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
     from promptgit.ci import FAIL, INCONCLUSIVE, append_step_summary, run_ci
-    from promptgit.display import diff_text
+    from promptgit.display import ci_json, diff_text
     from promptgit.report import ci_markdown
     from promptgit.tree import find_project_root
 
@@ -237,12 +237,7 @@ def ci(base: str, head: str | None, suites: tuple[str, ...], report_path: Path |
         report_path.write_text(markdown, encoding="utf-8")
     append_step_summary(markdown)
     if as_json:
-        emit_json({"verdict": result.verdict, "base": result.diff.base, "head": result.diff.head, "suites": [{
-            "name": d.name, "base_score": d.base.score if d.base else None, "head_score": d.head.score if d.head else None,
-            "delta": d.delta.delta if d.delta else None, "ci": [d.delta.ci.low, d.delta.ci.high] if d.delta else None,
-            "significant": d.significant, "improved": [c.id for c in d.improved], "regressed": [c.id for c in d.regressed],
-            "verdict": result.gate(d.name).verdict, "reason": result.gate(d.name).reason,
-        } for d in result.diff.suites]})
+        emit_json(ci_json(result))
     else:
         click.echo(diff_text(result.diff))
         for gate in result.gates:

@@ -243,3 +243,11 @@ def bisect_json(report: Any) -> dict[str, Any]:
             "evaluated": [s.commit for s in report.steps], "message": report.message,
             "steps": [{"commit": s.commit, "score": _num(s.score), "verdict": s.verdict, "note": s.note} for s in report.steps],
             "before": _num(report.before), "after": _num(report.after)}
+
+
+def ci_json(result: Any) -> dict[str, Any]:
+    """`promptgit ci --json` (SPEC section 8): each suite's comparison with its gate verdict and reason."""
+    return {"verdict": result.verdict, "base": result.diff.base, "head": result.diff.head, "suites": [
+        {**suite_diff_json(d), "verdict": result.gate(d.name).verdict, "reason": result.gate(d.name).reason}
+        for d in result.diff.suites
+    ]}
