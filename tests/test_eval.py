@@ -163,6 +163,24 @@ def test_a_fully_cached_run_never_imports_litellm(openai_server: Server, write, 
     assert json.loads(done.stdout)["suites"][0]["calls"] == 0
 
 
+def test_a_process_that_called_a_model_exits_with_its_code_and_all_its_output(openai_server: Server, write) -> None:  # type: ignore[no-untyped-def]
+    # Once litellm is loaded the process skips the interpreter's teardown: nothing may be lost by that.
+    root = labelled_project(write, 200, wrong=set(range(0, 200, 4)), threshold=0.9)
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as most shells run it
+    done = subprocess.run([sys.executable, "-m", "promptgit", "eval", "--json"], cwd=root, env=buffered,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr  # 0.75 is below the threshold
+    report = json.loads(done.stdout)  # every byte of a long document reached the pipe
+    assert (report["suites"][0]["score"], report["suites"][0]["calls"], len(report["suites"][0]["results"])) == (0.75, 200, 200)
+
+
+def test_an_unexpected_error_keeps_its_traceback_and_exit_code(tmp_path: Path) -> None:
+    crash = "import promptgit.cli as cli\ncli.run = lambda argv: 1 / 0\ncli.main()\n"
+    done = subprocess.run([sys.executable, "-c", crash], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "ZeroDivisionError" in done.stderr
+
+
 def test_a_setting_the_provider_rejects_names_the_prompt_file(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
     root = labelled_project(write, 2, wrong=set())
     (root / "prompts/route.jinja").write_text(PROMPT.replace("max_tokens: 8", "max_tokens: 8\nlogit_bias: {'1': 1}"))
