@@ -18,7 +18,7 @@ with `Retry-After` at once. Fault kinds: see `FAULTS`.
 In-process: `start_server(...)` runs it on a background thread. As a process (benchmarks, so the
 server does not share the client's CPU): `python tests/openai_server.py --latency 0.2 ...` prints its
 URL as the first line of stdout; `spawn_server(...)` does that and returns the same kind of handle.
-Control endpoints (not recorded): GET /_stats, POST /_configure (JSON of ServerConfig fields), POST /_reset.
+Control endpoints (not recorded): GET /_stats, GET /_timeline, POST /_configure (JSON of ServerConfig fields), POST /_reset.
 """
 
 from __future__ import annotations
@@ -295,6 +295,11 @@ async def _stats(request: web.Request) -> web.Response:
     return web.json_response({**dataclasses.asdict(stats), "span": stats.span})
 
 
+async def _timeline(request: web.Request) -> web.Response:
+    records = sorted(request.app[STATE].snapshot(), key=lambda r: r.arrival)
+    return web.json_response([[r.arrival, r.finish] for r in records])
+
+
 async def _configure(request: web.Request) -> web.Response:
     request.app[STATE].reconfigure(ServerConfig(**(await request.json())))
     return web.json_response({"ok": True})
@@ -311,6 +316,7 @@ def _app(state: _State) -> web.Application:
     for path in CHAT_PATHS:
         app.router.add_post(path, _chat)
     app.router.add_get("/_stats", _stats)
+    app.router.add_get("/_timeline", _timeline)
     app.router.add_post("/_configure", _configure)
     app.router.add_post("/_reset", _reset)
     return app
@@ -427,6 +433,10 @@ class RemoteServer:
         data = self._call("/_stats")
         data.pop("span")
         return ServerStats(**data)
+
+    def timeline(self) -> list[tuple[float, float]]:
+        """(arrival, finish) of every chat request, in arrival order."""
+        return [(a, f) for a, f in self._call("/_timeline")]
 
     def close(self) -> None:
         """Stop the process."""

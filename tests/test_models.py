@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import sys
 import time
@@ -318,6 +319,21 @@ def test_server_as_a_process_reports_its_span() -> None:
     assert stats.count == 4 and stats.outcomes == {"500": 2, "ok": 2}
     assert stats.max_in_flight == 2
     assert 0.2 <= stats.span < 2.0
+
+
+def test_server_as_a_process_gives_its_timeline() -> None:
+    with spawn_server(latency=0.05) as server:
+        settings = {"api_base": server.api_base, "api_key": DUMMY_KEY}
+        for i in range(2):
+            asyncio.run(models.complete(TEST_MODEL, [{"role": "user", "content": f"ANSWER: {i}"}], settings, timeout=5, retries=0))
+        (first, first_done), (second, second_done) = server.timeline()
+    assert first_done - first >= 0.05 and second_done - second >= 0.05
+    assert first_done <= second  # the second call started after the first answer
+
+
+def test_litellm_objects_are_frozen_out_of_garbage_collection(openai_server: Server) -> None:
+    call(openai_server)
+    assert gc.get_freeze_count() > 100_000
 
 
 def test_in_process_server_records_requests() -> None:
