@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.openai_server import spawn_server  # noqa: E402
+from tests.openai_server import RemoteServer, spawn_server  # noqa: E402
 
 PROMPT = "---\nmax_tokens: 8\n---\nsystem:\nRoute the ticket to one queue.\nuser:\nTicket {{ text }}\nANSWER: {{ reply }}\n"
 LABELS = ["billing", "refunds", "technical_support", "account_access"]
@@ -34,12 +35,14 @@ LABELS = ["billing", "refunds", "technical_support", "account_access"]
 
 @dataclass(frozen=True)
 class Run:
-    """One measured `promptgit eval` process."""
+    """One measured `promptgit eval` process; times are time.monotonic(), which the server shares."""
 
     wall: float
     cpu: float
     peak_mb: float
     report: dict
+    started: float
+    ended: float
 
 
 def make_project(folder: Path, n: int, concurrency: int, extra: str = "") -> Path:
@@ -60,19 +63,49 @@ def make_project(folder: Path, n: int, concurrency: int, extra: str = "") -> Pat
 
 def run_eval_measured(project: Path, env: dict[str, str]) -> Run:
     """Like run_eval, reaping the child with wait4 to read its own CPU time and peak memory."""
-    started = time.perf_counter()
+    started = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, "-m", "promptgit", "eval", "--json"], cwd=project, env=env,
                                 stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
+        ended = time.monotonic()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         if proc.returncode not in (0, 1):
             raise SystemExit(f"eval failed ({proc.returncode}): {err.read()[-2000:]}")
         report = json.loads(out.read())
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, report)
+    return Run(ended - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, report, started, ended)
+
+
+@dataclass(frozen=True)
+class Cold:
+    """A cold run split into its phases, with what the server saw."""
+
+    run: Run
+    to_first_request: float  # process start to the first request reaching the server
+    span: float  # first request to last answer, server-side
+    after_last_answer: float  # last answer to process exit
+    turnaround: float  # mean wait between a slot's answer and the request that takes the slot next
+    max_in_flight: int
+
+
+def measure_cold(project: Path, env: dict[str, str], server: RemoteServer, concurrency: int) -> Cold:
+    """Run `promptgit eval` on a project with nothing cached, and split its wall time into phases."""
+    server.reset()
+    run = run_eval_measured(project, env)
+    stats = server.stats()
+    assert stats.first_arrival is not None and stats.last_finish is not None
+    return Cold(run, stats.first_arrival - run.started, stats.span, run.ended - stats.last_finish,
+                mean_turnaround(server.timeline(), concurrency), stats.max_in_flight)
+
+
+def mean_turnaround(timeline: list[tuple[float, float]], concurrency: int) -> float:
+    """Mean seconds from the k-th answer to the (k + concurrency)-th request: how long freed slots sit empty."""
+    arrivals = sorted(a for a, _ in timeline)
+    finishes = sorted(f for _, f in timeline)
+    waits = [arrivals[k + concurrency] - finishes[k] for k in range(len(arrivals) - concurrency)]
+    return statistics.fmean(waits) if waits else 0.0
 
 
 def prefill_cache(project: Path, n: int) -> None:
@@ -102,10 +135,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--big", type=int, default=100_000, help="cases in the cached memory run (0 to skip)")
-    parser.add_argument("--quick", action="store_true", help="200 cases, 10,000 in the memory run")
+    parser.add_argument("--repeat", type=int, default=3, help="cold runs to take the median of")
+    parser.add_argument("--quick", action="store_true", help="200 cases, 10,000 in the memory run, one cold run")
     args = parser.parse_args()
     if args.quick:
-        args.cases, args.big = 200, 10_000
+        args.cases, args.big, args.repeat = 200, 10_000, 1
     n, c, latency = args.cases, args.concurrency, args.latency
     ideal = math.ceil(n / c) * latency
     server = spawn_server(latency=latency)
@@ -114,16 +148,29 @@ def main() -> None:
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     rows: list[tuple[str, str, str]] = []
     try:
-        project = make_project(work / "cold", n, c)
-        server.reset()
-        cold = run_eval_measured(project, env)
-        suite = cold.report["suites"][0]
-        stats = server.stats()
+        # The fixed cost of a cold run (start-up, imports, first call), to tell it from the cost per case.
+        single = measure_cold(make_project(work / "single", 1, c), env, server, c)
+        colds = []
+        for attempt in range(args.repeat):
+            folder = make_project(work / f"cold{attempt}", n, c)
+            colds.append((measure_cold(folder, env, server, c), folder))
+        colds.sort(key=lambda pair: pair[0].run.wall)
+        cold, project = colds[len(colds) // 2]  # the median run by wall time; the range is shown beside it
+        suite = cold.run.report["suites"][0]
+        walls = [r.run.wall / ideal for r, _ in colds]
+        spans = [r.span / ideal for r, _ in colds]
+        marginal = (cold.run.cpu - single.run.cpu) / (n - 1)
         rows += [
-            (f"cold run, N={n}, C={c}, {latency * 1000:.0f} ms", f"whole process {cold.wall:.2f} s = {cold.wall / ideal:.2f} x ideal ({ideal:.2f} s)", "<= 1.3 x"),
-            ("  server-side span", f"{stats.span:.2f} s = {stats.span / ideal:.3f} x ideal; max in flight {stats.max_in_flight}", "<= 1.10 x"),
-            ("  CPU per case", f"{cold.cpu / n * 1000:.2f} ms ({cold.cpu:.2f} s total)", "<= 4 ms"),
-            ("  peak memory", f"{cold.peak_mb:.0f} MB", ""),
+            (f"cold run, N={n}, C={c}, {latency * 1000:.0f} ms (median of {len(colds)})",
+             f"whole process {cold.run.wall:.2f} s = {cold.run.wall / ideal:.2f} x ideal ({ideal:.2f} s); "
+             f"range {min(walls):.2f}-{max(walls):.2f} x", "<= 1.3 x"),
+            ("  start to first request", f"{cold.to_first_request:.2f} s (a 1-case run: {single.to_first_request:.2f} s)", ""),
+            ("  server-side span", f"{cold.span:.2f} s = {cold.span / ideal:.3f} x ideal; range {min(spans):.3f}-{max(spans):.3f} x; "
+             f"max in flight {cold.max_in_flight}; freed slots sat empty {cold.turnaround * 1000:.0f} ms on average", "<= 1.10 x"),
+            ("  last answer to exit", f"{cold.after_last_answer:.2f} s", ""),
+            ("  CPU per case", f"{cold.run.cpu / n * 1000:.2f} ms whole process / N ({cold.run.cpu:.2f} s); "
+             f"{marginal * 1000:.2f} ms beyond a 1-case run's {single.run.cpu:.2f} s", "<= 4 ms"),
+            ("  peak memory", f"{cold.run.peak_mb:.0f} MB", ""),
             ("  score / calls / errors", f"{suite['score']} / {suite['calls']} / {suite['errors']}", "0.9 / N / 0"),
         ]
         server.reset()
