@@ -153,6 +153,25 @@ def test_a_sigkilled_run_resumes_without_paying_again(write, tmp_path: Path) -> 
         server.close()
 
 
+def test_two_evaluations_at_once_on_one_store_both_score_the_truth(write) -> None:  # type: ignore[no-untyped-def]
+    server = spawn_server(latency=0.02)
+    try:
+        root = labelled_project(write, 120, wrong={1, 50, 99}, settings="concurrency: 8\n")
+        env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY, "OPENAI_API_BASE": server.api_base}
+        both = [_cli(root, "eval", "--json", env=env) for _ in range(2)]
+        outputs = [p.communicate(timeout=120) for p in both]
+        for process, (out, err) in zip(both, outputs):
+            suite = json.loads(out)["suites"][0]
+            assert (process.returncode, suite["score"], suite["errors"]) == (0, 117 / 120, 0), err
+        paid = server.stats().count
+        assert 120 <= paid <= 240  # a case both runs reached before either stored it is paid twice, no more
+        third = _cli(root, "eval", "--json", env=env)
+        out, _ = third.communicate(timeout=60)
+        assert (json.loads(out)["suites"][0]["calls"], server.stats().count) == (0, paid)
+    finally:
+        server.close()
+
+
 def test_a_fully_cached_run_never_imports_litellm(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
     root = labelled_project(write, 5, wrong=set())
     eval_json(run_cli, root)
