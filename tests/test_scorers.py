@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,27 @@ def test_edit_distance_and_similarity() -> None:
     assert scorers.edit_distance("flaw", "lawn") == 2
     assert scorers.similarity("", "") == 1.0
     assert scorers.similarity("abcd", "abed") == 0.75
+
+
+def _table_distance(a: str, b: str) -> int:
+    """The textbook DP table: the oracle for the bit-parallel edit_distance."""
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i]
+        for j, char_b in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+def test_edit_distance_equals_the_dp_table_on_random_strings() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        alphabet = rng.choice(["ab", "abc", "abcdefgh", "aé😀 \n"])
+        a, b = ("".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(2))
+        assert scorers.edit_distance(a, b) == _table_distance(a, b), (a, b)
+    long_a, long_b = ("".join(rng.choices("abcdefghij ", k=300)) for _ in range(2))
+    assert scorers.edit_distance(long_a, long_b) == _table_distance(long_a, long_b)
 
 
 def test_levenshtein_is_the_normalised_similarity(site: ScorerSite) -> None:
