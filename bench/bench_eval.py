@@ -62,7 +62,7 @@ def make_project(folder: Path, n: int, concurrency: int, extra: str = "") -> Pat
 
 
 def run_eval_measured(project: Path, env: dict[str, str]) -> Run:
-    """Like run_eval, reaping the child with wait4 to read its own CPU time and peak memory."""
+    """One `promptgit eval --json` process, reaped with wait4 to read its own CPU time and peak memory."""
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, "-m", "promptgit", "eval", "--json"], cwd=project, env=env,
