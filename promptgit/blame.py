@@ -9,7 +9,7 @@ from pathlib import Path
 from promptgit import git, stats
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, Progress, SuiteResult, results_for
-from promptgit.history import plan_at
+from promptgit.history import plan_at, suite_paths
 from promptgit.project import Project, open_project
 from promptgit.prompts import prompt_path
 from promptgit.suites import load_suite, suite_names
@@ -78,7 +78,9 @@ def blame_prompt(root: Path, name: str, progress: Progress | None = None, stored
     lines = git.blame(root, path, None)
     suites = suites_using(project, prompt)
     shas = [sha for sha in dict.fromkeys(line.commit for line in lines) if sha != WORKTREE]
-    pairs = {(sha, suite): _pair(root, sha, suite) for sha in shas for suite in suites}
+    # Each commit is measured on the suite under the name it knew (a suite file may be renamed since).
+    names = {suite: suite_paths(root, suite) for suite in suites}
+    pairs = {(sha, suite): _pair(root, sha, *names[suite].get(sha, (suite, suite))) for sha in shas for suite in suites}
     results = results_for(project, [p for pair in pairs.values() for p in pair if p is not None], progress, stored_only)
     impacts = {sha: tuple(_impact(suite, *pairs[(sha, suite)], results) for suite in suites) for sha in shas}
     rows = tuple(BlameRow(line.line, line.text, line.commit, impacts.get(line.commit, ())) for line in lines)
@@ -86,9 +88,9 @@ def blame_prompt(root: Path, name: str, progress: Progress | None = None, stored
     return BlameReport(prompt, path, tuple(suites), rows, commits)
 
 
-def _pair(root: Path, sha: str, suite: str) -> tuple[Plan | None, Plan | None]:
-    """The suite's plan just before `sha` and at `sha` (None where it does not exist or load)."""
-    return plan_at(root, f"{sha}^", suite), plan_at(root, sha, suite)
+def _pair(root: Path, sha: str, here: str, before: str) -> tuple[Plan | None, Plan | None]:
+    """The suite's plan just before `sha` (named `before` there) and at `sha` (None where it does not exist or load)."""
+    return plan_at(root, f"{sha}^", before), plan_at(root, sha, here)
 
 
 def _impact(suite: str, before: Plan | None, after: Plan | None, results: dict[str, SuiteResult]) -> Impact:

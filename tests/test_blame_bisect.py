@@ -103,6 +103,18 @@ def test_blame_gives_each_line_its_commit_and_measured_drop(openai_server: Serve
     assert lines["Style revision 25."]["delta"] == 0.0  # a restyle changes nothing the fake model reads
 
 
+def test_blame_follows_a_suite_file_renamed_since(openai_server: Server, history_repo, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root, shas = history_repo
+    _git(root, "mv", "evals/route.yaml", "evals/routing.yaml")
+    _git(root, "commit", "-q", "-m", "Rename the suite")
+    result = run_cli(["blame", "route", "--json"], root)
+    report = json.loads(result.out)
+    lines = {line["text"]: line for line in report["lines"]}
+    assert (result.code, report["suites"]) == (0, ["routing"])
+    assert (lines["ANSWER: {{ bad }}"]["commit"], lines["ANSWER: {{ bad }}"]["delta"]) == (shas[CULPRIT - 1], -0.5)
+    assert lines["Style revision 25."]["delta"] == 0.0
+
+
 def test_a_warm_blame_makes_no_model_call(openai_server: Server, history_repo, run_cli) -> None:  # type: ignore[no-untyped-def]
     root, _ = history_repo
     first = run_cli(["blame", "route", "--json"], root)
