@@ -49,7 +49,7 @@ def judge(diff: SuiteDiff, max_error_rate: float) -> Gate:
                         f"(more than {pct(max_error_rate, 0)})")
     if head.score is None:
         return Gate(diff.name, INCONCLUSIVE, "no case could be scored")
-    if head.threshold is not None and head.score < head.threshold:
+    if head.below_threshold:
         return Gate(diff.name, FAIL, f"score {pct(head.score)} is below the threshold {pct(head.threshold)}")
     delta, max_drop = diff.delta, head.max_drop
     if delta is not None and max_drop is not None and delta.delta < -max_drop:
