@@ -15,7 +15,7 @@ from promptgit.errors import PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
 from promptgit.project import Project
-from promptgit.prompts import Prompt, load_prompt, render
+from promptgit.prompts import Prompt, load_prompt, merged_settings, render
 from promptgit.scorers import JudgeReplyError, Scorer, ScorerSite, build
 from promptgit.store import StoredCase, StoredResponse, Store
 from promptgit.suites import Case, Suite, load_suite, suite_names
@@ -343,7 +343,7 @@ def _case_result(suite: Suite, case: Case, rows: Mapping[int, _Kept], errors: Ma
 
 
 def _model_of(plan: Plan) -> str | None:
-    return {**plan.project.settings.defaults, **plan.prompt.settings, **plan.suite.override}.get("model")
+    return merged_settings(plan.project.settings, plan.prompt, plan.suite.override).get("model")
 
 
 @dataclass(frozen=True)
