@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.openai_server import RemoteServer, spawn_server  # noqa: E402
 
-PROMPT = "---\nmax_tokens: 8\n---\nsystem:\nRoute the ticket to one queue.\nuser:\nTicket {{ text }}\nANSWER: {{ reply }}\n"
+PROMPT = (
+    "---\nmax_tokens: 8\n---\nsystem:\nRoute the ticket to one queue.\nuser:\nTicket {{ text }}\nANSWER: {{ reply }}\n"
+)
 LABELS = ["billing", "refunds", "technical_support", "account_access"]
 
 
@@ -50,14 +52,19 @@ def make_project(folder: Path, n: int, concurrency: int, extra: str = "") -> Pat
     (folder / "prompts").mkdir(parents=True)
     (folder / "evals").mkdir()
     (folder / "promptgit.yaml").write_text(
-        f"defaults: {{model: openai/bench-model, temperature: 0}}\nconcurrency: {concurrency}\n{extra}")
+        f"defaults: {{model: openai/bench-model, temperature: 0}}\nconcurrency: {concurrency}\n{extra}"
+    )
     (folder / "prompts/route.jinja").write_text(PROMPT)
-    (folder / "evals/route.yaml").write_text("prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n")
+    (folder / "evals/route.yaml").write_text(
+        "prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n"
+    )
     with (folder / "evals/cases.jsonl").open("w") as out:
         for i in range(n):
             label = LABELS[i % 4]
             reply = LABELS[(i + 1) % 4] if i % 10 == 0 else label
-            out.write(json.dumps({"id": f"c{i:06d}", "text": f"ticket number {i}", "label": label, "reply": reply}) + "\n")
+            out.write(
+                json.dumps({"id": f"c{i:06d}", "text": f"ticket number {i}", "label": label, "reply": reply}) + "\n"
+            )
     return folder
 
 
@@ -65,8 +72,14 @@ def run_eval_measured(project: Path, env: dict[str, str]) -> Run:
     """One `promptgit eval --json` process, reaped with wait4 to read its own CPU time and peak memory."""
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "promptgit", "eval", "--json"], cwd=project, env=env,
-                                stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "promptgit", "eval", "--json"],
+            cwd=project,
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         ended = time.monotonic()
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -96,8 +109,14 @@ def measure_cold(project: Path, env: dict[str, str], server: RemoteServer, concu
     run = run_eval_measured(project, env)
     stats = server.stats()
     assert stats.first_arrival is not None and stats.last_finish is not None
-    return Cold(run, stats.first_arrival - run.started, stats.span, run.ended - stats.last_finish,
-                mean_turnaround(server.timeline(), concurrency), stats.max_in_flight)
+    return Cold(
+        run,
+        stats.first_arrival - run.started,
+        stats.span,
+        run.ended - stats.last_finish,
+        mean_turnaround(server.timeline(), concurrency),
+        stats.max_in_flight,
+    )
 
 
 def mean_turnaround(timeline: list[tuple[float, float]], concurrency: int) -> float:
@@ -144,8 +163,12 @@ def main() -> None:
     ideal = math.ceil(n / c) * latency
     server = spawn_server(latency=latency)
     work = Path(tempfile.mkdtemp(prefix="promptgit-bench-"))
-    env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "OPENAI_API_BASE": server.api_base,
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_API_BASE": server.api_base,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     rows: list[tuple[str, str, str]] = []
     try:
         # The fixed cost of a cold run (start-up, imports, first call), to tell it from the cost per case.
@@ -161,40 +184,73 @@ def main() -> None:
         spans = [r.span / ideal for r, _ in colds]
         marginal = (cold.run.cpu - single.run.cpu) / (n - 1)
         rows += [
-            (f"cold run, N={n}, C={c}, {latency * 1000:.0f} ms (median of {len(colds)})",
-             f"whole process {cold.run.wall:.2f} s = {cold.run.wall / ideal:.2f} x ideal ({ideal:.2f} s); "
-             f"range {min(walls):.2f}-{max(walls):.2f} x", "<= 1.3 x"),
-            ("  start to first request", f"{cold.to_first_request:.2f} s (a 1-case run: {single.to_first_request:.2f} s)", ""),
-            ("  server-side span", f"{cold.span:.2f} s = {cold.span / ideal:.3f} x ideal; range {min(spans):.3f}-{max(spans):.3f} x; "
-             f"max in flight {cold.max_in_flight}; freed slots sat empty {cold.turnaround * 1000:.0f} ms on average", "<= 1.10 x"),
+            (
+                f"cold run, N={n}, C={c}, {latency * 1000:.0f} ms (median of {len(colds)})",
+                f"whole process {cold.run.wall:.2f} s = {cold.run.wall / ideal:.2f} x ideal ({ideal:.2f} s); "
+                f"range {min(walls):.2f}-{max(walls):.2f} x",
+                "<= 1.3 x",
+            ),
+            (
+                "  start to first request",
+                f"{cold.to_first_request:.2f} s (a 1-case run: {single.to_first_request:.2f} s)",
+                "",
+            ),
+            (
+                "  server-side span",
+                f"{cold.span:.2f} s = {cold.span / ideal:.3f} x ideal; range {min(spans):.3f}-{max(spans):.3f} x; "
+                f"max in flight {cold.max_in_flight}; freed slots sat empty {cold.turnaround * 1000:.0f} ms on average",
+                "<= 1.10 x",
+            ),
             ("  last answer to exit", f"{cold.after_last_answer:.2f} s", ""),
-            ("  CPU per case", f"{cold.run.cpu / n * 1000:.2f} ms whole process / N ({cold.run.cpu:.2f} s); "
-             f"{marginal * 1000:.2f} ms beyond a 1-case run's {single.run.cpu:.2f} s", "<= 4 ms"),
+            (
+                "  CPU per case",
+                f"{cold.run.cpu / n * 1000:.2f} ms whole process / N ({cold.run.cpu:.2f} s); "
+                f"{marginal * 1000:.2f} ms beyond a 1-case run's {single.run.cpu:.2f} s",
+                "<= 4 ms",
+            ),
             ("  peak memory", f"{cold.run.peak_mb:.0f} MB", ""),
             ("  score / calls / errors", f"{suite['score']} / {suite['calls']} / {suite['errors']}", "0.9 / N / 0"),
         ]
         server.reset()
         warm = run_eval_measured(project, env)
-        rows.append(("fully cached re-run", f"{warm.wall:.2f} s, {warm.report['suites'][0]['calls']} calls, "
-                     f"{server.stats().count} requests, peak {warm.peak_mb:.0f} MB", "<= 1 s, 0 calls"))
+        rows.append(
+            (
+                "fully cached re-run",
+                f"{warm.wall:.2f} s, {warm.report['suites'][0]['calls']} calls, "
+                f"{server.stats().count} requests, peak {warm.peak_mb:.0f} MB",
+                "<= 1 s, 0 calls",
+            )
+        )
         faulty = make_project(work / "faulty", n, c, "timeout: 2\nretries: 6\n")
         server.configure(latency=latency, rates={"500": 0.05, "bad_json": 0.02, "hang": 0.01}, hang_seconds=60, seed=3)
         server.reset()
         bad = run_eval_measured(faulty, env)
         fs = bad.report["suites"][0]
         outcomes = server.stats().outcomes
-        rows.append(("5% 500s, 2% invalid JSON, 1% hangs", f"{bad.wall:.2f} s; score {fs['score']}, errors {fs['errors']}, "
-                     f"server saw {dict(outcomes)}", "every case scored"))
+        rows.append(
+            (
+                "5% 500s, 2% invalid JSON, 1% hangs",
+                f"{bad.wall:.2f} s; score {fs['score']}, errors {fs['errors']}, server saw {dict(outcomes)}",
+                "every case scored",
+            )
+        )
         server.configure(latency=latency)
         if args.big:
             big = make_project(work / "big", args.big, c)
             prefill_cache(big, args.big)
             server.reset()
             run = run_eval_measured(big, env)
-            rows.append((f"{args.big:,} cached cases (first scoring)", f"{run.wall:.1f} s, peak {run.peak_mb:.0f} MB, "
-                         f"{run.report['suites'][0]['calls']} calls", "< 300 MB"))
+            rows.append(
+                (
+                    f"{args.big:,} cached cases (first scoring)",
+                    f"{run.wall:.1f} s, peak {run.peak_mb:.0f} MB, {run.report['suites'][0]['calls']} calls",
+                    "< 300 MB",
+                )
+            )
             again = run_eval_measured(big, env)
-            rows.append((f"{args.big:,} cases, stored results", f"{again.wall:.1f} s, peak {again.peak_mb:.0f} MB", "< 300 MB"))
+            rows.append(
+                (f"{args.big:,} cases, stored results", f"{again.wall:.1f} s, peak {again.peak_mb:.0f} MB", "< 300 MB")
+            )
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)

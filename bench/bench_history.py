@@ -46,10 +46,24 @@ def build_repo(root: Path, commits: int, cases: int, env: dict[str, str]) -> str
     (root / "prompts").mkdir(parents=True)
     (root / "evals").mkdir()
     (root / "promptgit.yaml").write_text("defaults: {model: openai/bench-model, temperature: 0}\nconcurrency: 32\n")
-    (root / "evals/route.yaml").write_text("prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n")
-    (root / "evals/cases.jsonl").write_text("".join(json.dumps({
-        "id": f"k{i:03d}", "text": f"t{i}", "label": labels[i % 3], "good": labels[i % 3],
-        "bad": labels[i % 3] if i % 2 else "technical_support"}) + "\n" for i in range(cases)))
+    (root / "evals/route.yaml").write_text(
+        "prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n"
+    )
+    (root / "evals/cases.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"k{i:03d}",
+                    "text": f"t{i}",
+                    "label": labels[i % 3],
+                    "good": labels[i % 3],
+                    "bad": labels[i % 3] if i % 2 else "technical_support",
+                }
+            )
+            + "\n"
+            for i in range(cases)
+        )
+    )
     git(root, "init", "-q", "-b", "main", env=env)
     revisions = [0] * LINES
     answer, culprit = "good", ""
@@ -69,8 +83,9 @@ def build_repo(root: Path, commits: int, cases: int, env: dict[str, str]) -> str
 def timed(root: Path, env: dict[str, str], *args: str) -> tuple[float, dict]:
     """Wall time and JSON output of one promptgit process."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "promptgit", *args, "--json"], cwd=root, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "promptgit", *args, "--json"], cwd=root, env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"promptgit {' '.join(args)} failed: {done.stderr[-2000:]}")
@@ -85,9 +100,16 @@ def main() -> None:
     args = parser.parse_args()
     server = spawn_server(latency=0.0)
     work = Path(tempfile.mkdtemp(prefix="promptgit-history-"))
-    env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "OPENAI_API_BASE": server.api_base,
-           "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "bench",
-           "GIT_COMMITTER_EMAIL": "b@x", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_API_BASE": server.api_base,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "b@x",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "b@x",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     try:
         started = time.perf_counter()
         culprit = build_repo(work, args.commits, args.cases, env)
@@ -102,14 +124,24 @@ def main() -> None:
         server.reset()
         bisect_wall, bisect = timed(work, env, "bisect", "route", "--good", first)
         rows = [
-            ("history", f"{args.commits} commits, every one changes the fingerprint; {args.cases} cases; built in {built:.1f} s"),
+            (
+                "history",
+                f"{args.commits} commits, every one changes the fingerprint; {args.cases} cases; "
+                f"built in {built:.1f} s",
+            ),
             ("cold blame", f"{cold:.2f} s, {cold_requests} model calls"),
             ("warm blame (target < 2 s)", f"{warm:.2f} s, {warm_requests} model calls"),
-            ("blamed ANSWER line", f"commit {'is' if answer['commit'] == culprit else 'is NOT'} the culprit, delta {answer['delta']}"),
-            ("bisect", f"{bisect_wall:.2f} s; {len(bisect['evaluated'])} revisions evaluated "
-                       f"(log2({args.commits}) + 2 = {math.log2(args.commits) + 2:.1f}); "
-                       f"found {'the culprit' if bisect['first_bad'] == culprit else bisect['first_bad']}; "
-                       f"{server.stats().count} model calls"),
+            (
+                "blamed ANSWER line",
+                f"commit {'is' if answer['commit'] == culprit else 'is NOT'} the culprit, delta {answer['delta']}",
+            ),
+            (
+                "bisect",
+                f"{bisect_wall:.2f} s; {len(bisect['evaluated'])} revisions evaluated "
+                f"(log2({args.commits}) + 2 = {math.log2(args.commits) + 2:.1f}); "
+                f"found {'the culprit' if bisect['first_bad'] == culprit else bisect['first_bad']}; "
+                f"{server.stats().count} model calls",
+            ),
         ]
     finally:
         server.close()

@@ -97,8 +97,14 @@ def _case_verdict(result: SuiteResult, good: SuiteResult, bad: SuiteResult, case
     return (GOOD, "the case passes") if found.passed else (BAD, "the case fails")
 
 
-def bisect_suite(root: Path, suite: str, case: str | None = None, good: str | None = None, bad: str = "HEAD",
-                 progress: Progress | None = None) -> BisectReport:
+def bisect_suite(
+    root: Path,
+    suite: str,
+    case: str | None = None,
+    good: str | None = None,
+    bad: str = "HEAD",
+    progress: Progress | None = None,
+) -> BisectReport:
     """Binary search over the commits that change the suite's fingerprint, between good and bad."""
     bad_sha = git.resolve(root, bad)
     versions = suite_versions(root, suite, until=bad_sha)
@@ -110,8 +116,10 @@ def bisect_suite(root: Path, suite: str, case: str | None = None, good: str | No
     good_result = search.result(good_version.plan)
     bad_plan = between[-1].plan if between else good_version.plan
     bad_result = search.result(bad_plan)
-    search.steps += [Step(good_version.commit.sha, _score(good_result, case), GOOD, "given good"),
-                     Step(bad_sha, _score(bad_result, case), BAD, "given bad")]
+    search.steps += [
+        Step(good_version.commit.sha, _score(good_result, case), GOOD, "given good"),
+        Step(bad_sha, _score(bad_result, case), BAD, "given bad"),
+    ]
     problem = _endpoints_problem(search, good_result, bad_result, bool(between))
     if problem:
         return _report(search, good_version.commit.sha, bad_sha, None, problem)
@@ -120,10 +128,16 @@ def bisect_suite(root: Path, suite: str, case: str | None = None, good: str | No
         mid = (lo + hi) // 2
         verdict = search.judge(between[mid].commit.sha, between[mid].plan, good_result, bad_result)
         if verdict == UNDECIDED:
-            span = f"{between[lo].commit.sha[:10] if lo >= 0 else good_version.commit.sha[:10]}..{between[hi].commit.sha[:10]}"
-            return _report(search, good_version.commit.sha, bad_sha, None,
-                           f"cannot decide at {between[mid].commit.sha[:10]}: {search.steps[-1].note}. "
-                           f"The culprit lies in {span}; add `repeat:` to the suite to reduce noise, then bisect again.")
+            start = between[lo].commit.sha if lo >= 0 else good_version.commit.sha
+            span = f"{start[:10]}..{between[hi].commit.sha[:10]}"
+            return _report(
+                search,
+                good_version.commit.sha,
+                bad_sha,
+                None,
+                f"cannot decide at {between[mid].commit.sha[:10]}: {search.steps[-1].note}. "
+                f"The culprit lies in {span}; add `repeat:` to the suite to reduce noise, then bisect again.",
+            )
         lo, hi = (mid, hi) if verdict == GOOD else (lo, mid)
     culprit = between[hi]
     before = between[lo].plan if lo >= 0 else good_version.plan
@@ -151,8 +165,10 @@ def _version_at(search: _Search, sha: str) -> Version:
     try:
         plan = plan_suite(open_project(sha, search.root), search.suite)
     except PromptgitError as err:
-        raise PromptgitError(f"suite {search.suite!r} cannot be read at the good revision {sha[:10]}: {err.message}",
-                             hint="pass a later --good revision") from None
+        raise PromptgitError(
+            f"suite {search.suite!r} cannot be read at the good revision {sha[:10]}: {err.message}",
+            hint="pass a later --good revision",
+        ) from None
     return Version(git.history(search.root, until=sha, max_count=1)[0], plan)
 
 
@@ -188,11 +204,28 @@ def _culprit_report(search: _Search, good_sha: str, bad_sha: str, culprit: Versi
     parent = culprit.commit.parents[0] if culprit.commit.parents else good_sha
     prompt_diff = git.diff_text(search.root, parent, culprit.commit.sha, list(culprit.plan.sources.all))
     before_score, after_score = _score(before_result, search.case), _score(after_result, search.case)
-    return _report(search, good_sha, bad_sha, culprit.commit, f"first bad commit: {culprit.commit.sha[:10]} {culprit.commit.subject}",
-                   prompt_diff, before_score, after_score)
+    return _report(
+        search,
+        good_sha,
+        bad_sha,
+        culprit.commit,
+        f"first bad commit: {culprit.commit.sha[:10]} {culprit.commit.subject}",
+        prompt_diff,
+        before_score,
+        after_score,
+    )
 
 
-def _report(search: _Search, good: str, bad: str, first_bad: git.Commit | None, message: str, prompt_diff: str = "",
-            before: float | None = None, after: float | None = None) -> BisectReport:
-    return BisectReport(search.suite, search.case, good, bad, first_bad, tuple(search.steps), message, prompt_diff, before, after)
-
+def _report(
+    search: _Search,
+    good: str,
+    bad: str,
+    first_bad: git.Commit | None,
+    message: str,
+    prompt_diff: str = "",
+    before: float | None = None,
+    after: float | None = None,
+) -> BisectReport:
+    return BisectReport(
+        search.suite, search.case, good, bad, first_bad, tuple(search.steps), message, prompt_diff, before, after
+    )

@@ -24,7 +24,9 @@ from promptgit.yamlio import key_lines
 # Names Jinja provides itself, which no dataset needs to supply.
 T = TypeVar("T")
 
-JINJA_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "self", "varargs", "kwargs", "caller"})
+JINJA_GLOBALS = frozenset(
+    {"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop", "self", "varargs", "kwargs", "caller"}
+)
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,22 @@ def _check_prompt(project: Project, name: str, problems: list[PromptgitError]) -
     return None if graph.problems else Checked(prompt, graph)  # a broken include is reported once, not per suite
 
 
-def _check_suite(project: Project, suite: Suite, prompts: dict[str, Checked | None], problems: list[PromptgitError]) -> None:
+def _check_suite(
+    project: Project, suite: Suite, prompts: dict[str, Checked | None], problems: list[PromptgitError]
+) -> None:
     lines = key_lines(read_text(project.tree, suite.path))
     if suite.prompt not in prompts:
         err = _attempt(lambda: load_prompt(project.tree, project.settings, suite.prompt), [])
-        problems.append(PromptgitError(
-            f"the suite's prompt {suite.prompt!r} does not exist", file=suite.path, line=lines.get("prompt"),
-            hint=f"name a prompt under {project.settings.prompts}/ without its extension",
-        ) if err is None else err)
+        problems.append(
+            PromptgitError(
+                f"the suite's prompt {suite.prompt!r} does not exist",
+                file=suite.path,
+                line=lines.get("prompt"),
+                hint=f"name a prompt under {project.settings.prompts}/ without its extension",
+            )
+            if err is None
+            else err
+        )
         return
     _check_scorers(project, suite, problems)
     checked = prompts[suite.prompt]
@@ -106,14 +116,20 @@ def _check_scorers(project: Project, suite: Suite, problems: list[PromptgitError
 def _check_variables(suite: Suite, checked: Checked, lines: dict[str, int], problems: list[PromptgitError]) -> bool:
     prompt = checked.prompt
     used = checked.graph.variables - JINJA_GLOBALS
-    provided = {key for case in suite.cases for key in case.vars} | {k for k, v in prompt.inputs.items() if v is not None}
+    provided = {key for case in suite.cases for key in case.vars} | {
+        k for k, v in prompt.inputs.items() if v is not None
+    }
     missing = sorted(used - provided)
     if missing:
-        problems.append(PromptgitError(
-            f"prompt {prompt.name!r} uses {', '.join(map(repr, missing))}, which the suite's cases never provide",
-            file=suite.path, line=lines.get("vars") or lines.get("dataset") or lines.get("cases"),
-            hint="add the field to the dataset, map it with `vars: {variable: field}`, or give it a default in the prompt's `inputs:`",
-        ))
+        problems.append(
+            PromptgitError(
+                f"prompt {prompt.name!r} uses {', '.join(map(repr, missing))}, which the suite's cases never provide",
+                file=suite.path,
+                line=lines.get("vars") or lines.get("dataset") or lines.get("cases"),
+                hint="add the field to the dataset, map it with `vars: {variable: field}`, "
+                "or give it a default in the prompt's `inputs:`",
+            )
+        )
     return not missing
 
 

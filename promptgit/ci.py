@@ -39,14 +39,18 @@ class CiReport:
 
 
 def judge(diff: SuiteDiff, max_error_rate: float) -> Gate:
-    """A suite's gate: inconclusive on too many errors, fail below threshold or on a significant drop beyond max_drop."""
+    """A suite's gate: inconclusive on too many errors; fails below threshold or on a significant drop past max_drop."""
     head, base = diff.head, diff.base
     if head is None:
         return Gate(diff.name, PASS, "suite removed")
     for side, result in (("head", head), ("base", base)):
         if result is not None and result.error_rate > max_error_rate:
-            return Gate(diff.name, INCONCLUSIVE, f"{result.errors} of {len(result.cases)} cases failed to run on {side} "
-                        f"(more than {pct(max_error_rate, 0)})")
+            return Gate(
+                diff.name,
+                INCONCLUSIVE,
+                f"{result.errors} of {len(result.cases)} cases failed to run on {side} "
+                f"(more than {pct(max_error_rate, 0)})",
+            )
     if head.score is None:
         return Gate(diff.name, INCONCLUSIVE, "no case could be scored")
     if head.below_threshold:
@@ -54,11 +58,19 @@ def judge(diff: SuiteDiff, max_error_rate: float) -> Gate:
     delta, max_drop = diff.delta, head.max_drop
     if delta is not None and max_drop is not None and delta.delta < -max_drop:
         if delta.significant:
-            return Gate(diff.name, FAIL, f"dropped {-delta.delta * 100:.1f} pts, more than max_drop {max_drop * 100:.1f}, "
-                        "and the drop is significant")
+            return Gate(
+                diff.name,
+                FAIL,
+                f"dropped {-delta.delta * 100:.1f} pts, more than max_drop {max_drop * 100:.1f}, "
+                "and the drop is significant",
+            )
         return Gate(diff.name, PASS, f"dropped {-delta.delta * 100:.1f} pts, within noise (95% CI includes 0)")
     if diff.base is None:
-        return Gate(diff.name, PASS, "new suite" + (f", at or above the threshold {pct(head.threshold)}" if head.threshold else ""))
+        return Gate(
+            diff.name,
+            PASS,
+            "new suite" + (f", at or above the threshold {pct(head.threshold)}" if head.threshold else ""),
+        )
     if delta is not None and delta.significant:
         return Gate(diff.name, PASS, f"{'improved' if delta.delta > 0 else 'dropped'} significantly, within the gates")
     return Gate(diff.name, PASS, "within the gates")
@@ -70,8 +82,14 @@ def overall(gates: Sequence[Gate]) -> str:
     return FAIL if FAIL in verdicts else INCONCLUSIVE if INCONCLUSIVE in verdicts else PASS
 
 
-def run_ci(root: Path, base: str, head: str | None, names: Sequence[str] = (), progress: Progress | None = None,
-           pull_from: str | None = None) -> CiReport:
+def run_ci(
+    root: Path,
+    base: str,
+    head: str | None,
+    names: Sequence[str] = (),
+    progress: Progress | None = None,
+    pull_from: str | None = None,
+) -> CiReport:
     """Pull shared results when a remote has them, evaluate both sides, and judge every affected suite."""
     from promptgit import git
     from promptgit.project import open_project
@@ -81,7 +99,9 @@ def run_ci(root: Path, base: str, head: str | None, names: Sequence[str] = (), p
     settings = open_project(head, root).settings
     diff = diff_revisions(root, base, head, names, progress)
     gates = tuple(judge(d, settings.max_error_rate) for d in diff.suites)
-    prompt_diffs = {d.name: git.diff_text(root, diff.base, head, list(d.prompt_files)) for d in diff.suites if d.prompt_files}
+    prompt_diffs = {
+        d.name: git.diff_text(root, diff.base, head, list(d.prompt_files)) for d in diff.suites if d.prompt_files
+    }
     return CiReport(overall(gates), diff, gates, prompt_diffs)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import sys
@@ -63,10 +64,16 @@ def check(rev: str | None, as_json: bool) -> int:
 
     report = check_project(open_project(rev))
     if as_json:
-        emit_json({
-            "prompts": report.prompts, "suites": report.suites, "cases": report.cases,
-            "problems": [{"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems],
-        })
+        emit_json(
+            {
+                "prompts": report.prompts,
+                "suites": report.suites,
+                "cases": report.cases,
+                "problems": [
+                    {"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems
+                ],
+            }
+        )
     else:
         for found in report.problems:
             problem(f"error: {found}")
@@ -83,16 +90,27 @@ def check(rev: str | None, as_json: bool) -> int:
 @click.option("--case", "case_id", help="The case id (default: the suite's first case).")
 @click.option("--rev", help=REV_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def render(prompt: str | None, variables: tuple[str, ...], suite: str | None, case_id: str | None,
-           rev: str | None, as_json: bool) -> int:
+def render(
+    prompt: str | None,
+    variables: tuple[str, ...],
+    suite: str | None,
+    case_id: str | None,
+    rev: str | None,
+    as_json: bool,
+) -> int:
     """Print the messages PROMPT renders to."""
     from promptgit.project import open_project
     from promptgit.render import parse_vars, render_prompt
 
     rendered = render_prompt(open_project(rev), prompt, parse_vars(variables), suite, case_id)
     if as_json:
-        emit_json({"prompt": rendered.prompt, "settings": dict(rendered.settings),
-                   "messages": [m.as_dict() for m in rendered.messages]})
+        emit_json(
+            {
+                "prompt": rendered.prompt,
+                "settings": dict(rendered.settings),
+                "messages": [m.as_dict() for m in rendered.messages],
+            }
+        )
         return EXIT_OK
     settings = ", ".join(f"{k}={v}" for k, v in rendered.settings.items())
     click.secho(f"# {rendered.prompt}" + (f"  ({settings})" if settings else ""), dim=True)
@@ -220,12 +238,21 @@ def sync(direction: str, remote: str) -> int:
 @click.option("--base", required=True, help="The revision to compare against (the pull request's base).")
 @click.option("--head", help="The revision under test (default: the working tree).")
 @click.option("--suite", "suites", multiple=True, help="Judge only this suite (repeatable).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown report here.")
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown report here."
+)
 @click.option("--pull/--no-pull", default=True, help="Pull shared results from the remote first (default: on).")
 @click.option("--remote", default="origin", show_default=True, help="The remote to pull shared results from.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def ci(base: str, head: str | None, suites: tuple[str, ...], report_path: Path | None, pull: bool, remote: str,
-       as_json: bool) -> int:
+def ci(
+    base: str,
+    head: str | None,
+    suites: tuple[str, ...],
+    report_path: Path | None,
+    pull: bool,
+    remote: str,
+    as_json: bool,
+) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
     from promptgit.ci import FAIL, INCONCLUSIVE, append_step_summary, run_ci
     from promptgit.display import ci_json, diff_text
@@ -249,8 +276,13 @@ def ci(base: str, head: str | None, suites: tuple[str, ...], report_path: Path |
 
 
 @cli.command()
-@click.option("--report", "report_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The Markdown report `promptgit ci` wrote.")
+@click.option(
+    "--report",
+    "report_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The Markdown report `promptgit ci` wrote.",
+)
 @click.option("--pr", "pr_number", type=int, help="The pull request number (default: from the GitHub event).")
 @click.option("--head-sha", help="Refuse to comment unless the pull request's head is this commit.")
 def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> int:
@@ -276,8 +308,11 @@ def blame(prompt: str, no_eval: bool, as_json: bool) -> int:
     if as_json:
         emit_json(blame_json(report))
         return EXIT_OK
-    click.secho(f"# {report.path}: score change per commit for {', '.join(report.suites) or 'no suite'} "
-                "(pts, 95% CI; ~ within noise)", dim=True)
+    click.secho(
+        f"# {report.path}: score change per commit for {', '.join(report.suites) or 'no suite'} "
+        "(pts, 95% CI; ~ within noise)",
+        dim=True,
+    )
     for text, delta in blame_rows(report):
         click.secho(text, fg=None if delta is None else ("green" if delta > 0 else "red"))
     return EXIT_OK
@@ -345,8 +380,6 @@ def _exit_without_teardown() -> None:
     are closed, other exit handlers have run, and the two streams are flushed here.
     """
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing more can reach the reader
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach the reader
-            pass
     os._exit(_exit_status[0])

@@ -62,8 +62,11 @@ def compare_results(name: str, base: SuiteResult | None, head: SuiteResult | Non
     if base is None or head is None:
         return SuiteDiff(name, base, head, None, (), (), ())
     base_cases = base.by_id()
-    common = [(base_cases[c.id], c) for c in head.cases
-              if c.id in base_cases and c.score is not None and base_cases[c.id].score is not None]
+    common = [
+        (base_cases[c.id], c)
+        for c in head.cases
+        if c.id in base_cases and c.score is not None and base_cases[c.id].score is not None
+    ]
     delta = stats.paired_delta([b.score for b, _ in common], [h.score for _, h in common]) if common else None
     improved, regressed, noisy = [], [], []
     for b, h in common:
@@ -84,7 +87,9 @@ def evaluate_pairs(pairs: Sequence[SuitePair], progress: Progress | None = None)
     project = next((p.head or p.base).project for p in pairs if p.head or p.base)
     plans = [plan for pair in pairs for plan in (pair.base, pair.head) if plan is not None]
     with Store(project.store_path) as store:
-        results = {id(plan): result for plan, result in zip(plans, evaluate(plans, store, options_for(project), progress))}
+        results = {
+            id(plan): result for plan, result in zip(plans, evaluate(plans, store, options_for(project), progress))
+        }
     diffs = []
     for pair in pairs:
         base = results.get(id(pair.base)) if pair.base else None
@@ -94,8 +99,9 @@ def evaluate_pairs(pairs: Sequence[SuitePair], progress: Progress | None = None)
     return diffs
 
 
-def diff_revisions(root: Path, base_rev: str, head_rev: str | None, names: Sequence[str] = (),
-                   progress: Progress | None = None) -> DiffReport:
+def diff_revisions(
+    root: Path, base_rev: str, head_rev: str | None, names: Sequence[str] = (), progress: Progress | None = None
+) -> DiffReport:
     """Compare `base_rev` with `head_rev` (None: the working tree) on the suites the change affects."""
     base = open_project(base_rev, root)
     head = open_project(head_rev, root)

@@ -11,16 +11,37 @@ from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.tree import SETTINGS_FILE, Tree, read_text
 from promptgit.yamlio import key_lines, load_yaml
 
-
 # Model settings litellm understands that can sensibly live in a prompt file or `defaults:`. Anything
 # else is a typo far more often than a new litellm parameter, so it is refused (with a suggestion).
 # Keys and credentials are deliberately absent: settings never hold secrets.
-MODEL_SETTINGS = frozenset({
-    "model", "temperature", "max_tokens", "max_completion_tokens", "top_p", "top_k", "seed",
-    "stop", "response_format", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
-    "top_logprobs", "reasoning_effort", "api_base", "api_version", "timeout", "n",
-    "parallel_tool_calls", "tools", "tool_choice", "extra_headers", "thinking",
-})
+MODEL_SETTINGS = frozenset(
+    {
+        "model",
+        "temperature",
+        "max_tokens",
+        "max_completion_tokens",
+        "top_p",
+        "top_k",
+        "seed",
+        "stop",
+        "response_format",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "reasoning_effort",
+        "api_base",
+        "api_version",
+        "timeout",
+        "n",
+        "parallel_tool_calls",
+        "tools",
+        "tool_choice",
+        "extra_headers",
+        "thinking",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +74,8 @@ def load_settings(tree: Tree) -> Settings:
         return Settings()
     if not isinstance(data, dict):
         raise PromptgitError(
-            "settings must be a mapping of keys to values", file=SETTINGS_FILE,
+            "settings must be a mapping of keys to values",
+            file=SETTINGS_FILE,
             hint="see SPEC section 5 for the keys, e.g. `concurrency: 8`",
         )
     return _parse(data, key_lines(text))
@@ -66,7 +88,9 @@ def _parse(data: dict[str, Any], lines: dict[str, int]) -> Settings:
         line = lines.get(str(key))
         if key not in known:
             raise PromptgitError(
-                f"unknown setting {key!r}", file=SETTINGS_FILE, line=line,
+                f"unknown setting {key!r}",
+                file=SETTINGS_FILE,
+                line=line,
                 hint=did_you_mean(str(key), known) or f"known settings: {', '.join(sorted(known))}",
             )
         values[key] = _check_value(key, value, line)
@@ -83,10 +107,12 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
         for name in value:
             if name not in MODEL_SETTINGS:
                 raise PromptgitError(
-                    f"unknown model setting {name!r} in defaults", file=SETTINGS_FILE, line=line,
+                    f"unknown model setting {name!r} in defaults",
+                    file=SETTINGS_FILE,
+                    line=line,
                     hint=did_you_mean(str(name), MODEL_SETTINGS)
                     or "defaults hold model settings such as model and temperature; keys belong in the environment "
-                       "(e.g. OPENAI_API_KEY), never in settings",
+                    "(e.g. OPENAI_API_KEY), never in settings",
                 )
         return dict(value)
     if key in ("prompts", "evals", "cache"):

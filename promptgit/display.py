@@ -34,7 +34,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[
     widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
@@ -49,22 +51,57 @@ def ci_text(result: SuiteResult) -> str:
 
 def eval_text(report: EvalReport, worst: int = 5) -> str:
     """The eval table, then each suite's lowest-scoring cases with expected and output."""
-    header = ["suite", "score [95% CI]", "cases", "passed", "failed", "errors", "flaky", "calls", "cached", "tokens",
-              "cost", "time"]
-    rows = [[
-        r.name, ci_text(r), str(len(r.cases)), str(r.passed), str(r.failed), str(r.errors),
-        str(r.flaky) if r.repeat > 1 else "-", str(r.calls), str(r.cached),
-        str(r.input_tokens + r.output_tokens), f"${r.cost:.4f}", f"{r.seconds:.1f}s",
-    ] for r in report.suites]
+    header = [
+        "suite",
+        "score [95% CI]",
+        "cases",
+        "passed",
+        "failed",
+        "errors",
+        "flaky",
+        "calls",
+        "cached",
+        "tokens",
+        "cost",
+        "time",
+    ]
+    rows = [
+        [
+            r.name,
+            ci_text(r),
+            str(len(r.cases)),
+            str(r.passed),
+            str(r.failed),
+            str(r.errors),
+            str(r.flaky) if r.repeat > 1 else "-",
+            str(r.calls),
+            str(r.cached),
+            str(r.input_tokens + r.output_tokens),
+            f"${r.cost:.4f}",
+            f"{r.seconds:.1f}s",
+        ]
+        for r in report.suites
+    ]
     parts = [table(header, rows, right=range(2, 12))]
     for result in report.suites:
         low = _lowest(result.cases, worst)
         if low:
             parts.append(f"\n{result.name}: lowest-scoring cases")
-            parts.append(table(["case", "score", "expected", "output", "why"], [
-                [c.id, "error" if c.error else pct(c.score, 0), clip(c.expected, 24), clip(c.output if not c.error else c.error, 40),
-                 clip("; ".join(c.reasons), 50)] for c in low
-            ]))
+            parts.append(
+                table(
+                    ["case", "score", "expected", "output", "why"],
+                    [
+                        [
+                            c.id,
+                            "error" if c.error else pct(c.score, 0),
+                            clip(c.expected, 24),
+                            clip(c.output if not c.error else c.error, 40),
+                            clip("; ".join(c.reasons), 50),
+                        ]
+                        for c in low
+                    ],
+                )
+            )
     return "\n".join(parts)
 
 
@@ -76,17 +113,45 @@ def _lowest(cases: Sequence[CaseResult], count: int) -> list[CaseResult]:
 def suite_json(result: SuiteResult) -> dict[str, Any]:
     """A suite result as SPEC section 8 lays out `eval --json`."""
     return {
-        "name": result.name, "prompt": result.prompt, "fingerprint": result.fingerprint, "score": _num(result.score),
-        "ci": [_num(result.ci.low), _num(result.ci.high)], "cases": len(result.cases), "passed": result.passed,
-        "failed": result.failed, "errors": result.errors, "calls": result.calls, "cached": result.cached,
-        "input_tokens": result.input_tokens, "output_tokens": result.output_tokens, "cost": result.cost,
-        "seconds": round(result.seconds, 3), "model": result.model, "threshold": result.threshold, "repeat": result.repeat,
+        "name": result.name,
+        "prompt": result.prompt,
+        "fingerprint": result.fingerprint,
+        "score": _num(result.score),
+        "ci": [_num(result.ci.low), _num(result.ci.high)],
+        "cases": len(result.cases),
+        "passed": result.passed,
+        "failed": result.failed,
+        "errors": result.errors,
+        "calls": result.calls,
+        "cached": result.cached,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cost": result.cost,
+        "seconds": round(result.seconds, 3),
+        "model": result.model,
+        "threshold": result.threshold,
+        "repeat": result.repeat,
         "flaky": result.flaky,
-        "results": [{
-            "id": c.id, "score": c.score, "passed": c.passed, "output": c.output, "expected": c.expected,
-            "error": c.error, **({"outputs": list(c.outputs), "repeat_scores": list(c.repeat_scores),
-                                  "flakiness": round(c.flakiness, 6)} if result.repeat > 1 else {}),
-        } for c in result.cases],
+        "results": [
+            {
+                "id": c.id,
+                "score": c.score,
+                "passed": c.passed,
+                "output": c.output,
+                "expected": c.expected,
+                "error": c.error,
+                **(
+                    {
+                        "outputs": list(c.outputs),
+                        "repeat_scores": list(c.repeat_scores),
+                        "flakiness": round(c.flakiness, 6),
+                    }
+                    if result.repeat > 1
+                    else {}
+                ),
+            }
+            for c in result.cases
+        ],
     }
 
 
@@ -116,20 +181,45 @@ def diff_lines(report: Any, cases: int = 10) -> list[tuple[str, str | None]]:
     if not report.suites:
         return [(f"no suite changed between {report.base[:12]} and {report.head[:12]}", None)]
     header = ["suite", "base", "head", "delta (pts) [95% CI]", "improved", "regressed"]
-    rows = [[d.name, pct(d.base.score) if d.base else "-", pct(d.head.score) if d.head else "-", delta_text(d),
-             str(len(d.improved)), str(len(d.regressed))] for d in report.suites]
+    rows = [
+        [
+            d.name,
+            pct(d.base.score) if d.base else "-",
+            pct(d.head.score) if d.head else "-",
+            delta_text(d),
+            str(len(d.improved)),
+            str(len(d.regressed)),
+        ]
+        for d in report.suites
+    ]
     grid = table(header, rows, right=(1, 2, 4, 5)).splitlines()
-    lines: list[tuple[str, str | None]] = [(f"{report.base[:12]} -> {report.head[:12]}", None), (grid[0], None), (grid[1], None)]
+    lines: list[tuple[str, str | None]] = [
+        (f"{report.base[:12]} -> {report.head[:12]}", None),
+        (grid[0], None),
+        (grid[1], None),
+    ]
     lines += [(text, _tone(d)) for text, d in zip(grid[2:], report.suites)]
     for diff in report.suites:
         if diff.regressed:
             lines.append((f"\n{diff.name}: regressed cases", "bad"))
-            lines += [(line, None) for line in table(["case", "expected", "base output", "head output"], [
-                [c.id, clip(c.expected, 20), clip(c.base_output, 36), clip(c.head_output, 36)] for c in diff.regressed[:cases]
-            ]).splitlines()]
+            lines += [
+                (line, None)
+                for line in table(
+                    ["case", "expected", "base output", "head output"],
+                    [
+                        [c.id, clip(c.expected, 20), clip(c.base_output, 36), clip(c.head_output, 36)]
+                        for c in diff.regressed[:cases]
+                    ],
+                ).splitlines()
+            ]
         if diff.noisy:
-            lines.append((f"{diff.name}: {len(diff.noisy)} case(s) flipped within their repeats' noise: "
-                          f"{', '.join(diff.noisy[:10])}", None))
+            lines.append(
+                (
+                    f"{diff.name}: {len(diff.noisy)} case(s) flipped within their repeats' noise: "
+                    f"{', '.join(diff.noisy[:10])}",
+                    None,
+                )
+            )
     return lines
 
 
@@ -162,8 +252,17 @@ def suite_diff_json(diff: Any) -> dict[str, Any]:
         "improved": [c.id for c in diff.improved],
         "regressed": [c.id for c in diff.regressed],
         "noisy": list(diff.noisy),
-        "regressions": [{"id": c.id, "expected": c.expected, "base_output": c.base_output, "head_output": c.head_output,
-                         "base_score": c.base_score, "head_score": c.head_score} for c in diff.regressed],
+        "regressions": [
+            {
+                "id": c.id,
+                "expected": c.expected,
+                "base_output": c.base_output,
+                "head_output": c.head_output,
+                "base_score": c.base_score,
+                "head_score": c.head_score,
+            }
+            for c in diff.regressed
+        ],
     }
 
 
@@ -172,20 +271,40 @@ def log_text(log: Any) -> str:
     rows = []
     for e in log.entries:
         r = e.result
-        rows.append([e.commit.sha[:8], e.commit.date[:10], clip(e.commit.subject, 48),
-                     ci_text(r) if r else "not evaluated", signed_pct(e.delta) if e.delta is not None else "",
-                     e.state])
-    return f"{log.suite}\n" + table(["commit", "date", "change made", "score [95% CI]", "delta", "keep?"], rows, right=(4,))
+        rows.append(
+            [
+                e.commit.sha[:8],
+                e.commit.date[:10],
+                clip(e.commit.subject, 48),
+                ci_text(r) if r else "not evaluated",
+                signed_pct(e.delta) if e.delta is not None else "",
+                e.state,
+            ]
+        )
+    return f"{log.suite}\n" + table(
+        ["commit", "date", "change made", "score [95% CI]", "delta", "keep?"], rows, right=(4,)
+    )
 
 
 def log_json(log: Any) -> dict[str, Any]:
     """`promptgit log --json` (SPEC section 8)."""
-    return {"suite": log.suite, "entries": [{
-        "commit": e.commit.sha, "date": e.commit.date, "message": e.commit.subject, "fingerprint": e.fingerprint,
-        "score": _num(e.result.score) if e.result else None,
-        "ci": [_num(e.result.ci.low), _num(e.result.ci.high)] if e.result else None,
-        "delta": _num(e.delta), "kept": e.state == "kept", "state": e.state,
-    } for e in log.entries]}
+    return {
+        "suite": log.suite,
+        "entries": [
+            {
+                "commit": e.commit.sha,
+                "date": e.commit.date,
+                "message": e.commit.subject,
+                "fingerprint": e.fingerprint,
+                "score": _num(e.result.score) if e.result else None,
+                "ci": [_num(e.result.ci.low), _num(e.result.ci.high)] if e.result else None,
+                "delta": _num(e.delta),
+                "kept": e.state == "kept",
+                "state": e.state,
+            }
+            for e in log.entries
+        ],
+    }
 
 
 def impact_text(impact: Any) -> str:
@@ -210,16 +329,32 @@ def blame_rows(report: Any) -> list[tuple[str, float | None]]:
 
 def blame_json(report: Any) -> dict[str, Any]:
     """`promptgit blame --json` (SPEC section 8): `delta` is the first suite's; `suites` has them all."""
+
     def impact(i: Any) -> dict[str, Any]:
         d = i.delta
-        return {"before": _num(i.before), "after": _num(i.after), "delta": _num(d.delta) if d else None,
-                "ci": [_num(d.ci.low), _num(d.ci.high)] if d else None, "significant": bool(d and d.significant)}
+        return {
+            "before": _num(i.before),
+            "after": _num(i.after),
+            "delta": _num(d.delta) if d else None,
+            "ci": [_num(d.ci.low), _num(d.ci.high)] if d else None,
+            "significant": bool(d and d.significant),
+        }
 
-    return {"prompt": report.prompt, "path": report.path, "suites": list(report.suites), "lines": [{
-        "line": r.line, "text": r.text, "commit": r.commit,
-        "delta": _num(r.impacts[0].delta.delta) if r.impacts and r.impacts[0].delta else None,
-        "impacts": {i.suite: impact(i) for i in r.impacts},
-    } for r in report.rows]}
+    return {
+        "prompt": report.prompt,
+        "path": report.path,
+        "suites": list(report.suites),
+        "lines": [
+            {
+                "line": r.line,
+                "text": r.text,
+                "commit": r.commit,
+                "delta": _num(r.impacts[0].delta.delta) if r.impacts and r.impacts[0].delta else None,
+                "impacts": {i.suite: impact(i) for i in r.impacts},
+            }
+            for r in report.rows
+        ],
+    }
 
 
 def bisect_text(report: Any) -> str:
@@ -228,8 +363,11 @@ def bisect_text(report: Any) -> str:
     if report.first_bad is not None:
         c = report.first_bad
         lines.append(f"  {c.sha}  {c.date[:10]}  {c.author}\n  {c.subject}")
-        lines.append(f"  score {pct(report.before)} -> {pct(report.after)}" if report.case is None
-                     else f"  case {report.case}: {pct(report.before, 0)} -> {pct(report.after, 0)}")
+        lines.append(
+            f"  score {pct(report.before)} -> {pct(report.after)}"
+            if report.case is None
+            else f"  case {report.case}: {pct(report.before, 0)} -> {pct(report.after, 0)}"
+        )
     lines.append(f"\nevaluated {len(report.steps)} revision(s):")
     lines.extend(f"  {s.commit[:10]}  {pct(s.score):>7}  {s.verdict:<9} {s.note}" for s in report.steps)
     if report.prompt_diff:
@@ -239,15 +377,28 @@ def bisect_text(report: Any) -> str:
 
 def bisect_json(report: Any) -> dict[str, Any]:
     """`promptgit bisect --json` (SPEC section 8)."""
-    return {"suite": report.suite, "case": report.case, "first_bad": report.first_bad.sha if report.first_bad else None,
-            "evaluated": [s.commit for s in report.steps], "message": report.message,
-            "steps": [{"commit": s.commit, "score": _num(s.score), "verdict": s.verdict, "note": s.note} for s in report.steps],
-            "before": _num(report.before), "after": _num(report.after)}
+    return {
+        "suite": report.suite,
+        "case": report.case,
+        "first_bad": report.first_bad.sha if report.first_bad else None,
+        "evaluated": [s.commit for s in report.steps],
+        "message": report.message,
+        "steps": [
+            {"commit": s.commit, "score": _num(s.score), "verdict": s.verdict, "note": s.note} for s in report.steps
+        ],
+        "before": _num(report.before),
+        "after": _num(report.after),
+    }
 
 
 def ci_json(result: Any) -> dict[str, Any]:
     """`promptgit ci --json` (SPEC section 8): each suite's comparison with its gate verdict and reason."""
-    return {"verdict": result.verdict, "base": result.diff.base, "head": result.diff.head, "suites": [
-        {**suite_diff_json(d), "verdict": result.gate(d.name).verdict, "reason": result.gate(d.name).reason}
-        for d in result.diff.suites
-    ]}
+    return {
+        "verdict": result.verdict,
+        "base": result.diff.base,
+        "head": result.diff.head,
+        "suites": [
+            {**suite_diff_json(d), "verdict": result.gate(d.name).verdict, "reason": result.gate(d.name).reason}
+            for d in result.diff.suites
+        ],
+    }

@@ -17,7 +17,7 @@ from promptgit.hashing import call_key
 from promptgit.project import Project
 from promptgit.prompts import Prompt, load_prompt, merged_settings, render
 from promptgit.scorers import JudgeReplyError, Scorer, ScorerSite, build
-from promptgit.store import StoredCase, StoredResponse, Store
+from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
 
 Progress = Callable[[int, int], None]  # (done, total) case-repeats
@@ -143,7 +143,9 @@ def plan_suites(project: Project, names: Sequence[str] | None = None) -> list[Pl
     return [plan_suite(project, name) for name in chosen]
 
 
-def evaluate(plans: Sequence[Plan], store: Store, options: Options, progress: Progress | None = None) -> list[SuiteResult]:
+def evaluate(
+    plans: Sequence[Plan], store: Store, options: Options, progress: Progress | None = None
+) -> list[SuiteResult]:
     """Run `plans` on one event loop, sharing one pool of `concurrency` model calls; same order out."""
     return asyncio.run(_Run(store, options, progress).run(plans))
 
@@ -186,7 +188,10 @@ class _Run:
         stored = {p.fingerprint: self.store.case_keys(p.fingerprint) for p in unique}
         # A generator, not a list: a suite of 100,000 cases should not hold 100,000 jobs at once.
         jobs = (
-            _Job(p, case, r) for p in unique for case in p.suite.cases for r in range(p.suite.repeat)
+            _Job(p, case, r)
+            for p in unique
+            for case in p.suite.cases
+            for r in range(p.suite.repeat)
             if (case.id, r) not in stored[p.fingerprint]
         )
         self.total = sum(len(p.suite.cases) * p.suite.repeat - len(stored[p.fingerprint]) for p in unique)
@@ -232,14 +237,16 @@ class _Run:
         self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
         tally.finished = time.monotonic() - self.started
 
-    async def _call(self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally,
-                    file: str) -> StoredResponse:
+    async def _call(
+        self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally, file: str
+    ) -> StoredResponse:
         from promptgit import models  # litellm is imported only when a call is not cached
 
         options = {k: v for k, v in settings.items() if k != "model"}
         try:
-            done = await models.complete(settings["model"], messages, options,
-                                         timeout=self.options.timeout, retries=self.options.retries)
+            done = await models.complete(
+                settings["model"], messages, options, timeout=self.options.timeout, retries=self.options.retries
+            )
         except PromptgitError as err:
             raise err.located(file) from None  # a rejected setting or key: name the file that set the model
         except models.ModelCallError as err:
@@ -249,7 +256,9 @@ class _Run:
         tally.input_tokens += done.input_tokens
         tally.output_tokens += done.output_tokens
         tally.cost += done.cost
-        response = StoredResponse(done.text, settings["model"], done.input_tokens, done.output_tokens, done.cost, done.seconds)
+        response = StoredResponse(
+            done.text, settings["model"], done.input_tokens, done.output_tokens, done.cost, done.seconds
+        )
         self.store.put_response(key, response)
         return response
 
@@ -274,11 +283,17 @@ class _Run:
         total_weight = sum(w for _, w, _ in parts)
         score = sum(w * r.value for _, w, r in parts) / total_weight
         return StoredCase(
-            case_id=job.case.id, repeat=job.repeat, output=response.text, score=score,
+            case_id=job.case.id,
+            repeat=job.repeat,
+            output=response.text,
+            score=score,
             passed=score >= plan.suite.pass_at - 1e-9,
             scores=tuple((label, r.value, r.reason) for label, _, r in parts),
-            call_key=key, input_tokens=response.input_tokens, output_tokens=response.output_tokens,
-            cost=response.cost, seconds=response.seconds,
+            call_key=key,
+            input_tokens=response.input_tokens,
+            output_tokens=response.output_tokens,
+            cost=response.cost,
+            seconds=response.seconds,
         )
 
     def _result(self, plan: Plan) -> SuiteResult:
@@ -290,11 +305,22 @@ class _Run:
         cases = tuple(_case_result(plan.suite, case, rows.get(case.id, {}), tally.errors) for case in plan.suite.cases)
         scored = [c.score for c in cases if c.score is not None]
         return SuiteResult(
-            name=plan.suite.name, prompt=plan.prompt.name, path=plan.suite.path, fingerprint=plan.fingerprint,
-            revision=plan.project.revision, score=stats.mean(scored) if scored else None,
-            ci=stats.mean_ci(scored), cases=cases, threshold=plan.suite.threshold, max_drop=plan.suite.max_drop,
-            repeat=plan.suite.repeat, calls=tally.calls, cached=tally.cached, input_tokens=tally.input_tokens,
-            output_tokens=tally.output_tokens, cost=tally.cost,
+            name=plan.suite.name,
+            prompt=plan.prompt.name,
+            path=plan.suite.path,
+            fingerprint=plan.fingerprint,
+            revision=plan.project.revision,
+            score=stats.mean(scored) if scored else None,
+            ci=stats.mean_ci(scored),
+            cases=cases,
+            threshold=plan.suite.threshold,
+            max_drop=plan.suite.max_drop,
+            repeat=plan.suite.repeat,
+            calls=tally.calls,
+            cached=tally.cached,
+            input_tokens=tally.input_tokens,
+            output_tokens=tally.output_tokens,
+            cost=tally.cost,
             seconds=tally.finished - tally.started if tally.started is not None else 0.0,
             model=_model_of(plan),
         )
@@ -308,7 +334,8 @@ def _build_scorers(plan: Plan) -> list[tuple[float, Scorer]]:
     """Configure a plan's scorers once (they read files, compile patterns), refusing a plan with no model."""
     if _model_of(plan) is None:
         raise PromptgitError(
-            "no model configured", file=plan.prompt.path,
+            "no model configured",
+            file=plan.prompt.path,
             hint="set `model:` in the prompt's front matter, the suite, or `defaults:` in promptgit.yaml",
         )
     built = []
@@ -330,16 +357,22 @@ def _reasons(row: StoredCase) -> tuple[str, ...]:
     return tuple(f"{label}: {reason}" for label, value, reason in row.scores if reason and value < 1)
 
 
-def _case_result(suite: Suite, case: Case, rows: Mapping[int, _Kept], errors: Mapping[tuple[str, int], str]) -> CaseResult:
+def _case_result(
+    suite: Suite, case: Case, rows: Mapping[int, _Kept], errors: Mapping[tuple[str, int], str]
+) -> CaseResult:
     error = next((errors[(case.id, r)] for r in range(suite.repeat) if (case.id, r) in errors), None)
     repeats = [rows[r] for r in range(suite.repeat) if r in rows]
     outputs = tuple(r.output for r in repeats)
     scores = tuple(r.score for r in repeats)
     if error is not None or len(repeats) < suite.repeat:
-        return CaseResult(case.id, None, None, case.expected, outputs, scores, suite.pass_at, (), error or "not evaluated")
+        return CaseResult(
+            case.id, None, None, case.expected, outputs, scores, suite.pass_at, (), error or "not evaluated"
+        )
     score = math.fsum(scores) / len(scores)
     reasons = repeats[0].reasons
-    return CaseResult(case.id, score, score >= suite.pass_at - 1e-9, case.expected, outputs, scores, suite.pass_at, reasons)
+    return CaseResult(
+        case.id, score, score >= suite.pass_at - 1e-9, case.expected, outputs, scores, suite.pass_at, reasons
+    )
 
 
 def _model_of(plan: Plan) -> str | None:
@@ -361,8 +394,9 @@ def options_for(project: Project) -> Options:
     return Options(concurrency=s.concurrency, timeout=s.timeout, retries=s.retries)
 
 
-def results_for(project: Project, plans: Sequence[Plan], progress: Progress | None = None,
-                stored_only: bool = False) -> dict[str, SuiteResult]:
+def results_for(
+    project: Project, plans: Sequence[Plan], progress: Progress | None = None, stored_only: bool = False
+) -> dict[str, SuiteResult]:
     """Results by fingerprint, each fingerprint once: stored ones found, the rest evaluated unless `stored_only`."""
     unique = list({p.fingerprint: p for p in plans}.values())
     with Store(project.store_path) as store:
@@ -373,8 +407,12 @@ def results_for(project: Project, plans: Sequence[Plan], progress: Progress | No
     return {r.fingerprint: r for r in found}
 
 
-def evaluate_project(project: Project, names: Sequence[str] | None = None, progress: Progress | None = None,
-                     plans: Sequence[Plan] | None = None) -> EvalReport:
+def evaluate_project(
+    project: Project,
+    names: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    plans: Sequence[Plan] | None = None,
+) -> EvalReport:
     """Evaluate the named suites (default: all) of `project`, reusing every stored result."""
     chosen = list(plans) if plans is not None else plan_suites(project, names)
     with Store(project.store_path) as store:

@@ -46,17 +46,21 @@ def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) 
 
 def fingerprint(tree: Tree, settings: Settings, sources: SuiteSources) -> str:
     """Hash the content (not the names) of every file the suite reads, and the project's model defaults."""
+
     def digest(path: str) -> str | None:
         try:
             return hashlib.sha256(tree.read_bytes(path)).hexdigest()
         except FileNotFoundError:
             return None
 
-    return content_hash("suite", {
-        "version": RESULTS_VERSION,
-        "suite": digest(sources.suite),
-        "dataset": digest(sources.dataset) if sources.dataset else None,
-        "prompt": [digest(p) for p in sources.prompt_files],
-        "scorers": [digest(p) for p in sources.scorer_files],
-        "defaults": output_settings(settings.defaults),
-    })
+    return content_hash(
+        "suite",
+        {
+            "version": RESULTS_VERSION,
+            "suite": digest(sources.suite),
+            "dataset": digest(sources.dataset) if sources.dataset else None,
+            "prompt": [digest(p) for p in sources.prompt_files],
+            "scorers": [digest(p) for p in sources.scorer_files],
+            "defaults": output_settings(settings.defaults),
+        },
+    )

@@ -35,12 +35,12 @@ from pathlib import Path
 # Without this, gitpython raises ImportError when git is missing; we want a PromptgitError instead.
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
-import git  # noqa: E402
-from gitdb.base import IStream  # noqa: E402
-from gitdb.db.loose import LooseObjectDB  # noqa: E402
+import git
+from gitdb.base import IStream
+from gitdb.db.loose import LooseObjectDB
 
-from promptgit.errors import PromptgitError, did_you_mean  # noqa: E402
-from promptgit.tree import WORKTREE, normalize  # noqa: E402
+from promptgit.errors import PromptgitError, did_you_mean
+from promptgit.tree import WORKTREE, normalize
 
 RESULTS_REF = "refs/promptgit/results"
 ZERO_SHA = "0" * 40
@@ -139,16 +139,21 @@ class _Repo:
         """Stop the persistent git processes."""
         self.repo.close()
 
-    def run(self, *args: str, env: Mapping[str, str] | None = None, check: bool = True,
-            literal: bool = True) -> _Output:
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, check: bool = True, literal: bool = True
+    ) -> _Output:
         """Run one git command in the top level; a failure becomes a PromptgitError."""
         # Literal pathspecs: a prompt file named `a*.jinja` must not match as a glob.
         flags = ["--literal-pathspecs"] if literal else []
         cmd = [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", *flags, *args]
         try:
             status, out, err = self.repo.git.execute(
-                cmd, with_extended_output=True, with_exceptions=False, stdout_as_string=False,
-                strip_newline_in_stdout=False, env=dict(env or {}),
+                cmd,
+                with_extended_output=True,
+                with_exceptions=False,
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+                env=dict(env or {}),
             )
         except git.GitCommandNotFound:
             raise _git_missing() from None
@@ -218,7 +223,7 @@ class _Repo:
                 target = _link_target("/".join(parts[:i]), self.blob(entry.sha).decode("utf-8", "replace"))
                 if hops > _MAX_LINKS or target is None:
                     return None
-                parts, tree, i = (target.split("/") if target else []) + parts[i + 1:], root, 0
+                parts, tree, i = (target.split("/") if target else []) + parts[i + 1 :], root, 0
                 continue
             if i == len(parts) - 1:
                 return entry
@@ -271,7 +276,8 @@ def _top_level(root: Path) -> Path:
     try:
         status, out, err = git.Git(root).execute(
             [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "rev-parse", "--show-toplevel"],
-            with_extended_output=True, with_exceptions=False,
+            with_extended_output=True,
+            with_exceptions=False,
         )
     except git.GitCommandNotFound:
         raise _git_missing() from None
@@ -394,28 +400,39 @@ def _is_ancestor(repo: _Repo, ancestor: str, descendant: str) -> bool:
 def _unknown_revision(repo: _Repo, rev: str) -> PromptgitError:
     """Explain why `rev` does not resolve, and say how to fix it."""
     if _head(repo) is None:
-        return PromptgitError(f"unknown revision {rev!r}: the repository has no commits yet",
-                              hint="commit your files first, or leave out the revision to use the working tree")
+        return PromptgitError(
+            f"unknown revision {rev!r}: the repository has no commits yet",
+            hint="commit your files first, or leave out the revision to use the working tree",
+        )
     try:
         _, kind = repo.header(rev)
         return PromptgitError(f"revision {rev!r} names a {kind}, not a commit")
     except ValueError:
         pass
     if Path(repo.repo.common_dir, "shallow").is_file():
-        return PromptgitError(f"unknown revision {rev!r}: this is a shallow clone and the commit "
-                              "may be outside its history", hint=_FETCH_HINT)
+        return PromptgitError(
+            f"unknown revision {rev!r}: this is a shallow clone and the commit may be outside its history",
+            hint=_FETCH_HINT,
+        )
     if re.fullmatch(r"[0-9a-fA-F]{7,40}", rev):
         return PromptgitError(f"unknown revision {rev!r}: no such commit in this clone", hint=_FETCH_HINT)
     names = [ref.name for ref in repo.repo.refs]
-    return PromptgitError(f"unknown revision {rev!r}",
-                          hint=did_you_mean(rev, names) or "name a commit id, branch or tag (see `git log`)")
+    return PromptgitError(
+        f"unknown revision {rev!r}", hint=did_you_mean(rev, names) or "name a commit id, branch or tag (see `git log`)"
+    )
 
 
 # --- history ---------------------------------------------------------------------------------
 
 
-def history(project_root: Path, *, until: str = "HEAD", since: str | None = None,
-            max_count: int | None = None, first_parent: bool = True) -> list[Commit]:
+def history(
+    project_root: Path,
+    *,
+    until: str = "HEAD",
+    since: str | None = None,
+    max_count: int | None = None,
+    first_parent: bool = True,
+) -> list[Commit]:
     """Commits reachable from `until` but not from `since`, oldest first (the `max_count` newest)."""
     repo = _open(project_root)
     revs = _range(repo, until, since)
@@ -428,8 +445,14 @@ def history(project_root: Path, *, until: str = "HEAD", since: str | None = None
     return [commit for commit, _ in reversed(entries)]
 
 
-def commits_touching(project_root: Path, paths: Sequence[str], *, until: str = "HEAD",
-                     since: str | None = None, first_parent: bool = True) -> list[Commit]:
+def commits_touching(
+    project_root: Path,
+    paths: Sequence[str],
+    *,
+    until: str = "HEAD",
+    since: str | None = None,
+    first_parent: bool = True,
+) -> list[Commit]:
     """Commits that changed any of `paths` (files or folders, project-relative), oldest first, renames followed."""
     repo = _open(project_root)
     revs = _range(repo, until, since)
@@ -441,8 +464,7 @@ def commits_touching(project_root: Path, paths: Sequence[str], *, until: str = "
         if any(_covered(tracked, c.old_path) or _covered(tracked, c.new_path) for c in changes):
             found.append(commit)
         # Older commits knew a renamed file by its old name.
-        tracked |= {c.old_path for c in changes
-                    if c.status == "R" and c.old_path and _covered(tracked, c.new_path)}
+        tracked |= {c.old_path for c in changes if c.status == "R" and c.old_path and _covered(tracked, c.new_path)}
     return found[::-1]
 
 
@@ -463,14 +485,16 @@ def _range(repo: _Repo, until: str, since: str | None) -> list[str] | None:
     return revs
 
 
-def _log(repo: _Repo, revs: list[str], paths: list[str], *, first_parent: bool,
-         name_status: bool) -> list[tuple[Commit, list[Change]]]:
+def _log(
+    repo: _Repo, revs: list[str], paths: list[str], *, first_parent: bool, name_status: bool
+) -> list[tuple[Commit, list[Change]]]:
     """`git log` newest first, each commit with its changed files (top-level-relative)."""
     # -m with --first-parent shows a merge's diff against its first parent, on any git version.
     walk = ["--first-parent", "-m"] if first_parent else ["--date-order"]
     diff = ["-M", "--name-status"] if name_status else []
-    out = repo.run("log", "-z", "--format=%x1e%H%x00%aI%x00%at%x00%an%x00%P%x00%s", *walk, *diff,
-                   *revs, "--", *paths).out.decode("utf-8", "replace")
+    out = repo.run(
+        "log", "-z", "--format=%x1e%H%x00%aI%x00%at%x00%an%x00%P%x00%s", *walk, *diff, *revs, "--", *paths
+    ).out.decode("utf-8", "replace")
     entries = []
     for record in out.split("\x1e")[1:]:
         fields = record.split("\0", 6)
@@ -521,6 +545,7 @@ def changed_files(project_root: Path, base: str, head: str | None) -> list[Chang
 
 def _to_project(repo: _Repo, change: Change) -> Change:
     """A change with top-level-relative paths made project-relative."""
+
     def rel(path: str | None) -> str | None:
         return None if path is None else repo.project_path(path)
 
@@ -532,8 +557,7 @@ def diff_text(project_root: Path, base: str, head: str | None, paths: Sequence[s
     repo = _open(project_root)
     base_sha = _resolve(repo, base)
     relative = [f"--relative={repo.prefix}"] if repo.prefix else []
-    args = ["-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M",
-            *relative]
+    args = ["-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", *relative]
     spec = repo.pathspec(paths)
     if head is None:
         with _worktree_index(repo) as env:
@@ -594,14 +618,20 @@ def _blame(repo: _Repo, revs: list[str], repo_path: str) -> list[BlameLine]:
     commit, number, filename = "", 0, repo_path
     for raw in out.split(b"\n"):
         if raw.startswith(b"\t"):
-            lines.append(BlameLine(number, raw[1:].decode("utf-8", "replace"),
-                                   WORKTREE if commit == ZERO_SHA else commit, repo.project_path(filename)))
+            lines.append(
+                BlameLine(
+                    number,
+                    raw[1:].decode("utf-8", "replace"),
+                    WORKTREE if commit == ZERO_SHA else commit,
+                    repo.project_path(filename),
+                )
+            )
             commit = ""
         elif not commit and raw:
             fields = raw.split()
             commit, number = fields[0].decode(), int(fields[2])
         elif raw.startswith(b"filename "):
-            filename = raw[len(b"filename "):].decode("utf-8", "surrogateescape")
+            filename = raw[len(b"filename ") :].decode("utf-8", "surrogateescape")
     return lines
 
 
@@ -617,8 +647,7 @@ def read_results_ref(project_root: Path, ref: str = RESULTS_REF) -> dict[str, by
     return {path: repo.blob(entry.sha) for path, entry in _flatten(repo, repo.commit_tree(tip)).items()}
 
 
-def write_results_ref(project_root: Path, files: Mapping[str, bytes], message: str,
-                      ref: str = RESULTS_REF) -> str:
+def write_results_ref(project_root: Path, files: Mapping[str, bytes], message: str, ref: str = RESULTS_REF) -> str:
     """Commit `files` on top of `ref` (a union with its tree, new content winning by name); returns the tip."""
     repo = _open(project_root)
     _check_ref(ref)
@@ -640,8 +669,7 @@ def fetch_ref(project_root: Path, remote: str, ref: str = RESULTS_REF) -> None:
     repo = _open(project_root)
     _check_ref(ref)
     tracking = _tracking_ref(remote, ref)
-    result = repo.run("fetch", "--no-tags", "--quiet", remote, f"+{ref}:{tracking}",
-                      env=_NO_PROMPT, check=False)
+    result = repo.run("fetch", "--no-tags", "--quiet", remote, f"+{ref}:{tracking}", env=_NO_PROMPT, check=False)
     if result.status != 0:
         if "couldn't find remote ref" in result.err:
             return  # nobody has pushed results yet
@@ -701,9 +729,12 @@ def _check_ref(ref: str) -> str:
 
 def _tracking_ref(remote: str, ref: str) -> str:
     """Where a remote's copy of `ref` is fetched to; a URL is hashed so no credential ends up in a ref name."""
-    key = remote if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", remote) else \
-        "url-" + hashlib.sha256(remote.encode()).hexdigest()[:12]
-    return f"refs/promptgit-remotes/{key}/{ref[len('refs/'):]}"
+    key = (
+        remote
+        if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", remote)
+        else "url-" + hashlib.sha256(remote.encode()).hexdigest()[:12]
+    )
+    return f"refs/promptgit-remotes/{key}/{ref[len('refs/') :]}"
 
 
 def _ref_tip(repo: _Repo, ref: str) -> str | None:
@@ -741,8 +772,7 @@ def _write_tree(repo: _Repo, files: Mapping[str, _Entry]) -> str:
     # git orders tree entries as if folder names ended with "/".
     names = sorted(here, key=lambda n: n + "/" if here[n].is_tree else n)
     data = b"".join(
-        b"%o %s\0%s" % (here[n].mode, n.encode("utf-8", "surrogateescape"), bytes.fromhex(here[n].sha))
-        for n in names
+        b"%o %s\0%s" % (here[n].mode, n.encode("utf-8", "surrogateescape"), bytes.fromhex(here[n].sha)) for n in names
     )
     return _store(repo, "tree", data)
 
@@ -787,8 +817,8 @@ def _parse_tree(data: bytes) -> dict[str, _Entry]:
     while pos < len(data):
         space = data.index(b" ", pos)
         nul = data.index(b"\0", space)
-        name = data[space + 1:nul].decode("utf-8", "surrogateescape")
-        entries[name] = _Entry(int(data[pos:space], 8), data[nul + 1:nul + 21].hex())
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        entries[name] = _Entry(int(data[pos:space], 8), data[nul + 1 : nul + 21].hex())
         pos = nul + 21
     return entries
 
@@ -821,18 +851,25 @@ def _last_line(text: str) -> str:
 def _remote_error(action: str, remote: str, err: str) -> PromptgitError:
     """A failed push or fetch, named without the remote's URL."""
     shown = remote if not ("://" in remote or "@" in remote) else "the remote"
-    return PromptgitError(f"git {action} ({shown}) failed: {_last_line(_redact(err, remote))}",
-                          hint="check the remote name and your access to it (`git remote -v`)")
+    return PromptgitError(
+        f"git {action} ({shown}) failed: {_last_line(_redact(err, remote))}",
+        hint="check the remote name and your access to it (`git remote -v`)",
+    )
 
 
 def _git_missing() -> PromptgitError:
-    return PromptgitError("git is not installed or not on PATH",
-                          hint="install git, or point GIT_PYTHON_GIT_EXECUTABLE at it")
+    return PromptgitError(
+        "git is not installed or not on PATH", hint="install git, or point GIT_PYTHON_GIT_EXECUTABLE at it"
+    )
 
 
 def _not_a_repo(root: Path, err: str) -> PromptgitError:
     if "dubious ownership" in err:
-        return PromptgitError(f"git refuses to read {root}: it is owned by another user",
-                              hint=f"git config --global --add safe.directory {root}")
-    return PromptgitError(f"{root} is not inside a git repository",
-                          hint="run `git init` and commit, or leave out the revision to read the working tree")
+        return PromptgitError(
+            f"git refuses to read {root}: it is owned by another user",
+            hint=f"git config --global --add safe.directory {root}",
+        )
+    return PromptgitError(
+        f"{root} is not inside a git repository",
+        hint="run `git init` and commit, or leave out the revision to read the working tree",
+    )

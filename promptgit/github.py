@@ -247,8 +247,7 @@ def _request(target: _Target, method: str, url: str, payload: dict | None, *, wh
         reason = getattr(exc, "reason", exc)
         raise PromptgitError(
             _scrub(f"could not {what}: no answer from {target.api} ({reason})", target.token),
-            hint="check GITHUB_API_URL and the runner's network; requests time out after "
-            f"{TIMEOUT_SECONDS:.0f}s",
+            hint=f"check GITHUB_API_URL and the runner's network; requests time out after {TIMEOUT_SECONDS:.0f}s",
         ) from None
 
 

@@ -86,8 +86,11 @@ def _suite_paths(root: Path, head: Project, suite: str, candidates: Sequence[git
         parent = commit.parents[0] if commit.parents else None
         if parent is not None and not git.GitTree(root, parent).exists(path):
             # This commit brought the file in: by a rename, older commits knew it by its old name.
-            renamed = [c.old_path for c in git.changed_files(root, parent, commit.sha)
-                       if c.status == "R" and c.new_path == path and c.old_path]
+            renamed = [
+                c.old_path
+                for c in git.changed_files(root, parent, commit.sha)
+                if c.status == "R" and c.new_path == path and c.old_path
+            ]
             if renamed:
                 path = renamed[0]
         paths[commit.sha] = (here, path)
@@ -107,7 +110,9 @@ def suite_log(root: Path, suite: str, progress: Progress | None = None, stored_o
     project = open_project(None, root)
     versions = suite_versions(root, suite)
     if not versions:
-        raise PromptgitError(f"no commit has suite {suite!r}", hint="commit the suite first; `promptgit eval` scores the working tree")
+        raise PromptgitError(
+            f"no commit has suite {suite!r}", hint="commit the suite first; `promptgit eval` scores the working tree"
+        )
     results = results_for(project, [v.plan for v in versions], progress, stored_only)
     # Blame the files as HEAD names them: the last version may know them by names renamed since.
     surviving = _surviving_commits(root, plan_at(root, "HEAD", suite) or versions[-1].plan)
@@ -118,8 +123,9 @@ def suite_log(root: Path, suite: str, progress: Progress | None = None, stored_o
         delta = None
         if result and previous and result.score is not None and previous.score is not None:
             delta = result.score - previous.score
-        entries.append(LogEntry(version.commit, version.plan.fingerprint, result, delta,
-                                _state(versions, index, surviving)))
+        entries.append(
+            LogEntry(version.commit, version.plan.fingerprint, result, delta, _state(versions, index, surviving))
+        )
         previous = result or previous
     return SuiteLog(suite, tuple(entries))
 
@@ -138,6 +144,6 @@ def _state(versions: Sequence[Version], index: int, surviving: set[str]) -> str:
     # A later version that restores the fingerprint from before this commit undid it: the loop's "revert".
     if index > 0:
         before = versions[index - 1].plan.fingerprint
-        if any(v.plan.fingerprint == before for v in versions[index + 1:]):
+        if any(v.plan.fingerprint == before for v in versions[index + 1 :]):
             return REVERTED
     return KEPT if versions[index].commit.sha in surviving or index == len(versions) - 1 else SUPERSEDED

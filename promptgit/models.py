@@ -106,7 +106,7 @@ def _trim_per_call_work(litellm: ModuleType) -> None:
     for trim in (_skip_unheard_logging, _skip_unheard_pricing, _skip_identity_request_transform):
         try:
             trim(litellm)
-        except Exception:  # noqa: BLE001  # a litellm or openai that moved on: keep it untrimmed
+        except Exception:  # a litellm or openai that moved on: keep it untrimmed
             continue
 
 
@@ -214,7 +214,7 @@ async def complete(
                 timeout + TIMEOUT_GRACE,
             )
             return _completion(litellm, response, time.monotonic() - started, attempt)
-        except Exception as exc:  # noqa: BLE001  # every failure is classified below
+        except Exception as exc:  # every failure is classified below
             failure = _classify(exc, model, kwargs, timeout)
         if not failure.retryable or attempt > retries:
             tries = f" after {attempt} attempts" if attempt > 1 else ""
@@ -274,7 +274,7 @@ def _cost(litellm: ModuleType, response: Any) -> float:
     if cost is None and model not in _unpriced:
         try:
             cost = litellm.completion_cost(completion_response=response)
-        except Exception:  # noqa: BLE001  # an unknown price is 0.0, never a failed call
+        except Exception:  # an unknown price is 0.0, never a failed call
             # Looking up an unknown model is slow (~0.3 ms) and its answer does not change.
             _unpriced.add(model)
     return float(cost) if isinstance(cost, (int, float)) and cost > 0 else 0.0
@@ -327,7 +327,8 @@ def _unsupported_setting(model: str, text: str) -> PromptgitError:
     what = f"setting {setting}" if setting else "a setting"
     return PromptgitError(
         f"model {model} does not accept {what} ({text})",
-        hint="remove it from the prompt's front matter (or from `defaults:` in promptgit.yaml), or pick a model that supports it",
+        hint="remove it from the prompt's front matter (or from `defaults:` in promptgit.yaml), "
+        "or pick a model that supports it",
     )
 
 
@@ -337,7 +338,7 @@ def _auth_error(model: str, settings: Mapping[str, Any]) -> PromptgitError:
     try:
         found = _litellm().validate_environment(model=model, api_key=settings.get("api_key"))
         names = list(found.get("missing_keys") or [])
-    except Exception:  # noqa: BLE001  # only a nicer hint is lost
+    except Exception:  # only a nicer hint is lost
         pass
     if names:
         return PromptgitError(
@@ -354,7 +355,10 @@ def _retry_after(exc: Exception) -> float | None:
     """Seconds the provider asked us to wait (Retry-After / retry-after-ms), if it said."""
     # litellm keeps the provider's headers on `litellm_response_headers`; `response.headers`
     # is often a rebuilt, empty copy.
-    for headers in (getattr(exc, "litellm_response_headers", None), getattr(getattr(exc, "response", None), "headers", None)):
+    for headers in (
+        getattr(exc, "litellm_response_headers", None),
+        getattr(getattr(exc, "response", None), "headers", None),
+    ):
         if not headers:
             continue
         try:
@@ -398,7 +402,5 @@ def _clean(text: str, settings: Mapping[str, Any]) -> str:
 def _secrets(settings: Mapping[str, Any]) -> list[str]:
     """Values that must never be shown: keys in the settings and in the environment."""
     values = [str(v) for k, v in settings.items() if "key" in k.lower() or "token" in k.lower()]
-    values += [
-        v for k, v in os.environ.items() if k.endswith(("_KEY", "_TOKEN", "_SECRET")) and len(v) >= 8
-    ]
+    values += [v for k, v in os.environ.items() if k.endswith(("_KEY", "_TOKEN", "_SECRET")) and len(v) >= 8]
     return sorted((v for v in values if len(v) >= 4), key=len, reverse=True)

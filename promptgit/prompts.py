@@ -75,7 +75,7 @@ def prompt_names(tree: Tree, settings: Settings) -> list[str]:
     """Every prompt's name; files or folders starting with `_` are partials, not prompts."""
     names = []
     for path in tree.files(settings.prompts):
-        relative = path[len(settings.prompts) + 1:]
+        relative = path[len(settings.prompts) + 1 :]
         stem, ext = _split_ext(relative)
         if ext and not any(part.startswith("_") for part in relative.split("/")):
             names.append(stem)
@@ -106,10 +106,12 @@ def split_front_matter(text: str, path: str) -> tuple[tuple[str, int] | None, st
     for index in range(1, len(lines)):
         if lines[index].rstrip() == "---":
             front = "".join(lines[1:index])
-            body = "\n" * (index + 1) + "".join(lines[index + 1:])
+            body = "\n" * (index + 1) + "".join(lines[index + 1 :])
             return (front, 2), body
     raise PromptgitError(
-        "front matter is not closed", file=path, line=1,
+        "front matter is not closed",
+        file=path,
+        line=1,
         hint="end the settings block with a line that is exactly `---`",
     )
 
@@ -122,14 +124,18 @@ def _front_matter_fields(front: tuple[str, int] | None, path: str) -> dict[str, 
     data = load_yaml(text, path, line_offset=offset) or {}
     if not isinstance(data, dict):
         raise PromptgitError(
-            "front matter must be a mapping of settings", file=path, line=first_line,
+            "front matter must be a mapping of settings",
+            file=path,
+            line=first_line,
             hint="write one `key: value` per line, e.g. `temperature: 0`",
         )
     lines = key_lines(text, line_offset=offset)
     for key in data:
         if key not in MODEL_SETTINGS and key not in METADATA_KEYS:
             raise PromptgitError(
-                f"unknown setting {key!r}", file=path, line=lines.get(str(key)),
+                f"unknown setting {key!r}",
+                file=path,
+                line=lines.get(str(key)),
                 hint=did_you_mean(str(key), MODEL_SETTINGS | METADATA_KEYS)
                 or "front matter holds model settings passed to litellm, `description` and `inputs`",
             )
@@ -148,7 +154,9 @@ def _inputs(value: Any, path: str, line: int | None) -> dict[str, Any]:
     if isinstance(value, dict):
         return {str(k): v for k, v in value.items()}
     raise PromptgitError(
-        "inputs must list variable names, or map each to its default", file=path, line=line,
+        "inputs must list variable names, or map each to its default",
+        file=path,
+        line=line,
         hint="e.g. `inputs: {ticket: null, tone: friendly}`",
     )
 
@@ -207,7 +215,9 @@ def _parse(tree: Tree, settings: Settings, source: str, path: str) -> nodes.Temp
         return environment(tree, settings).parse(source, name=path, filename=path)
     except jinja2.TemplateSyntaxError as err:
         raise PromptgitError(
-            f"template syntax error: {err.message}", file=err.filename or path, line=err.lineno,
+            f"template syntax error: {err.message}",
+            file=err.filename or path,
+            line=err.lineno,
             hint="check the {% %} and {{ }} tags around this line",
         ) from None
 
@@ -266,8 +276,12 @@ def _refs_in(ast: nodes.Template, path: str) -> list[tuple[TemplateRef, bool]]:
 
 
 def _follow(
-    tree: Tree, settings: Settings, ref_share: tuple[TemplateRef, bool], files: list[str],
-    pending: list[tuple[str, str, bool]], problems: list[PromptgitError],
+    tree: Tree,
+    settings: Settings,
+    ref_share: tuple[TemplateRef, bool],
+    files: list[str],
+    pending: list[tuple[str, str, bool]],
+    problems: list[PromptgitError],
 ) -> None:
     ref, shares = ref_share
     try:
@@ -278,10 +292,14 @@ def _follow(
     if target in files:
         return
     if not tree.exists(target):
-        problems.append(PromptgitError(
-            f"included template {ref.name!r} not found (looked for {target})", file=ref.file, line=ref.line,
-            hint=f"include names are relative to {settings.prompts}/",
-        ))
+        problems.append(
+            PromptgitError(
+                f"included template {ref.name!r} not found (looked for {target})",
+                file=ref.file,
+                line=ref.line,
+                hint=f"include names are relative to {settings.prompts}/",
+            )
+        )
         return
     files.append(target)
     _, body = split_front_matter(read_text(tree, target), target)
@@ -294,14 +312,17 @@ def merged_settings(settings: Settings, prompt: Prompt, override: Mapping[str, A
 
 
 def render(
-    tree: Tree, settings: Settings, prompt: Prompt, variables: Mapping[str, Any],
+    tree: Tree,
+    settings: Settings,
+    prompt: Prompt,
+    variables: Mapping[str, Any],
     override: Mapping[str, Any] | None = None,
 ) -> Rendered:
     """Render `prompt` with `variables` (over its declared input defaults) into role-split messages."""
     values = {k: v for k, v in prompt.inputs.items() if v is not None}
     values.update(variables)
     try:
-        template = environment(tree, settings).get_template(prompt.path[len(settings.prompts) + 1:])
+        template = environment(tree, settings).get_template(prompt.path[len(settings.prompts) + 1 :])
         text = template.render(values)
     except PromptgitError as err:
         raise err.located(*_template_frame(sys.exc_info()[2], prompt.path)) from None
@@ -309,17 +330,21 @@ def render(
         raise PromptgitError(f"template syntax error: {err.message}", file=err.filename, line=err.lineno) from None
     except jinja2.UndefinedError as err:
         raise PromptgitError(
-            f"undefined variable: {err.message}", **_where(sys.exc_info()[2], prompt.path),
-            hint="pass it with --var NAME=VALUE, from the suite's dataset (or `vars:`), or give it a default in `inputs:`",
+            f"undefined variable: {err.message}",
+            **_where(sys.exc_info()[2], prompt.path),
+            hint="pass it with --var NAME=VALUE, from the suite's dataset (or `vars:`), "
+            "or give it a default in `inputs:`",
         ) from None
     except SecurityError as err:
         raise PromptgitError(
-            f"the template reaches for Python internals ({err})", **_where(sys.exc_info()[2], prompt.path),
+            f"the template reaches for Python internals ({err})",
+            **_where(sys.exc_info()[2], prompt.path),
             hint="templates may use variables, filters and tests, not attributes such as __class__",
         ) from None
     except jinja2.TemplateNotFound as err:
         raise PromptgitError(
-            f"included template {err.name!r} not found", **_where(sys.exc_info()[2], prompt.path),
+            f"included template {err.name!r} not found",
+            **_where(sys.exc_info()[2], prompt.path),
             hint=f"include names are relative to {settings.prompts}/",
         ) from None
     return Rendered(prompt.name, merged_settings(settings, prompt, override), split_messages(text, prompt.path))
@@ -353,11 +378,14 @@ def split_messages(text: str, path: str) -> tuple[Message, ...]:
     lead = "\n".join(sections[0][1]).strip()
     if len(sections) == 1:
         if not lead:
-            raise PromptgitError("the prompt renders to no message", file=path, hint="write a body under the front matter")
+            raise PromptgitError(
+                "the prompt renders to no message", file=path, hint="write a body under the front matter"
+            )
         return (Message("user", lead),)  # a body with no role line is one user message
     if lead:
         raise PromptgitError(
-            f"text before the first role line: {lead[:60]!r}", file=path,
+            f"text before the first role line: {lead[:60]!r}",
+            file=path,
             hint="start the body with `system:` or `user:` on a line of its own, or use no role line at all",
         )
     return tuple(Message(role, "\n".join(lines).strip()) for role, lines in sections[1:] if role)

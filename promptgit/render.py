@@ -41,7 +41,9 @@ def _case(suite: Any, case_id: str | None) -> Any:
         if case.id == case_id:
             return case
     ids = ", ".join(c.id for c in suite.cases[:8])
-    raise PromptgitError(f"suite {suite.name!r} has no case {case_id!r}", file=suite.path, hint=f"case ids start: {ids}")
+    raise PromptgitError(
+        f"suite {suite.name!r} has no case {case_id!r}", file=suite.path, hint=f"case ids start: {ids}"
+    )
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -50,6 +52,8 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise PromptgitError(f"--var {pair!r} is not NAME=VALUE", hint="e.g. --var ticket='My card was charged twice'")
+            raise PromptgitError(
+                f"--var {pair!r} is not NAME=VALUE", hint="e.g. --var ticket='My card was charged twice'"
+            )
         values[key.strip()] = value
     return values

@@ -36,7 +36,6 @@ class _Limits:
         self.output, self.cases, self.diff = output, cases, diff
 
 
-
 def _fence(text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     return "`" * max(3, longest + 1)
@@ -57,11 +56,15 @@ def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -
         "base": pct(diff.base.score) if diff.base else "new",
         "head": pct(diff.head.score) if diff.head else "removed",
         "delta": f"{paired_text(delta)}{'' if delta.significant else ' within noise'}" if delta else "–",
-        "up": len(diff.improved), "down": len(diff.regressed),
-        "gate_icon": ICONS.get(gate.verdict, ""), "reason": gate.reason,
+        "up": len(diff.improved),
+        "down": len(diff.regressed),
+        "gate_icon": ICONS.get(gate.verdict, ""),
+        "reason": gate.reason,
         "summary": _suite_summary(diff),
-        "regressed": regressed, "regressed_more": regressed_more,
-        "improved": improved, "improved_more": improved_more,
+        "regressed": regressed,
+        "regressed_more": regressed_more,
+        "improved": improved,
+        "improved_more": improved_more,
         "noisy": list(diff.noisy),
         "prompt_diff": clipped_diff.rstrip("\n") if limits.diff else "",
         "fence": _fence(clipped_diff),
@@ -72,8 +75,10 @@ def _suite_summary(diff: SuiteDiff) -> str:
     parts = []
     for side, result in (("base", diff.base), ("head", diff.head)):
         if result is not None:
-            parts.append(f"{side}: {result.passed}/{len(result.cases)} passed, {result.errors} errors, "
-                         f"{result.calls} calls made, {result.cached} cached")
+            parts.append(
+                f"{side}: {result.passed}/{len(result.cases)} passed, {result.errors} errors, "
+                f"{result.calls} calls made, {result.cached} cached"
+            )
     return " · ".join(parts)
 
 
@@ -84,28 +89,49 @@ def _footer(report: DiffReport) -> str:
     tokens = sum(r.input_tokens + r.output_tokens for r in results)
     cost = math.fsum(r.cost for r in results)
     seconds = max((r.seconds for r in results), default=0.0)
-    return (f"{calls} model calls made, {cached} cached · {tokens} tokens · ${cost:.4f} · {seconds:.1f}s · "
-            f"base {report.base[:12]} → head {report.head[:12]}")
+    return (
+        f"{calls} model calls made, {cached} cached · {tokens} tokens · ${cost:.4f} · {seconds:.1f}s · "
+        f"base {report.base[:12]} → head {report.head[:12]}"
+    )
 
 
 def _environment(limits: _Limits) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(lambda name: (resources.files("promptgit") / "templates" / name).read_text("utf-8")),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        loader=jinja2.FunctionLoader(
+            lambda name: (resources.files("promptgit") / "templates" / name).read_text("utf-8")
+        ),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
         autoescape=False,
     )
     env.filters["cell"] = lambda value: cell(value, limits.output)
     return env
 
 
-def render_report(report: DiffReport, gates: dict[str, Any], verdict: str, prompt_diffs: dict[str, str],
-                  headline: str, limits: _Limits | None = None) -> str:
+def render_report(
+    report: DiffReport,
+    gates: dict[str, Any],
+    verdict: str,
+    prompt_diffs: dict[str, str],
+    headline: str,
+    limits: _Limits | None = None,
+) -> str:
     """Render the report with the given limits."""
     limits = limits or _Limits()
     suites = [_suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits) for d in report.suites]
-    return _environment(limits).get_template("report.md.jinja").render(
-        marker=MARKER, icon=ICONS.get(verdict, ""), verdict=verdict, headline=headline,
-        suites=suites, footer=_footer(report),
+    return (
+        _environment(limits)
+        .get_template("report.md.jinja")
+        .render(
+            marker=MARKER,
+            icon=ICONS.get(verdict, ""),
+            verdict=verdict,
+            headline=headline,
+            suites=suites,
+            footer=_footer(report),
+        )
     )
 
 
@@ -139,8 +165,11 @@ def ci_markdown(ci: Any) -> str:
     """The `promptgit ci` report for a pull request comment."""
     gates = {g.suite: g for g in ci.gates}
     count = len(ci.diff.suites)
-    headline = (f"{count} suite{'s' if count != 1 else ''} affected by this change." if count
-                else "No suite is affected by this change: nothing to evaluate.")
+    headline = (
+        f"{count} suite{'s' if count != 1 else ''} affected by this change."
+        if count
+        else "No suite is affected by this change: nothing to evaluate."
+    )
     return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits))
 
 

@@ -41,7 +41,8 @@ def init_project(root: Path) -> list[str]:
     existing = [path for path in files if (root / path).exists()]
     if existing:
         raise PromptgitError(
-            f"refusing to overwrite {', '.join(existing)}", file=str(root),
+            f"refusing to overwrite {', '.join(existing)}",
+            file=str(root),
             hint="run init in a new folder, or move these files away first",
         )
     written = []

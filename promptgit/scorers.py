@@ -148,8 +148,10 @@ def coerce(value: float | bool | dict | int) -> Score:
     if isinstance(value, Mapping):
         unknown = sorted(set(value) - {"score", "reason"})
         if "score" not in value or unknown:
-            raise ValueError("a dict result needs a 'score' key and at most a 'reason' key"
-                             + (f" (unknown: {', '.join(map(repr, unknown))})" if unknown else ""))
+            raise ValueError(
+                "a dict result needs a 'score' key and at most a 'reason' key"
+                + (f" (unknown: {', '.join(map(repr, unknown))})" if unknown else "")
+            )
         reason = value.get("reason")
         return Score(_number(value["score"]), None if reason is None else str(reason))
     return Score(_number(value))
@@ -212,12 +214,13 @@ def _no_config(name: str, config: Any) -> None:
 
 def _mapping(name: str, config: Any, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(config, dict):
-        raise PromptgitError(f"{name} needs a mapping, got {config!r}",
-                             hint=f"keys: {', '.join(sorted(allowed))}")
+        raise PromptgitError(f"{name} needs a mapping, got {config!r}", hint=f"keys: {', '.join(sorted(allowed))}")
     for key in config:
         if key not in allowed:
-            raise PromptgitError(f"{name} has no option {key!r}",
-                                 hint=did_you_mean(str(key), allowed) or f"options: {', '.join(sorted(allowed))}")
+            raise PromptgitError(
+                f"{name} has no option {key!r}",
+                hint=did_you_mean(str(key), allowed) or f"options: {', '.join(sorted(allowed))}",
+            )
     return config
 
 
@@ -301,8 +304,10 @@ def _needles(name: str, config: Any) -> list[str] | None:
         return None
     items = [config] if isinstance(config, str) else config
     if not isinstance(items, list) or not items or not all(isinstance(i, str) and i for i in items):
-        raise PromptgitError(f"{name} needs a non-empty string or a list of them, got {config!r}",
-                             hint=f'e.g. `{name}: "refund"` or `{name}: [refund, "order number"]`')
+        raise PromptgitError(
+            f"{name} needs a non-empty string or a list of them, got {config!r}",
+            hint=f'e.g. `{name}: "refund"` or `{name}: [refund, "order number"]`',
+        )
     return items
 
 
@@ -361,8 +366,10 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def _regex(config: Any, site: ScorerSite) -> Scorer:
     """Whether the pattern (bare: the expected value) is found in the output, with re.search."""
     if config is not None and (not isinstance(config, str) or not config):
-        raise PromptgitError(f"regex needs a pattern string, got {config!r}",
-                             hint="quote the pattern in single quotes: `regex: '^(yes|no)$'`")
+        raise PromptgitError(
+            f"regex needs a pattern string, got {config!r}",
+            hint="quote the pattern in single quotes: `regex: '^(yes|no)$'`",
+        )
     configured = _compile(config) if config is not None else None
 
     def check(output: str, expected: Any, case: Any) -> Score:
@@ -399,13 +406,17 @@ def _schema_source(config: Any) -> dict[str, Any] | str:
     if isinstance(config, dict) and "schema" in config:
         extra = sorted(set(config) - {"schema"})
         if extra:
-            raise PromptgitError(f"json_schema has no option {extra[0]!r}",
-                                 hint="give `schema:` alone, or the schema itself as the mapping")
+            raise PromptgitError(
+                f"json_schema has no option {extra[0]!r}",
+                hint="give `schema:` alone, or the schema itself as the mapping",
+            )
         config = config["schema"]
     if isinstance(config, dict) or (isinstance(config, str) and config.strip()):
         return config
-    raise PromptgitError(f"json_schema needs a schema mapping or a schema file, got {config!r}",
-                         hint="e.g. `json_schema: {type: object, required: [answer]}` or `json_schema: schema.json`")
+    raise PromptgitError(
+        f"json_schema needs a schema mapping or a schema file, got {config!r}",
+        hint="e.g. `json_schema: {type: object, required: [answer]}` or `json_schema: schema.json`",
+    )
 
 
 def _schema_files(config: Any) -> list[str]:
@@ -419,8 +430,9 @@ def _load_schema(source: dict[str, Any] | str, site: ScorerSite) -> tuple[dict[s
         return source, None
     path = site.resolve(source)
     if not site.tree.exists(path):
-        raise site.error(f"json_schema file {path!r} not found",
-                         hint="give the schema file's path relative to the suite file")
+        raise site.error(
+            f"json_schema file {path!r} not found", hint="give the schema file's path relative to the suite file"
+        )
     text = read_text(site.tree, path)
     if not path.endswith((".json", ".yaml", ".yml")):
         raise site.error(f"json_schema file {path!r} is neither .json nor .yaml")
@@ -479,8 +491,10 @@ def _tolerance(config: Any) -> tuple[float, bool]:
     else:
         tolerance, relative = config, False
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance >= 0:
-        raise PromptgitError(f"numeric's tolerance must be a number of at least 0, got {tolerance!r}",
-                             hint="e.g. `numeric: 0.5`, or `numeric: {tolerance: 0.05, relative: true}`")
+        raise PromptgitError(
+            f"numeric's tolerance must be a number of at least 0, got {tolerance!r}",
+            hint="e.g. `numeric: 0.5`, or `numeric: {tolerance: 0.05, relative: true}`",
+        )
     return float(tolerance), relative
 
 
@@ -533,7 +547,7 @@ def edit_distance(a: str, b: str) -> int:
     end = 0
     while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
         end += 1
-    a, b = a[start: len(a) - end], b[start: len(b) - end]
+    a, b = a[start : len(a) - end], b[start : len(b) - end]
     if len(a) < len(b):
         a, b = b, a  # the longer string is the bit vector; the shorter one is walked
     if not b:
@@ -571,8 +585,10 @@ def _threshold(config: Any) -> float | None:
         return None
     value = _mapping("levenshtein", config, {"threshold"}).get("threshold") if isinstance(config, dict) else config
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise PromptgitError(f"levenshtein's threshold must be a number in [0, 1], got {value!r}",
-                             hint="e.g. `levenshtein: {threshold: 0.9}`, or bare for the similarity itself")
+        raise PromptgitError(
+            f"levenshtein's threshold must be a number in [0, 1], got {value!r}",
+            hint="e.g. `levenshtein: {threshold: 0.9}`, or bare for the similarity itself",
+        )
     return float(value)
 
 
@@ -621,7 +637,7 @@ def parse_verdict(reply: str) -> JudgeVerdict:
         match = _VERDICT_LINE.fullmatch(_MARKUP.sub("", line).strip())
         if match:
             # Reasoning may come before the verdict line as well as after it.
-            rest = [*lines[:index], match.group(2).lstrip(" :.,;-—–").strip(), *lines[index + 1:]]
+            rest = [*lines[:index], match.group(2).lstrip(" :.,;-—–").strip(), *lines[index + 1 :]]
             reasoning = "\n".join(rest).strip() or None
             return JudgeVerdict(match.group(1).upper() == "PASS", reasoning)
     words = {w.upper() for w in _VERDICT_WORD.findall(reply)}
@@ -716,11 +732,12 @@ def load_module(tree: Tree, path: str) -> types.ModuleType:
     # Registered so that dataclasses and pickling in the user's file find their module.
     sys.modules[module.__name__] = module
     try:
-        exec(code, module.__dict__)  # noqa: S102 - running the project's own scorer code is the point
+        exec(code, module.__dict__)
     except Exception as err:
         del sys.modules[module.__name__]
-        raise PromptgitError(f"scorer file failed to load: {type(err).__name__}: {err}", file=path,
-                             line=_line_in(err, path)) from err
+        raise PromptgitError(
+            f"scorer file failed to load: {type(err).__name__}: {err}", file=path, line=_line_in(err, path)
+        ) from err
     _MODULES[(path, digest)] = module
     return module
 
@@ -750,14 +767,17 @@ class _PythonScorer:
             # A crash is a bug in the scorer, not a verdict on the output: scoring it 0 would hide it.
             raise PromptgitError(
                 f"python scorer {name} raised {type(err).__name__}: {err} (case {_case_id(case)})",
-                file=self.path, line=_line_in(err, self.path), hint="fix the scorer function",
+                file=self.path,
+                line=_line_in(err, self.path),
+                hint="fix the scorer function",
             ) from err
         try:
             return coerce(result)
         except ValueError as err:
             raise PromptgitError(
                 f"python scorer {name} returned {result!r} for case {_case_id(case)}: {err}",
-                file=self.path, line=self.function.__code__.co_firstlineno,
+                file=self.path,
+                line=self.function.__code__.co_firstlineno,
                 hint="return a float in [0, 1], a bool, or {'score': 0.5, 'reason': '…'}",
             ) from None
 
@@ -774,8 +794,9 @@ def _python(config: Any, site: ScorerSite) -> Scorer:
     if not callable(function):
         defined = [n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")]
         listed = f"functions there: {', '.join(defined) or 'none'}"
-        raise site.error(f"{path} has no function {function_name!r}",
-                         hint=did_you_mean(function_name, defined) or listed)
+        raise site.error(
+            f"{path} has no function {function_name!r}", hint=did_you_mean(function_name, defined) or listed
+        )
     if not _takes_three(function):
         raise site.error(f"{path}:{function_name} must take (output, expected, case)")
     return _PythonScorer(f"python:{function_name}", path, function)
@@ -789,4 +810,3 @@ def _takes_three(function: Callable[..., Any]) -> bool:
     except ValueError:
         return True  # no signature to inspect (a builtin): let the call decide
     return True
-

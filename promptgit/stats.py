@@ -104,9 +104,7 @@ def flakiness(repeats: Sequence[float], *, pass_at: float = 1.0) -> float:
     return 2 * p * (k - p) / (k * (k - 1))
 
 
-def noisy_flip(
-    base_repeats: Sequence[float], head_repeats: Sequence[float], *, pass_at: float = 1.0
-) -> bool:
+def noisy_flip(base_repeats: Sequence[float], head_repeats: Sequence[float], *, pass_at: float = 1.0) -> bool:
     """Whether a case's change between revisions is explainable by its repeats' own noise.
 
     Rule: at least one side is flaky (its repeats disagree on pass/fail), and the two pass rates

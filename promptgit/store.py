@@ -126,9 +126,7 @@ def m001_initial(db: sqlite3.Connection) -> None:
 
 def _applied(db: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in this database, in the order they ran."""
-    exists = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
-    ).fetchone()
+    exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
     if not exists:
         return []
     return [name for (name,) in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
@@ -155,9 +153,7 @@ def migrate(db: sqlite3.Connection, path: Path, migrations: Sequence[Migration] 
     # IMMEDIATE takes the write lock first, so two processes opening a new store migrate it once.
     db.execute("BEGIN IMMEDIATE")
     try:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)"
-        )
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL NOT NULL)")
         applied = _applied(db)
         _refuse_newer(applied, migrations, path)
         for step in migrations:
@@ -173,9 +169,7 @@ def migrate(db: sqlite3.Connection, path: Path, migrations: Sequence[Migration] 
 # --- the store ----------------------------------------------------------------------------------
 
 _RESPONSE_COLUMNS = "text, model, input_tokens, output_tokens, cost, seconds"
-_CASE_COLUMNS = (
-    "case_id, repeat, output, score, passed, scores, call_key, input_tokens, output_tokens, cost, seconds"
-)
+_CASE_COLUMNS = "case_id, repeat, output, score, passed, scores, call_key, input_tokens, output_tokens, cost, seconds"
 _RUN_SELECT = (
     "SELECT fingerprint, suite, prompt, revision, created,"
     " (SELECT count(*) FROM cases c WHERE c.fingerprint = r.fingerprint) FROM runs r"
@@ -410,7 +404,9 @@ class Store:
 
     def fingerprints(self) -> list[str]:
         """Every fingerprint with stored results, oldest first."""
-        return [row[0] for row in self._execute("SELECT fingerprint FROM runs ORDER BY created, fingerprint").fetchall()]
+        return [
+            row[0] for row in self._execute("SELECT fingerprint FROM runs ORDER BY created, fingerprint").fetchall()
+        ]
 
     # --- sync -----------------------------------------------------------------------------------
 

@@ -17,10 +17,23 @@ from promptgit.yamlio import item_lines, key_lines, load_data_file, load_yaml
 
 SUITE_EXTENSIONS = (".yaml", ".yml")
 DATASET_EXTENSIONS = (".jsonl", ".json", ".csv", ".yaml", ".yml")
-SUITE_KEYS = frozenset({
-    "prompt", "dataset", "cases", "id", "expected", "vars", "scorers", "threshold", "max_drop",
-    "repeat", "model", "pass_at", "description",
-})
+SUITE_KEYS = frozenset(
+    {
+        "prompt",
+        "dataset",
+        "cases",
+        "id",
+        "expected",
+        "vars",
+        "scorers",
+        "threshold",
+        "max_drop",
+        "repeat",
+        "model",
+        "pass_at",
+        "description",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ def suite_names(tree: Tree, settings: Settings) -> list[str]:
 
 
 def _name_of(settings: Settings, path: str) -> str:
-    return posixpath.splitext(path[len(settings.evals) + 1:])[0]
+    return posixpath.splitext(path[len(settings.evals) + 1 :])[0]
 
 
 def _dataset_of(tree: Tree, path: str) -> str | None:
@@ -109,14 +122,20 @@ def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
     data = load_yaml(text, path)
     if not isinstance(data, dict):
         raise PromptgitError(
-            "a suite must be a mapping of keys to values", file=path, line=1,
+            "a suite must be a mapping of keys to values",
+            file=path,
+            line=1,
             hint="start with `prompt: <prompt name>` and `dataset: <file>` (SPEC section 4)",
         )
     lines = key_lines(text)
     _refuse_unknown_keys(data, path, lines)
     if not isinstance(data.get("prompt"), str):
-        raise PromptgitError("the suite names no prompt", file=path, line=lines.get("prompt", 1),
-                             hint="add `prompt: <name>`, the prompt's path under prompts/ without .jinja")
+        raise PromptgitError(
+            "the suite names no prompt",
+            file=path,
+            line=lines.get("prompt", 1),
+            hint="add `prompt: <name>`, the prompt's path under prompts/ without .jinja",
+        )
     fields = _Fields(data, path, lines)
     dataset, rows = _rows(tree, data, path, lines)
     return Suite(
@@ -138,7 +157,9 @@ def _refuse_unknown_keys(data: dict[str, Any], path: str, lines: dict[str, int])
     for key in data:
         if key not in SUITE_KEYS:
             raise PromptgitError(
-                f"unknown suite key {key!r}", file=path, line=lines.get(str(key)),
+                f"unknown suite key {key!r}",
+                file=path,
+                line=lines.get(str(key)),
                 hint=did_you_mean(str(key), SUITE_KEYS) or f"suite keys: {', '.join(sorted(SUITE_KEYS))}",
             )
 
@@ -150,7 +171,9 @@ class _Fields:
         self.data, self.path, self.lines = data, path, lines
 
     def _bad(self, key: str, expected: str) -> PromptgitError:
-        return PromptgitError(f"{key} must be {expected}, not {self.data[key]!r}", file=self.path, line=self.lines.get(key))
+        return PromptgitError(
+            f"{key} must be {expected}, not {self.data[key]!r}", file=self.path, line=self.lines.get(key)
+        )
 
     def fraction(self, key: str, default: float | None) -> Any:
         value = self.data.get(key, default)
@@ -187,12 +210,16 @@ class _Fields:
         return value
 
 
-def _rows(tree: Tree, data: dict[str, Any], path: str, lines: dict[str, int]) -> tuple[str | None, list[tuple[dict, int | None]]]:
+def _rows(
+    tree: Tree, data: dict[str, Any], path: str, lines: dict[str, int]
+) -> tuple[str | None, list[tuple[dict, int | None]]]:
     has_dataset, has_cases = "dataset" in data, "cases" in data
     if has_dataset == has_cases:
         raise PromptgitError(
-            "a suite needs exactly one of `dataset:` (a file) or `cases:` (inline rows)", file=path,
-            line=lines.get("dataset") or lines.get("cases"), hint="e.g. `dataset: tickets.jsonl`, relative to the suite file",
+            "a suite needs exactly one of `dataset:` (a file) or `cases:` (inline rows)",
+            file=path,
+            line=lines.get("dataset") or lines.get("cases"),
+            hint="e.g. `dataset: tickets.jsonl`, relative to the suite file",
         )
     if has_cases:
         return None, _inline_rows(data["cases"], path, lines.get("cases"))
@@ -203,15 +230,23 @@ def _rows(tree: Tree, data: dict[str, Any], path: str, lines: dict[str, int]) ->
     except PromptgitError as err:
         raise err.located(path, lines.get("dataset")) from None
     if not tree.exists(dataset):
-        raise PromptgitError(f"dataset {data['dataset']!r} not found (looked for {dataset})", file=path,
-                             line=lines.get("dataset"), hint="the dataset path is relative to the suite file")
+        raise PromptgitError(
+            f"dataset {data['dataset']!r} not found (looked for {dataset})",
+            file=path,
+            line=lines.get("dataset"),
+            hint="the dataset path is relative to the suite file",
+        )
     return dataset, load_rows(tree, dataset)
 
 
 def _inline_rows(value: Any, path: str, line: int | None) -> list[tuple[dict, int | None]]:
     if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
-        raise PromptgitError("cases must be a list of mappings", file=path, line=line,
-                             hint="e.g. `cases: [{id: a, review: Great!, expected: positive}]`")
+        raise PromptgitError(
+            "cases must be a list of mappings",
+            file=path,
+            line=line,
+            hint="e.g. `cases: [{id: a, review: Great!, expected: positive}]`",
+        )
     return [(row, None) for row in value]
 
 
@@ -223,8 +258,11 @@ def load_rows(tree: Tree, path: str) -> list[tuple[dict, int | None]]:
     if path.endswith(".csv"):
         return _csv_rows(text, path)
     if not path.endswith(DATASET_EXTENSIONS):
-        raise PromptgitError(f"unknown dataset format {posixpath.splitext(path)[1]!r}", file=path,
-                             hint=f"use one of {', '.join(DATASET_EXTENSIONS)}")
+        raise PromptgitError(
+            f"unknown dataset format {posixpath.splitext(path)[1]!r}",
+            file=path,
+            hint=f"use one of {', '.join(DATASET_EXTENSIONS)}",
+        )
     data = load_data_file(text, path)
     if isinstance(data, dict) and "cases" in data:
         data = data["cases"]
@@ -246,9 +284,17 @@ def _jsonl_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
         else:
             bad.append(number)
     if bad:
-        more = f" (and {len(bad) - 1} more: lines {', '.join(map(str, bad[1:6]))}{'…' if len(bad) > 6 else ''})" if len(bad) > 1 else ""
-        raise PromptgitError(f"line is not a JSON object{more}", file=path, line=bad[0],
-                             hint="each line of a .jsonl dataset is one JSON object, e.g. {\"id\": \"t1\", \"text\": \"...\"}")
+        more = (
+            f" (and {len(bad) - 1} more: lines {', '.join(map(str, bad[1:6]))}{'…' if len(bad) > 6 else ''})"
+            if len(bad) > 1
+            else ""
+        )
+        raise PromptgitError(
+            f"line is not a JSON object{more}",
+            file=path,
+            line=bad[0],
+            hint='each line of a .jsonl dataset is one JSON object, e.g. {"id": "t1", "text": "..."}',
+        )
     return rows
 
 
@@ -274,8 +320,12 @@ def _cases(rows: list[tuple[dict, int | None]], fields: _Fields, file: str) -> t
     for number, (row, line) in enumerate(rows, start=1):
         case_id = _case_id(row, id_field, number, file, line)
         if case_id in seen:
-            raise PromptgitError(f"duplicate case id {case_id!r}", file=file, line=line,
-                                 hint="give every case a distinct id, or drop `id:` to number the rows")
+            raise PromptgitError(
+                f"duplicate case id {case_id!r}",
+                file=file,
+                line=line,
+                hint="give every case a distinct id, or drop `id:` to number the rows",
+            )
         seen[case_id] = line
         variables = dict(row) if var_map else row  # shared, not copied: rows are never mutated
         for name, source in var_map.items():
@@ -298,8 +348,12 @@ def _case_id(row: dict, id_field: str | None, number: int, file: str, line: int 
 
 def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple[ScorerSpec, ...]:
     if not isinstance(value, list) or not value:
-        raise PromptgitError("the suite lists no scorers", file=path, line=line,
-                             hint="add e.g. `scorers: [exact_match]` (SPEC section 4 lists the built-ins)")
+        raise PromptgitError(
+            "the suite lists no scorers",
+            file=path,
+            line=line,
+            hint="add e.g. `scorers: [exact_match]` (SPEC section 4 lists the built-ins)",
+        )
     return tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
 
 
@@ -312,6 +366,8 @@ def _scorer(item: Any, path: str, line: int | None) -> ScorerSpec:
         if len(named) == 1 and isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight > 0:
             return ScorerSpec(str(named[0]), item[named[0]], float(weight), line)
     raise PromptgitError(
-        f"cannot read scorer {item!r}", file=path, line=line,
+        f"cannot read scorer {item!r}",
+        file=path,
+        line=line,
         hint="write a scorer as a name (`- exact_match`) or one `name: config` pair, optionally with `weight: 2`",
     )

@@ -11,6 +11,8 @@ import pytest
 
 from promptgit.cli import main
 
+pytest_plugins = ["tests.openai_fixtures"]
+
 CLASSIFY_PROMPT = """\
 ---
 description: Route a ticket
@@ -64,11 +66,12 @@ def git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
 @pytest.fixture
 def basic_project(write: Callable[..., Path]) -> Path:
     """A small valid project: one prompt with a partial, one suite with three cases."""
-    return write({
-        "promptgit.yaml": "defaults: {model: openai/test-model, temperature: 0}\n",
-        "prompts/support/classify.jinja": CLASSIFY_PROMPT,
-        "prompts/_partials/labels.jinja": "Labels: billing, refunds.\n",
-        "evals/support/classify.yaml": """\
+    return write(
+        {
+            "promptgit.yaml": "defaults: {model: openai/test-model, temperature: 0}\n",
+            "prompts/support/classify.jinja": CLASSIFY_PROMPT,
+            "prompts/_partials/labels.jinja": "Labels: billing, refunds.\n",
+            "evals/support/classify.yaml": """\
             prompt: support/classify
             dataset: tickets.jsonl
             expected: label
@@ -76,12 +79,13 @@ def basic_project(write: Callable[..., Path]) -> Path:
             scorers: [exact_match]
             threshold: 0.5
         """,
-        "evals/support/tickets.jsonl": (
-            '{"id": "a", "text": "charged twice", "label": "refunds"}\n'
-            '{"id": "b", "text": "invoice question", "label": "billing"}\n'
-            '{"id": "c", "text": "refund please", "label": "refunds"}\n'
-        ),
-    })
+            "evals/support/tickets.jsonl": (
+                '{"id": "a", "text": "charged twice", "label": "refunds"}\n'
+                '{"id": "b", "text": "invoice question", "label": "billing"}\n'
+                '{"id": "c", "text": "refund please", "label": "refunds"}\n'
+            ),
+        }
+    )
 
 
 @pytest.fixture

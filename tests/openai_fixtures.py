@@ -1,7 +1,6 @@
 """Pytest fixtures for the local OpenAI-compatible server (tests/openai_server.py).
 
-Use from a test file with `from tests.openai_fixtures import openai_server` (or register this module once with
-`pytest_plugins = ["tests.openai_fixtures"]` in tests/conftest.py).
+Registered once for every test module by `pytest_plugins` in tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ with `Retry-After` at once. Fault kinds: see `FAULTS`.
 In-process: `start_server(...)` runs it on a background thread. As a process (benchmarks, so the
 server does not share the client's CPU): `python tests/openai_server.py --latency 0.2 ...` prints its
 URL as the first line of stdout; `spawn_server(...)` does that and returns the same kind of handle.
-Control endpoints (not recorded): GET /_stats, GET /_timeline, POST /_configure (JSON of ServerConfig fields), POST /_reset.
+Control endpoints (not recorded): GET /_stats, GET /_timeline, POST /_configure (JSON of ServerConfig fields),
+POST /_reset.
 """
 
 from __future__ import annotations
@@ -225,9 +226,7 @@ def _completion(body: Mapping[str, Any], text: str | None, served: int) -> dict[
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "test-model"),
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -458,9 +457,17 @@ class RemoteServer:
 def spawn_server(**config: Any) -> RemoteServer:
     """Start the server as a separate process with ServerConfig fields as keywords."""
     ServerConfig(**config)
-    args = [sys.executable, str(Path(__file__).resolve()), "--exit-with-stdin", "--config-json", json.dumps(config, default=list)]
+    args = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--exit-with-stdin",
+        "--config-json",
+        json.dumps(config, default=list),
+    ]
     # The child holds our pipe as stdin: when this process dies, however, the server stops too.
-    process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     assert process.stdout is not None
     url = process.stdout.readline().strip()
     if not url.startswith("http://"):

@@ -1,4 +1,4 @@
-"""The GitHub Action and workflows: schema-valid, zizmor-clean, no `${{` in scripts, and the shell steps run for real."""
+"""The GitHub Action and workflows: schema-valid, zizmor-clean, no `${{` in scripts, the shell steps run for real."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def _tool(name: str) -> str:
 def test_action_metadata_validates_against_the_github_actions_schema() -> None:
     run = subprocess.run(
         [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert (run.returncode, run.stdout.strip()) == (0, "ok -- validation done")
 
@@ -59,7 +61,9 @@ def test_workflows_validate_against_the_github_workflows_schema() -> None:
     assert [p.name for p in WORKFLOWS] == ["ci.yml", "promptgit-comment.yml", "promptgit.yml"]
     run = subprocess.run(
         [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, WORKFLOWS)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert (run.returncode, run.stdout.strip()) == (0, "ok -- validation done")
 
@@ -67,9 +71,22 @@ def test_workflows_validate_against_the_github_workflows_schema() -> None:
 @pytest.mark.parametrize("persona", ["regular", "auditor"])
 def test_zizmor_finds_nothing_of_medium_severity_or_above(persona: str) -> None:
     run = subprocess.run(
-        [_tool("zizmor"), "--offline", "--format", "json", "--persona", persona, "--min-severity", "medium",
-         "action.yml", ".github/workflows/"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [
+            _tool("zizmor"),
+            "--offline",
+            "--format",
+            "json",
+            "--persona",
+            persona,
+            "--min-severity",
+            "medium",
+            "action.yml",
+            ".github/workflows/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     findings = json.loads(run.stdout)
     assert [(f["ident"], f["determinations"]["severity"]) for f in findings] == []
@@ -94,8 +111,12 @@ def test_no_run_block_expands_an_expression(path: Path) -> None:
 
 
 def test_every_third_party_action_is_pinned() -> None:
-    uses = [s["uses"] for p in [ACTION, *WORKFLOWS] for s in (_action_steps() if p == ACTION else _workflow_steps(p))
-            if "uses" in s]
+    uses = [
+        s["uses"]
+        for p in [ACTION, *WORKFLOWS]
+        for s in (_action_steps() if p == ACTION else _workflow_steps(p))
+        if "uses" in s
+    ]
     for ref in uses:
         if ref == "./":
             continue
@@ -261,7 +282,11 @@ class Runner:
         # How the runner invokes `shell: bash`.
         done = subprocess.run(
             [BASH, "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-            env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
         return StepRun(sid, skipped=False, code=done.returncode, out=done.stdout + done.stderr, outputs=outputs)
@@ -278,8 +303,14 @@ def _fake_cli(tmp: Path) -> Path:
 
 def _action_context(**inputs: str) -> dict[str, Any]:
     defaults = {
-        "github-token": "ghs_fake", "python-version": "3.11", "working-directory": ".", "args": "",
-        "comment": "true", "fail-on": "fail", "base": "b" * 40, "head": "h" * 40,
+        "github-token": "ghs_fake",
+        "python-version": "3.11",
+        "working-directory": ".",
+        "args": "",
+        "comment": "true",
+        "fail-on": "fail",
+        "base": "b" * 40,
+        "head": "h" * 40,
     }
     return {
         "inputs": {**defaults, **inputs},
@@ -320,7 +351,13 @@ def test_verdict_output_and_fail_on(tmp_path: Path, code: int, fail_on: str, ver
     assert steps["ci"].outputs == {"report": str(report), "verdict": verdict}
     assert report.read_text() == "<!-- promptgit-report -->\n# report\n"
     assert (log / "ci.args").read_text().splitlines() == [
-        "ci", "--base", "b" * 40, "--head", "h" * 40, "--report", str(report),
+        "ci",
+        "--base",
+        "b" * 40,
+        "--head",
+        "h" * 40,
+        "--report",
+        str(report),
     ]
     assert (log / "comment.args").read_text().splitlines() == ["comment", "--report", str(report)]
     assert steps["gate"].code == gate
@@ -353,7 +390,7 @@ def test_extra_args_are_split_on_spaces_without_any_shell_expansion(tmp_path: Pa
     (tmp_path / "workspace" / "secret.txt").write_text("x")
     args = '--suite "a b" * $(touch pwned) ${HOME} `id`'
 
-    steps, log = _run_action(tmp_path, 0, args=args)
+    _steps, log = _run_action(tmp_path, 0, args=args)
 
     passed = (log / "ci.args").read_text().splitlines()[7:]
     assert passed == ["--suite", '"a', 'b"', "*", "$(touch", "pwned)", "${HOME}", "`id`"]
@@ -406,10 +443,13 @@ def test_a_failed_comment_fails_the_action(tmp_path: Path) -> None:
     assert (steps["comment"].code, steps["gate"].skipped) == (2, True)
 
 
-@pytest.mark.parametrize(("inputs", "message"), [
-    ({"fail-on": "sometimes"}, "fail-on must be fail, inconclusive or never, not 'sometimes'"),
-    ({"base": ""}, "no base revision: run on pull_request or set the 'base' input"),
-])
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"fail-on": "sometimes"}, "fail-on must be fail, inconclusive or never, not 'sometimes'"),
+        ({"base": ""}, "no base revision: run on pull_request or set the 'base' input"),
+    ],
+)
 def test_bad_inputs_fail_before_evaluating(tmp_path: Path, inputs: dict[str, str], message: str) -> None:
     steps, log = _run_action(tmp_path, 0, **inputs)
 
@@ -455,7 +495,14 @@ def test_the_follow_up_posts_with_a_validated_pr_number(tmp_path: Path) -> None:
 
     assert step.code == 0
     assert (tmp_path / "log" / "python3.args").read_text().splitlines() == [
-        "-m", "promptgit.github", "--report", str(artifact / "report.md"), "--pr", "42", "--head-sha", "c" * 40,
+        "-m",
+        "promptgit.github",
+        "--report",
+        str(artifact / "report.md"),
+        "--pr",
+        "42",
+        "--head-sha",
+        "c" * 40,
     ]
     assert (tmp_path / "log" / "python3.path").read_text() == "trusted\n"
 

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result
-from tests.openai_fixtures import openai_server  # noqa: F401  (a fixture)
 from tests.openai_server import Server
 
 COMMITS = 25
@@ -20,8 +18,10 @@ CASES = 30
 
 
 def _prompt(style: int, answer_field: str) -> str:
-    return (f"---\nmax_tokens: 8\n---\nsystem:\nRoute the ticket.\nStyle revision {style}.\n"
-            f"user:\nTicket {{{{ text }}}}\nANSWER: {{{{ {answer_field} }}}}\n")
+    return (
+        f"---\nmax_tokens: 8\n---\nsystem:\nRoute the ticket.\nStyle revision {style}.\n"
+        f"user:\nTicket {{{{ text }}}}\nANSWER: {{{{ {answer_field} }}}}\n"
+    )
 
 
 def _git(root: Path, *args: str) -> str:
@@ -32,15 +32,27 @@ def _git(root: Path, *args: str) -> str:
 def history_repo(write: Callable[..., Path], git_env: None) -> tuple[Path, list[str]]:
     """25 commits: odd ones restyle the system line, even ones touch README, commit 14 breaks the answers."""
     labels = ["billing", "refunds", "account_access"]
-    rows = [json.dumps({"id": f"k{i:02d}", "text": f"t{i}", "label": labels[i % 3], "good": labels[i % 3],
-                        "bad": labels[i % 3] if i % 2 else "technical_support"}) for i in range(CASES)]
-    root = write({
-        "promptgit.yaml": "defaults: {model: openai/test-model, temperature: 0}\nconcurrency: 8\n",
-        "evals/route.yaml": "prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n",
-        "evals/cases.jsonl": "\n".join(rows) + "\n",
-        "prompts/route.jinja": _prompt(1, "good"),
-        "README.md": "notes 1\n",
-    })
+    rows = [
+        json.dumps(
+            {
+                "id": f"k{i:02d}",
+                "text": f"t{i}",
+                "label": labels[i % 3],
+                "good": labels[i % 3],
+                "bad": labels[i % 3] if i % 2 else "technical_support",
+            }
+        )
+        for i in range(CASES)
+    ]
+    root = write(
+        {
+            "promptgit.yaml": "defaults: {model: openai/test-model, temperature: 0}\nconcurrency: 8\n",
+            "evals/route.yaml": "prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n",
+            "evals/cases.jsonl": "\n".join(rows) + "\n",
+            "prompts/route.jinja": _prompt(1, "good"),
+            "README.md": "notes 1\n",
+        }
+    )
     _git(root, "init", "-q", "-b", "main")
     shas = []
     answer = "good"
@@ -126,7 +138,7 @@ def test_a_warm_blame_makes_no_model_call(openai_server: Server, history_repo, r
 
 
 def test_blame_no_eval_shows_only_what_is_stored(openai_server: Server, history_repo, run_cli) -> None:  # type: ignore[no-untyped-def]
-    root, shas = history_repo
+    root, _shas = history_repo
     result = run_cli(["blame", "route", "--no-eval", "--json"], root)
     assert result.code == 0
     assert len(openai_server.requests) == 0

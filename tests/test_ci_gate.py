@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,16 @@ from markdown_it.token import Token
 from promptgit.github import MARKER
 from promptgit.report import COMMENT_LIMIT
 from tests.conftest import Result
-from tests.openai_fixtures import openai_server  # noqa: F401  (a fixture)
 from tests.openai_server import Server
 from tests.test_git_native import LABELS, SETTINGS, Repo, cli_json, dataset, new_repo
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-EVIL = ("| pipes | <script>alert(1)</script> [link](http://x) @octocat\n"
-        "```\n</details>\n```\r| injected | row | after | a carriage return |")
+EVIL = (
+    "| pipes | <script>alert(1)</script> [link](http://x) @octocat\n"
+    "```\n</details>\n```\r| injected | row | after | a carriage return |"
+)
 # How a cell shows EVIL: a zero-width space after @, every line break as <br>.
 SHOWN_EVIL = EVIL.replace("@", "@\u200b").replace("\r", "\n")
 
@@ -40,20 +40,27 @@ def suite_yaml(gates: str = "") -> str:
 def two_versions(path: Path, data: str, gates: str = "", settings: str = SETTINGS) -> tuple[Repo, str, str]:
     """c1 answers with each row's `naive` field, c2 (an edit of the prompt) with its `good` field."""
     repo = new_repo(path)
-    c1 = repo.commit("first prompt", {
-        "promptgit.yaml": settings, "prompts/route.jinja": prompt("naive"),
-        "evals/route.yaml": suite_yaml(gates), "evals/cases.jsonl": data,
-    })
+    c1 = repo.commit(
+        "first prompt",
+        {
+            "promptgit.yaml": settings,
+            "prompts/route.jinja": prompt("naive"),
+            "evals/route.yaml": suite_yaml(gates),
+            "evals/cases.jsonl": data,
+        },
+    )
     c2 = repo.commit("edit the prompt", {"prompts/route.jinja": prompt("good", "Route the ticket to one queue.")})
     return repo, c1, c2
 
 
-def run_ci(run_cli: Callable[..., Result], repo: Repo, base: str, head: str, code: int,
-           *extra: str) -> tuple[dict[str, Any], str]:
+def run_ci(
+    run_cli: Callable[..., Result], repo: Repo, base: str, head: str, code: int, *extra: str
+) -> tuple[dict[str, Any], str]:
     """`promptgit ci --json` with a report file; checks the exit code, returns the JSON and the report."""
     report = repo.path.parent / "report.md"
-    document = cli_json(run_cli, repo.path, ["ci", "--base", base, "--head", head, "--report", str(report), "--json",
-                                             *extra], code=code)
+    document = cli_json(
+        run_cli, repo.path, ["ci", "--base", base, "--head", head, "--report", str(report), "--json", *extra], code=code
+    )
     return document, report.read_text(encoding="utf-8")
 
 
@@ -80,9 +87,7 @@ def _text(token: Token) -> str:
     for child in token.children or []:
         if child.type in ("text", "code_inline"):
             parts.append(child.content)
-        elif child.type == "html_inline" and child.content.lower() == "<br>":
-            parts.append("\n")
-        elif child.type == "softbreak":
+        elif (child.type == "html_inline" and child.content.lower() == "<br>") or child.type == "softbreak":
             parts.append("\n")
     return "".join(parts)
 
@@ -113,8 +118,9 @@ def test_an_improvement_passes(openai_server: Server, tmp_path: Path, run_cli) -
     assert len(improved) == 1 + 22
 
 
-def test_a_significant_drop_beyond_max_drop_fails_and_lists_the_regressions(openai_server: Server, tmp_path: Path,
-                                                                            run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_significant_drop_beyond_max_drop_fails_and_lists_the_regressions(
+    openai_server: Server, tmp_path: Path, run_cli
+) -> None:  # type: ignore[no-untyped-def]
     # c1 is right on 36 of 40, c2 on 16 (it loses c000-c019 and fixes nothing).
     data = dataset(naive_right=set(range(36)), good_right=set(range(20, 36)))
     repo, c1, c2 = two_versions(tmp_path / "repo", data, gates="max_drop: 0.02\n")
@@ -161,7 +167,9 @@ def test_a_suite_under_its_threshold_fails(openai_server: Server, tmp_path: Path
 
 
 def test_a_failing_model_is_inconclusive(openai_server: Server, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
-    repo, c1, c2 = two_versions(tmp_path / "repo", dataset(), gates="threshold: 0.5\n", settings=SETTINGS + "retries: 0\n")
+    repo, c1, c2 = two_versions(
+        tmp_path / "repo", dataset(), gates="threshold: 0.5\n", settings=SETTINGS + "retries: 0\n"
+    )
     base = cli_json(run_cli, repo.path, ["eval", "--rev", c1, "--json"], code=1)  # 30% is below 0.5: stored anyway
     assert base["suites"][0]["score"] == 0.3
     openai_server.configure(rates={"500": 1.0})
@@ -169,7 +177,11 @@ def test_a_failing_model_is_inconclusive(openai_server: Server, tmp_path: Path, 
     document, report = run_ci(run_cli, repo, c1, c2, 3)
     [suite] = document["suites"]
     assert (document["verdict"], suite["verdict"], suite["base_score"], suite["head_score"]) == (
-        "inconclusive", "inconclusive", 0.3, None)
+        "inconclusive",
+        "inconclusive",
+        0.3,
+        None,
+    )
     assert suite["reason"] == "40 of 40 cases failed to run on head (more than 5%)"
     # Base came from the store; each head case was tried once (retries: 0).
     statuses = [r.status for r in openai_server.requests[requests:]]
@@ -200,7 +212,10 @@ def test_ci_without_head_judges_the_working_tree(openai_server: Server, tmp_path
     repo.write({"prompts/route.jinja": prompt("naive", "Back to the first prompt.")})
     document = cli_json(run_cli, repo.path, ["ci", "--base", c2, "--json", "--report", str(tmp_path / "r.md")])
     assert (document["verdict"], document["base"], document["head"]) == ("pass", c2, "WORKTREE")
-    assert (document["suites"][0]["improved"], document["suites"][0]["delta"]) == (["c004", "c005", "c006", "c007"], 0.5)
+    assert (document["suites"][0]["improved"], document["suites"][0]["delta"]) == (
+        ["c004", "c005", "c006", "c007"],
+        0.5,
+    )
     report = (tmp_path / "r.md").read_text(encoding="utf-8")
     fence = next(t for t in MD.parse(report) if t.type == "fence")
     assert "-Route the ticket to one queue.\n+Back to the first prompt.\n" in fence.content
@@ -218,8 +233,9 @@ def test_no_affected_suite_passes_with_nothing_to_evaluate(openai_server: Server
     assert len(openai_server.requests) == 0
 
 
-def test_the_report_is_appended_to_the_job_summary(openai_server: Server, tmp_path: Path, run_cli,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_report_is_appended_to_the_job_summary(
+    openai_server: Server, tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     summary = tmp_path / "step_summary.md"
     summary.write_text("earlier step\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -234,7 +250,9 @@ def test_model_output_cannot_break_the_report(openai_server: Server, tmp_path: P
     # The fake model answers one line after ANSWER:; the answers table gives multi-line hostile outputs.
     answers = {}
     for i in range(4):
-        rendered = cli_json(run_cli, repo.path, ["render", "route", "--suite", "route", "--case", f"c{i:03d}", "--json"])
+        rendered = cli_json(
+            run_cli, repo.path, ["render", "route", "--suite", "route", "--case", f"c{i:03d}", "--json"]
+        )
         answers[rendered["messages"][-1]["content"]] = f"{EVIL} case {i}"
     openai_server.configure(answers=answers)
     document, report = run_ci(run_cli, repo, c1, c2, 0)
@@ -251,7 +269,9 @@ def test_model_output_cannot_break_the_report(openai_server: Server, tmp_path: P
     assert not [t for t in tokens if t.type in ("html_inline", "html_block") and "<script" in t.content.lower()]
     assert not [t for t in tokens if t.type in ("link_open", "image", "code_block")]
     fences = [t for t in tokens if t.type == "fence"]
-    assert [(f.info, f.content.splitlines()[0]) for f in fences] == [("diff", "diff --git a/prompts/route.jinja b/prompts/route.jinja")]
+    assert [(f.info, f.content.splitlines()[0]) for f in fences] == [
+        ("diff", "diff --git a/prompts/route.jinja b/prompts/route.jinja")
+    ]
     assert "@octocat" not in report and "@octocat" not in MD.render(report)
     assert "<script" not in MD.render(report)
     details = [t.content for t in tokens if t.type == "html_block"]
@@ -263,8 +283,12 @@ def test_a_huge_report_fits_a_comment(openai_server: Server, tmp_path: Path, run
     # 2,000 characters each, of the ones escaping inflates most (`@` becomes 9 characters, `<` 4).
     outputs = {i: (f"{LABELS[(i + 1) % 4]} " + "@<|`&" * 400)[:2000] for i in range(n)}
     data = dataset(n, naive_right=set(range(n)), good_right=set(), outputs=outputs)
-    repo, c1, c2 = two_versions(tmp_path / "repo", data, gates="max_drop: 0.02\n",
-                                settings=SETTINGS.replace("concurrency: 8", "concurrency: 16"))
+    repo, c1, c2 = two_versions(
+        tmp_path / "repo",
+        data,
+        gates="max_drop: 0.02\n",
+        settings=SETTINGS.replace("concurrency: 8", "concurrency: 16"),
+    )
     document, report = run_ci(run_cli, repo, c1, c2, 1)
     assert len(document["suites"][0]["regressed"]) == n
     assert len(report) < COMMENT_LIMIT

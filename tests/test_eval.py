@@ -15,28 +15,31 @@ import pytest
 
 from promptgit import models
 from tests.conftest import Result
-from tests.openai_fixtures import DUMMY_KEY, openai_server  # noqa: F401  (a fixture)
+from tests.openai_fixtures import DUMMY_KEY
 from tests.openai_server import Server, spawn_server
 
 LABELS = ["billing", "refunds", "technical_support", "account_access"]
 PROMPT = "---\nmax_tokens: 8\n---\nsystem:\nRoute the ticket.\nuser:\nTicket {{ text }}\nANSWER: {{ reply }}\n"
 
 
-def labelled_project(write: Callable[..., Path], n: int, wrong: set[int], *, repeat: int = 1,
-                     settings: str = "", threshold: float = 0.5) -> Path:
+def labelled_project(
+    write: Callable[..., Path], n: int, wrong: set[int], *, repeat: int = 1, settings: str = "", threshold: float = 0.5
+) -> Path:
     """A suite of `n` cases whose fake-model replies are right except at the indexes in `wrong`."""
     rows = []
     for i in range(n):
         label = LABELS[i % 4]
         reply = LABELS[(i + 1) % 4] if i in wrong else label.upper()  # exact_match ignores case
         rows.append(json.dumps({"id": f"c{i:03d}", "text": f"ticket {i}", "label": label, "reply": reply}))
-    return write({
-        "promptgit.yaml": f"defaults: {{model: openai/test-model, temperature: 0}}\nconcurrency: 8\n{settings}",
-        "prompts/route.jinja": PROMPT,
-        "evals/route.yaml": f"prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n"
-                            f"threshold: {threshold}\nrepeat: {repeat}\n",
-        "evals/cases.jsonl": "\n".join(rows) + "\n",
-    })
+    return write(
+        {
+            "promptgit.yaml": f"defaults: {{model: openai/test-model, temperature: 0}}\nconcurrency: 8\n{settings}",
+            "prompts/route.jinja": PROMPT,
+            "evals/route.yaml": f"prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n"
+            f"threshold: {threshold}\nrepeat: {repeat}\n",
+            "evals/cases.jsonl": "\n".join(rows) + "\n",
+        }
+    )
 
 
 def eval_json(run_cli: Callable[..., Result], root: Path, *args: str) -> tuple[int, dict]:
@@ -49,13 +52,23 @@ def test_scores_equal_the_truth_and_a_rerun_pays_nothing(openai_server: Server, 
     code, first = eval_json(run_cli, root)
     suite = first["suites"][0]
     assert code == 0
-    assert (suite["score"], suite["cases"], suite["passed"], suite["failed"], suite["errors"]) == (35 / 40, 40, 35, 5, 0)
+    assert (suite["score"], suite["cases"], suite["passed"], suite["failed"], suite["errors"]) == (
+        35 / 40,
+        40,
+        35,
+        5,
+        0,
+    )
     assert (suite["calls"], suite["cached"]) == (40, 0)
     assert sorted(r["id"] for r in suite["results"] if not r["passed"]) == ["c003", "c007", "c011", "c020", "c033"]
     assert suite["ci"][0] < 35 / 40 < suite["ci"][1]
     assert len(openai_server.requests) == 40
     code, second = eval_json(run_cli, root)
-    assert (second["suites"][0]["calls"], second["suites"][0]["cached"], second["suites"][0]["score"]) == (0, 40, 35 / 40)
+    assert (second["suites"][0]["calls"], second["suites"][0]["cached"], second["suites"][0]["score"]) == (
+        0,
+        40,
+        35 / 40,
+    )
     assert len(openai_server.requests) == 40  # nothing new reached the server
 
 
@@ -63,8 +76,11 @@ def test_same_inputs_never_pay_twice_even_under_a_new_fingerprint(openai_server:
     root = labelled_project(write, 12, wrong=set())
     eval_json(run_cli, root)
     # A new scorer changes the fingerprint, not the calls: everything is rescored from the cache.
-    (root / "evals/route.yaml").write_text((root / "evals/route.yaml").read_text().replace(
-        "scorers: [exact_match]", "scorers: [exact_match, {regex: '^[a-z_]+$'}]"))
+    (root / "evals/route.yaml").write_text(
+        (root / "evals/route.yaml")
+        .read_text()
+        .replace("scorers: [exact_match]", "scorers: [exact_match, {regex: '^[a-z_]+$'}]")
+    )
     _, again = eval_json(run_cli, root)
     suite = again["suites"][0]
     assert (suite["calls"], suite["cached"], suite["score"]) == (0, 12, 0.5)  # replies are upper case: regex fails
@@ -101,7 +117,9 @@ def test_faulty_server_ends_with_every_case_scored(openai_server: Server, write,
     monkeypatch.setattr(models, "BACKOFF_BASE", 0.01)
     monkeypatch.setattr(models, "BACKOFF_CAP", 0.05)
     openai_server.configure(rates={"500": 0.05, "bad_json": 0.02, "hang": 0.01, "drop": 0.02}, hang_seconds=30, seed=7)
-    root = labelled_project(write, 200, wrong=set(range(0, 200, 10)), settings="timeout: 1\nretries: 6\nconcurrency: 32\n")
+    root = labelled_project(
+        write, 200, wrong=set(range(0, 200, 10)), settings="timeout: 1\nretries: 6\nconcurrency: 32\n"
+    )
     code, report = eval_json(run_cli, root)
     suite = report["suites"][0]
     assert (code, suite["errors"], suite["score"]) == (0, 0, 0.9)
@@ -121,12 +139,23 @@ def test_calls_failing_after_retries_are_errors_not_scores(openai_server: Server
     assert len(openai_server.requests) == 20  # one retry each
     openai_server.configure()
     code, report = eval_json(run_cli, root)  # errors were not cached: the next run calls again
-    assert (code, report["suites"][0]["errors"], report["suites"][0]["score"], report["suites"][0]["calls"]) == (0, 0, 1.0, 10)
+    assert (code, report["suites"][0]["errors"], report["suites"][0]["score"], report["suites"][0]["calls"]) == (
+        0,
+        0,
+        1.0,
+        10,
+    )
 
 
 def _cli(root: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "promptgit", *args], cwd=root, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "promptgit", *args],
+        cwd=root,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_a_sigkilled_run_resumes_without_paying_again(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -175,8 +204,10 @@ def test_two_evaluations_at_once_on_one_store_both_score_the_truth(write) -> Non
 def test_a_fully_cached_run_never_imports_litellm(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
     root = labelled_project(write, 5, wrong=set())
     eval_json(run_cli, root)
-    probe = ("import sys\nfrom promptgit.cli import main\ntry:\n    main(['eval', '--json'])\nexcept SystemExit as e:\n"
-             "    code = e.code\nprint('LITELLM' if 'litellm' in sys.modules else 'NO-LITELLM', code, file=sys.stderr)\n")
+    probe = (
+        "import sys\nfrom promptgit.cli import main\ntry:\n    main(['eval', '--json'])\nexcept SystemExit as e:\n"
+        "    code = e.code\nprint('LITELLM' if 'litellm' in sys.modules else 'NO-LITELLM', code, file=sys.stderr)\n"
+    )
     done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=60)
     assert done.stderr.strip().endswith("NO-LITELLM 0"), done.stderr
     assert json.loads(done.stdout)["suites"][0]["calls"] == 0
@@ -186,11 +217,21 @@ def test_a_process_that_called_a_model_exits_with_its_code_and_all_its_output(op
     # Once litellm is loaded the process skips the interpreter's teardown: nothing may be lost by that.
     root = labelled_project(write, 200, wrong=set(range(0, 200, 4)), threshold=0.9)
     buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as most shells run it
-    done = subprocess.run([sys.executable, "-m", "promptgit", "eval", "--json"], cwd=root, env=buffered,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "promptgit", "eval", "--json"],
+        cwd=root,
+        env=buffered,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr  # 0.75 is below the threshold
     report = json.loads(done.stdout)  # every byte of a long document reached the pipe
-    assert (report["suites"][0]["score"], report["suites"][0]["calls"], len(report["suites"][0]["results"])) == (0.75, 200, 200)
+    assert (report["suites"][0]["score"], report["suites"][0]["calls"], len(report["suites"][0]["results"])) == (
+        0.75,
+        200,
+        200,
+    )
 
 
 def test_an_unexpected_error_keeps_its_traceback_and_exit_code(tmp_path: Path) -> None:
@@ -206,7 +247,10 @@ def test_a_setting_the_provider_rejects_names_the_prompt_file(openai_server: Ser
     (root / "promptgit.yaml").write_text("defaults: {model: anthropic/claude-3-5-haiku-20241022}\n")
     result = run_cli(["eval"], root)
     assert result.code == 2
-    assert "prompts/route.jinja: model anthropic/claude-3-5-haiku-20241022 does not accept setting logit_bias" in result.err
+    assert (
+        "prompts/route.jinja: model anthropic/claude-3-5-haiku-20241022 does not accept setting logit_bias"
+        in result.err
+    )
     assert "Traceback" not in result.err
     assert len(openai_server.requests) == 0
 
@@ -218,8 +262,9 @@ def test_repeats_that_disagree_show_as_flaky() -> None:
 
     steady = CaseResult("a", 1.0, True, "x", ("x",) * 3, (1.0, 1.0, 1.0))
     flaky = CaseResult("b", 2 / 3, False, "x", ("x", "y", "x"), (1.0, 0.0, 1.0))
-    result = SuiteResult("s", "p", "evals/s.yaml", "v1:f", "WORKTREE", 5 / 6, Interval(0.5, 1.0), (steady, flaky),
-                         None, None, repeat=3)
+    result = SuiteResult(
+        "s", "p", "evals/s.yaml", "v1:f", "WORKTREE", 5 / 6, Interval(0.5, 1.0), (steady, flaky), None, None, repeat=3
+    )
     document = eval_json(EvalReport("WORKTREE", (result,), 0.05))["suites"][0]
     assert document["flaky"] == 1
     assert [r["flakiness"] for r in document["results"]] == [0.0, pytest.approx(2 / 3, abs=1e-6)]
@@ -232,5 +277,8 @@ def test_a_misspelt_local_model_is_one_clear_error_not_an_inconclusive_run(write
     (root / "promptgit.yaml").write_text("defaults: {model: local/qwen-nope, temperature: 0}\n")
     result = run_cli(["eval"], root)
     assert result.code == 2
-    assert "prompts/route.jinja: unknown local model 'local/qwen-nope'; the local models are: local/qwen2.5-coder-0.5b" in result.err
+    assert (
+        "prompts/route.jinja: unknown local model 'local/qwen-nope'; the local models are: local/qwen2.5-coder-0.5b"
+        in result.err
+    )
     assert "Traceback" not in result.err

@@ -37,11 +37,13 @@ def test_text_before_the_first_role_line_is_refused() -> None:
 
 
 def test_template_graph_follows_includes_and_collects_variables(write) -> None:  # type: ignore[no-untyped-def]
-    root = write({
-        "prompts/a.jinja": "user:\n{% include '_p/one.jinja' %}{{ x }}\n",
-        "prompts/_p/one.jinja": "{{ y }}{% include '_p/two.jinja' %}",
-        "prompts/_p/two.jinja": "{{ z }}",
-    })
+    root = write(
+        {
+            "prompts/a.jinja": "user:\n{% include '_p/one.jinja' %}{{ x }}\n",
+            "prompts/_p/one.jinja": "{{ y }}{% include '_p/two.jinja' %}",
+            "prompts/_p/two.jinja": "{{ z }}",
+        }
+    )
     tree, settings = WorkTree(root), Settings()
     graph = template_graph(tree, settings, load_prompt(tree, settings, "a"))
     assert graph.files == ("prompts/a.jinja", "prompts/_p/one.jinja", "prompts/_p/two.jinja")
@@ -63,14 +65,19 @@ def test_inputs_defaults_fill_missing_variables(write) -> None:  # type: ignore[
     assert rendered.messages == (Message("user", "Be friendly to Ann."),)
 
 
-@pytest.mark.parametrize("ext,content", [
-    ("jsonl", '{"id": "x", "q": "1", "expected": "a"}\n\n{"id": "y", "q": "2", "expected": "b"}\n'),
-    ("json", json.dumps([{"id": "x", "q": "1", "expected": "a"}, {"id": "y", "q": "2", "expected": "b"}])),
-    ("csv", "id,q,expected\nx,1,a\ny,2,b\n"),
-    ("yaml", "- {id: x, q: '1', expected: a}\n- {id: y, q: '2', expected: b}\n"),
-])
+@pytest.mark.parametrize(
+    "ext,content",
+    [
+        ("jsonl", '{"id": "x", "q": "1", "expected": "a"}\n\n{"id": "y", "q": "2", "expected": "b"}\n'),
+        ("json", json.dumps([{"id": "x", "q": "1", "expected": "a"}, {"id": "y", "q": "2", "expected": "b"}])),
+        ("csv", "id,q,expected\nx,1,a\ny,2,b\n"),
+        ("yaml", "- {id: x, q: '1', expected: a}\n- {id: y, q: '2', expected: b}\n"),
+    ],
+)
 def test_every_dataset_format_gives_the_same_cases(write, ext: str, content: str) -> None:  # type: ignore[no-untyped-def]
-    root = write({"evals/s.yaml": f"prompt: p\ndataset: data.{ext}\nscorers: [exact_match]\n", f"evals/data.{ext}": content})
+    root = write(
+        {"evals/s.yaml": f"prompt: p\ndataset: data.{ext}\nscorers: [exact_match]\n", f"evals/data.{ext}": content}
+    )
     suite = load_suite(WorkTree(root), Settings(), "s")
     assert [(c.id, c.vars["q"], c.expected) for c in suite.cases] == [("x", "1", "a"), ("y", "2", "b")]
     assert suite.dataset == f"evals/data.{ext}"
@@ -78,7 +85,9 @@ def test_every_dataset_format_gives_the_same_cases(write, ext: str, content: str
 
 
 def test_inline_cases_vars_mapping_and_row_numbers(write) -> None:  # type: ignore[no-untyped-def]
-    root = write({"evals/s.yaml": """\
+    root = write(
+        {
+            "evals/s.yaml": """\
         prompt: p
         expected: answer
         vars: {ticket: text}
@@ -87,18 +96,27 @@ def test_inline_cases_vars_mapping_and_row_numbers(write) -> None:  # type: igno
           - {text: bye, answer: part}
         scorers: [exact_match, {regex: "^g", weight: 2}]
         repeat: 3
-    """})
+    """
+        }
+    )
     suite = load_suite(WorkTree(root), Settings(threshold=0.8), "s")
     assert [c.id for c in suite.cases] == ["1", "2"]
     assert suite.cases[0].vars == {"text": "hello", "answer": "greet", "ticket": "hello"}
     assert suite.cases[1].expected == "part"
-    assert [(s.name, s.config, s.weight, s.line) for s in suite.scorers] == [("exact_match", None, 1.0, 7), ("regex", "^g", 2.0, 7)]
+    assert [(s.name, s.config, s.weight, s.line) for s in suite.scorers] == [
+        ("exact_match", None, 1.0, 7),
+        ("regex", "^g", 2.0, 7),
+    ]
     assert (suite.repeat, suite.threshold, suite.max_drop) == (3, 0.8, None)
 
 
 def test_duplicate_case_ids_are_refused(write) -> None:  # type: ignore[no-untyped-def]
-    root = write({"evals/s.yaml": "prompt: p\ndataset: d.jsonl\nscorers: [equals]\n",
-                  "evals/d.jsonl": '{"id": 1}\n{"id": 2}\n{"id": 1}\n'})
+    root = write(
+        {
+            "evals/s.yaml": "prompt: p\ndataset: d.jsonl\nscorers: [equals]\n",
+            "evals/d.jsonl": '{"id": 1}\n{"id": 2}\n{"id": 1}\n',
+        }
+    )
     with pytest.raises(PromptgitError) as err:
         load_suite(WorkTree(root), Settings(), "s")
     assert (err.value.file, err.value.line, err.value.message) == ("evals/d.jsonl", 3, "duplicate case id '1'")
@@ -110,5 +128,9 @@ def test_defaults_refuse_keys_and_typos(write) -> None:  # type: ignore[no-untyp
     root = write({"promptgit.yaml": "concurrency: 2\ndefaults:\n  model: openai/x\n  api_key: sk-secret\n"})
     with pytest.raises(PromptgitError) as err:
         load_settings(WorkTree(root))
-    assert (err.value.file, err.value.line, err.value.message) == ("promptgit.yaml", 2, "unknown model setting 'api_key' in defaults")
+    assert (err.value.file, err.value.line, err.value.message) == (
+        "promptgit.yaml",
+        2,
+        "unknown model setting 'api_key' in defaults",
+    )
     assert "OPENAI_API_KEY" in (err.value.hint or "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -87,15 +87,22 @@ def test_git_tree_reads_the_commit_not_the_working_tree(repo: Repo) -> None:
 
 
 def test_files_lists_a_folder_at_the_revision(repo: Repo) -> None:
-    old = repo.commit("one", {"evals/a.yaml": "a", "evals/sub/b.jsonl": "b", "evals/.hidden/x": "x",
-                              "evals/__pycache__/c.pyc": "c", "prompts/p.jinja": "p"})
+    old = repo.commit(
+        "one",
+        {
+            "evals/a.yaml": "a",
+            "evals/sub/b.jsonl": "b",
+            "evals/.hidden/x": "x",
+            "evals/__pycache__/c.pyc": "c",
+            "prompts/p.jinja": "p",
+        },
+    )
     repo.commit("two", {"evals/sub/later.yaml": "l", "evals/a.yaml": None})
 
     assert pg.GitTree(repo.path, old).files("evals") == ["evals/a.yaml", "evals/sub/b.jsonl"]
     assert pg.GitTree(repo.path, "HEAD").files("evals") == ["evals/sub/b.jsonl", "evals/sub/later.yaml"]
     assert pg.GitTree(repo.path, "HEAD").files("evals/sub/") == ["evals/sub/b.jsonl", "evals/sub/later.yaml"]
-    assert pg.GitTree(repo.path, "HEAD").files("") == [
-        "evals/sub/b.jsonl", "evals/sub/later.yaml", "prompts/p.jinja"]
+    assert pg.GitTree(repo.path, "HEAD").files("") == ["evals/sub/b.jsonl", "evals/sub/later.yaml", "prompts/p.jinja"]
     assert pg.GitTree(repo.path, "HEAD").files("missing") == []
     assert pg.GitTree(repo.path, "HEAD").files("prompts/p.jinja") == []
 
@@ -114,8 +121,9 @@ def test_git_tree_follows_symlinks_inside_the_tree(repo: Repo) -> None:
 
 
 def test_project_in_a_subfolder_uses_project_relative_paths(repo: Repo) -> None:
-    first = repo.commit("one", {"README.md": "top\n", "apps/pg/promptgit.yaml": "{}\n",
-                                "apps/pg/prompts/a.jinja": "line one\n"})
+    first = repo.commit(
+        "one", {"README.md": "top\n", "apps/pg/promptgit.yaml": "{}\n", "apps/pg/prompts/a.jinja": "line one\n"}
+    )
     second = repo.commit("two", {"apps/pg/prompts/a.jinja": "line one\nline two\n", "README.md": "top 2\n"})
     third = repo.commit("outside only", {"README.md": "top 3\n"})
     project = repo.path / "apps" / "pg"
@@ -129,9 +137,13 @@ def test_project_in_a_subfolder_uses_project_relative_paths(repo: Repo) -> None:
     assert [c.sha for c in pg.history(project)] == [first, second]
     assert [c.sha for c in pg.history(repo.path)] == [first, second, third]
     assert pg.changed_files(project, first, None) == [
-        pg.Change("M", "prompts/a.jinja", "prompts/a.jinja"), pg.Change("A", None, "prompts/b.jinja")]
+        pg.Change("M", "prompts/a.jinja", "prompts/a.jinja"),
+        pg.Change("A", None, "prompts/b.jinja"),
+    ]
     assert [(b.commit, b.original_path) for b in pg.blame(project, "prompts/a.jinja", "HEAD")] == [
-        (first, "prompts/a.jinja"), (second, "prompts/a.jinja")]
+        (first, "prompts/a.jinja"),
+        (second, "prompts/a.jinja"),
+    ]
     assert "+line two" in pg.diff_text(project, first, second, [])
     assert "a/prompts/a.jinja" in pg.diff_text(project, first, second, [])
 
@@ -194,7 +206,9 @@ def test_a_repository_without_commits(repo: Repo) -> None:
     assert pg.commits_touching(repo.path, ["prompts"]) == []
     assert pg.read_results_ref(repo.path) == {}
     assert pg.blame(repo.path, "prompts/a.jinja") == [
-        pg.BlameLine(1, "x", WORKTREE, "prompts/a.jinja"), pg.BlameLine(2, "y", WORKTREE, "prompts/a.jinja")]
+        pg.BlameLine(1, "x", WORKTREE, "prompts/a.jinja"),
+        pg.BlameLine(2, "y", WORKTREE, "prompts/a.jinja"),
+    ]
     with pytest.raises(PromptgitError) as err:
         pg.resolve(repo.path, "HEAD")
     assert "no commits yet" in err.value.message
@@ -204,8 +218,11 @@ def test_shallow_clone_says_how_to_fetch_history(make_repo: Callable[[str], Repo
     origin = make_repo("origin")
     old = origin.commit("one", {"a": "1"})
     origin.commit("two", {"a": "2"})
-    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{origin.path}", str(tmp_path / "shallow")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", f"file://{origin.path}", str(tmp_path / "shallow")],
+        check=True,
+        capture_output=True,
+    )
     shallow = tmp_path / "shallow"
 
     for rev in (old, "HEAD~1"):
@@ -241,8 +258,9 @@ def test_commits_touching_lists_exactly_the_commits_that_changed_the_paths(repo:
     assert shas(["prompts/new_name.jinja"], since=c3) == [c4, c5]
     assert shas(["prompts/new_name.jinja"], until=c4) == [c1, c4]
     commit = pg.commits_touching(repo.path, ["evals/s.yaml"])[-1]
-    assert commit == pg.Commit(c3, "2023-11-14T22:16:20+00:00", 1_700_000_180, "edit suite", "Tess Ter",
-                               (repo.git("rev-parse", f"{c3}~1"),))
+    assert commit == pg.Commit(
+        c3, "2023-11-14T22:16:20+00:00", 1_700_000_180, "edit suite", "Tess Ter", (repo.git("rev-parse", f"{c3}~1"),)
+    )
 
 
 def test_history_follows_the_first_parent(repo: Repo) -> None:
@@ -266,39 +284,55 @@ def test_history_follows_the_first_parent(repo: Repo) -> None:
 
 
 def test_changed_files_between_commits(repo: Repo) -> None:
-    base = repo.commit("base", {"keep.txt": "k", "edit.txt": "e1", "gone.txt": "g",
-                                "move/me.txt": "a file long enough to be recognised as renamed\n" * 3})
+    base = repo.commit(
+        "base",
+        {
+            "keep.txt": "k",
+            "edit.txt": "e1",
+            "gone.txt": "g",
+            "move/me.txt": "a file long enough to be recognised as renamed\n" * 3,
+        },
+    )
     (repo.path / "moved").mkdir()
     repo.git("mv", "move/me.txt", "moved/me.txt")
     head = repo.commit("head", {"edit.txt": "e2", "gone.txt": None, "added.txt": "n"})
 
-    assert sorted(pg.changed_files(repo.path, base, head), key=str) == sorted([
-        pg.Change("A", None, "added.txt"),
-        pg.Change("M", "edit.txt", "edit.txt"),
-        pg.Change("D", "gone.txt", None),
-        pg.Change("R", "move/me.txt", "moved/me.txt"),
-    ], key=str)
+    assert sorted(pg.changed_files(repo.path, base, head), key=str) == sorted(
+        [
+            pg.Change("A", None, "added.txt"),
+            pg.Change("M", "edit.txt", "edit.txt"),
+            pg.Change("D", "gone.txt", None),
+            pg.Change("R", "move/me.txt", "moved/me.txt"),
+        ],
+        key=str,
+    )
     assert pg.changed_files(repo.path, head, head) == []
 
 
 def test_changed_files_against_the_working_tree(repo: Repo) -> None:
     repo.write({".gitignore": ".promptgit/\n"})
-    base = repo.commit("base", {"edit.txt": "e1", "staged.txt": "s1",
-                                "old.txt": "a file long enough to be recognised as renamed\n" * 3})
-    repo.write({"edit.txt": "e2 (unstaged)", "staged.txt": "s2", "untracked.txt": "u",
-                ".promptgit/cache.db": "ignored"})
+    base = repo.commit(
+        "base",
+        {"edit.txt": "e1", "staged.txt": "s1", "old.txt": "a file long enough to be recognised as renamed\n" * 3},
+    )
+    repo.write(
+        {"edit.txt": "e2 (unstaged)", "staged.txt": "s2", "untracked.txt": "u", ".promptgit/cache.db": "ignored"}
+    )
     repo.git("add", "staged.txt")
     (repo.path / "old.txt").rename(repo.path / "new.txt")  # a rename the index knows nothing about
     status_before = repo.git("status", "--porcelain")
 
     changes = pg.changed_files(repo.path, base, None)
 
-    assert sorted(changes, key=str) == sorted([
-        pg.Change("M", "edit.txt", "edit.txt"),
-        pg.Change("M", "staged.txt", "staged.txt"),
-        pg.Change("A", None, "untracked.txt"),
-        pg.Change("R", "old.txt", "new.txt"),
-    ], key=str)
+    assert sorted(changes, key=str) == sorted(
+        [
+            pg.Change("M", "edit.txt", "edit.txt"),
+            pg.Change("M", "staged.txt", "staged.txt"),
+            pg.Change("A", None, "untracked.txt"),
+            pg.Change("R", "old.txt", "new.txt"),
+        ],
+        key=str,
+    )
     assert repo.git("status", "--porcelain") == status_before  # the real index is untouched
 
 
@@ -307,8 +341,10 @@ def test_blame_attributes_lines_after_a_rewrite_and_a_rename(repo: Repo) -> None
     c2 = repo.commit("rewrite", {"prompts/a.jinja": "system:\nYou classify tickets carefully.\nuser:\n{{ ticket }}\n"})
     repo.git("mv", "prompts/a.jinja", "prompts/b.jinja")
     repo.commit("rename")
-    c4 = repo.commit("add a line", {"prompts/b.jinja": "system:\nYou classify tickets carefully.\nuser:\n"
-                                                      "{{ ticket }}\nAnswer with one word.\n"})
+    c4 = repo.commit(
+        "add a line",
+        {"prompts/b.jinja": "system:\nYou classify tickets carefully.\nuser:\n{{ ticket }}\nAnswer with one word.\n"},
+    )
 
     lines = pg.blame(repo.path, "prompts/b.jinja")
 
@@ -357,12 +393,12 @@ def test_diff_text_is_a_unified_diff_of_the_paths(repo: Repo) -> None:
 def test_results_ref_is_shared_through_a_bare_remote(make_repo: Callable[[str], Repo], tmp_path: Path) -> None:
     origin = make_repo("origin")
     origin.commit("one", {"a": "1"})
-    subprocess.run(["git", "clone", "-q", "--bare", str(origin.path), str(tmp_path / "bare.git")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(origin.path), str(tmp_path / "bare.git")], check=True, capture_output=True
+    )
     alice, bob = tmp_path / "alice", tmp_path / "bob"
     for clone in (alice, bob):
-        subprocess.run(["git", "clone", "-q", str(tmp_path / "bare.git"), str(clone)], check=True,
-                       capture_output=True)
+        subprocess.run(["git", "clone", "-q", str(tmp_path / "bare.git"), str(clone)], check=True, capture_output=True)
     status_before = Repo(alice).git("status", "--porcelain")
 
     first = pg.write_results_ref(alice, {"results/aa.json": b"alice 1"}, "alice results")
@@ -375,8 +411,12 @@ def test_results_ref_is_shared_through_a_bare_remote(make_repo: Callable[[str], 
     pg.push_ref(bob, "origin", pg.RESULTS_REF)  # rejected first: fetches alice's, merges, pushes again
     pg.fetch_ref(alice, "origin", pg.RESULTS_REF)
 
-    everything = {"results/aa.json": b"alice 1", "results/ab.json": b"alice 2", "top.json": b"t",
-                  "results/bb.json": b"bob 1"}
+    everything = {
+        "results/aa.json": b"alice 1",
+        "results/ab.json": b"alice 2",
+        "top.json": b"t",
+        "results/bb.json": b"bob 1",
+    }
     assert pg.read_results_ref(alice) == everything
     assert pg.read_results_ref(bob) == everything
     assert pg.resolve(alice, pg.RESULTS_REF) == pg.resolve(bob, pg.RESULTS_REF)
@@ -387,8 +427,7 @@ def test_results_ref_is_shared_through_a_bare_remote(make_repo: Callable[[str], 
 def test_fetch_of_a_ref_nobody_pushed_is_a_no_op(make_repo: Callable[[str], Repo], tmp_path: Path) -> None:
     origin = make_repo("origin")
     origin.commit("one", {"a": "1"})
-    subprocess.run(["git", "clone", "-q", str(origin.path), str(tmp_path / "clone")], check=True,
-                   capture_output=True)
+    subprocess.run(["git", "clone", "-q", str(origin.path), str(tmp_path / "clone")], check=True, capture_output=True)
 
     pg.fetch_ref(tmp_path / "clone", "origin", pg.RESULTS_REF)
 

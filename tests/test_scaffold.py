@@ -14,8 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_init_scaffolds_a_project_that_checks_clean(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
     result = run_cli(["init"], tmp_path)
     assert result.code == 0
-    for path in ("promptgit.yaml", "prompts/example/sentiment.jinja", "evals/example/sentiment.yaml",
-                 "evals/example/reviews.jsonl", WORKFLOW):
+    for path in (
+        "promptgit.yaml",
+        "prompts/example/sentiment.jinja",
+        "evals/example/sentiment.yaml",
+        "evals/example/reviews.jsonl",
+        WORKFLOW,
+    ):
         assert (tmp_path / path).is_file(), path
     assert ".promptgit/" in (tmp_path / ".gitignore").read_text().splitlines()
     check = run_cli(["check"], tmp_path)

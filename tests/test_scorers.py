@@ -50,8 +50,17 @@ def site(tmp_path: Path) -> ScorerSite:
 
 def test_every_builtin_is_registered() -> None:
     assert set(scorers.names()) >= {
-        "exact_match", "equals", "contains", "icontains", "regex", "json_valid", "json_schema",
-        "numeric", "levenshtein", "llm_judge", "python",
+        "exact_match",
+        "equals",
+        "contains",
+        "icontains",
+        "regex",
+        "json_valid",
+        "json_schema",
+        "numeric",
+        "levenshtein",
+        "llm_judge",
+        "python",
     }
 
 
@@ -60,7 +69,10 @@ def test_unknown_scorer_names_the_suite_line_and_suggests_a_spelling(site: Score
         scorers.build("exact_mach", None, site)
     err = caught.value
     assert (err.message, err.file, err.line, err.hint) == (
-        "unknown scorer 'exact_mach'", SUITE, 7, "did you mean 'exact_match'?",
+        "unknown scorer 'exact_mach'",
+        SUITE,
+        7,
+        "did you mean 'exact_match'?",
     )
 
 
@@ -134,7 +146,8 @@ def test_contains_a_configured_string_or_list(site: ScorerSite) -> None:
     assert run("contains", "refund", "We will refund you.", None, site) == Score(1.0)
     assert run("contains", "Refund", "We will refund you.", None, site) == Score(0.0, "missing 'Refund'")
     assert run("contains", ["refund", "days", "order"], "refund within 5 days", None, site) == Score(
-        2 / 3, "missing 'order'",
+        2 / 3,
+        "missing 'order'",
     )
 
 
@@ -167,7 +180,8 @@ def test_regex_searches_the_output(site: ScorerSite) -> None:
     assert run("regex", pattern, "billing\n", None, site) == Score(1.0)
     assert run("regex", r"\d{4}", "in 2026 or so", None, site) == Score(1.0)
     assert run("regex", pattern, "the billing queue", None, site) == Score(
-        0.0, "'the billing queue' does not match '^(billing|refunds)$'",
+        0.0,
+        "'the billing queue' does not match '^(billing|refunds)$'",
     )
 
 
@@ -197,7 +211,8 @@ def test_json_valid_accepts_fenced_json(site: ScorerSite) -> None:
     assert run("json_valid", None, '```json\n{"a": 1}\n```', None, site) == Score(1.0)
     assert run("json_valid", None, "```\n[1, 2]\n```", None, site) == Score(1.0)
     assert run("json_valid", None, "{'a': 1}", None, site) == Score(
-        0.0, "invalid JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+        0.0,
+        "invalid JSON: Expecting property name enclosed in double quotes at line 1 column 2",
     )
 
 
@@ -209,22 +224,29 @@ def test_json_schema_inline(site: ScorerSite) -> None:
     assert run("json_schema", {"schema": SCHEMA}, '```json\n{"date": null}\n```', None, site) == Score(1.0)
     assert run("json_schema", SCHEMA, '{"day": 3}', None, site) == Score(0.0, "$: 'date' is a required property")
     assert run("json_schema", SCHEMA, '{"date": 3}', None, site) == Score(
-        0.0, "$.date: 3 is not of type 'string', 'null'",
+        0.0,
+        "$.date: 3 is not of type 'string', 'null'",
     )
     assert run("json_schema", SCHEMA, "not json", None, site) == Score(
-        0.0, "invalid JSON: Expecting value at line 1 column 1",
+        0.0,
+        "invalid JSON: Expecting value at line 1 column 1",
     )
 
 
 def test_json_schema_from_a_file_beside_the_suite(tmp_path: Path) -> None:
-    site = make_site(tmp_path, {
-        "evals/support/answer.schema.json": '{"type": "object", "required": ["queue"]}',
-        "evals/support/answer.schema.yaml": "type: array\nitems: {type: integer}\n",
-    })
+    site = make_site(
+        tmp_path,
+        {
+            "evals/support/answer.schema.json": '{"type": "object", "required": ["queue"]}',
+            "evals/support/answer.schema.yaml": "type: array\nitems: {type: integer}\n",
+        },
+    )
     assert run("json_schema", "answer.schema.json", '{"queue": "billing"}', None, site) == Score(1.0)
     assert run("json_schema", "answer.schema.json", "{}", None, site) == Score(0.0, "$: 'queue' is a required property")
     assert run("json_schema", {"schema": "answer.schema.yaml"}, "[1, 2]", None, site) == Score(1.0)
-    assert run("json_schema", "answer.schema.yaml", '[1, "x"]', None, site) == Score(0.0, "$[1]: 'x' is not of type 'integer'")
+    assert run("json_schema", "answer.schema.yaml", '[1, "x"]', None, site) == Score(
+        0.0, "$[1]: 'x' is not of type 'integer'"
+    )
 
 
 def test_json_schema_rejects_invalid_schemas_and_missing_files(tmp_path: Path) -> None:
@@ -240,7 +262,9 @@ def test_json_schema_rejects_invalid_schemas_and_missing_files(tmp_path: Path) -
     with pytest.raises(PromptgitError) as caught:
         scorers.build("json_schema", "missing.json", site)
     assert (caught.value.message, caught.value.file, caught.value.line) == (
-        "json_schema file 'evals/support/missing.json' not found", SUITE, 7,
+        "json_schema file 'evals/support/missing.json' not found",
+        SUITE,
+        7,
     )
     with pytest.raises(PromptgitError) as caught:
         scorers.build("json_schema", 5, site)
@@ -284,7 +308,10 @@ def test_numeric_refuses_bad_tolerances_and_non_numeric_expected_values(site: Sc
         assert (caught.value.file, caught.value.line) == (SUITE, 7)
     with pytest.raises(PromptgitError) as caught:
         scorers.build("numeric", {"tolerence": 1}, site)
-    assert (caught.value.message, caught.value.hint) == ("numeric has no option 'tolerence'", "did you mean 'tolerance'?")
+    assert (caught.value.message, caught.value.hint) == (
+        "numeric has no option 'tolerence'",
+        "did you mean 'tolerance'?",
+    )
     with pytest.raises(PromptgitError) as caught:
         run("numeric", None, "3", "three", site)
     assert caught.value.message == "case 'c1': expected value 'three' is not a number, which numeric needs"
@@ -350,7 +377,9 @@ class FakeJudge:
         return self.reply
 
 
-def judge_score(site: ScorerSite, config: dict[str, Any], reply: str, output: str = "billing") -> tuple[Score, FakeJudge]:
+def judge_score(
+    site: ScorerSite, config: dict[str, Any], reply: str, output: str = "billing"
+) -> tuple[Score, FakeJudge]:
     judge = FakeJudge(reply)
     scorer = scorers.build("llm_judge", config, site)
     the_case = case("billing", ticket="I was charged twice")
@@ -381,13 +410,16 @@ def test_llm_judge_fails_and_keeps_settings_and_default_model(site: ScorerSite) 
     assert settings == {"temperature": 0.2, "max_tokens": 200}
 
 
-@pytest.mark.parametrize(("reply", "passed", "reasoning"), [
-    ("**Verdict:** FAIL - names two queues", False, "names two queues"),
-    ("It names a single queue.\nPASS", True, "It names a single queue."),
-    ("pass", True, None),
-    ('{"verdict": "PASS", "why": "ok"}', True, '{"verdict": "PASS", "why": "ok"}'),
-    ("The output FAILED the rubric.", False, "The output FAILED the rubric."),
-])
+@pytest.mark.parametrize(
+    ("reply", "passed", "reasoning"),
+    [
+        ("**Verdict:** FAIL - names two queues", False, "names two queues"),
+        ("It names a single queue.\nPASS", True, "It names a single queue."),
+        ("pass", True, None),
+        ('{"verdict": "PASS", "why": "ok"}', True, '{"verdict": "PASS", "why": "ok"}'),
+        ("The output FAILED the rubric.", False, "The output FAILED the rubric."),
+    ],
+)
 def test_judge_verdicts_are_parsed_robustly(reply: str, passed: bool, reasoning: str | None) -> None:
     assert scorers.parse_verdict(reply) == scorers.JudgeVerdict(passed, reasoning)
 
@@ -465,12 +497,17 @@ def test_python_scorer_config_problems_name_the_file_and_line(tmp_path: Path, py
         scorers.build("python", "scorers.py:as_flaot", python_site)
     err = caught.value
     assert (err.message, err.file, err.line, err.hint) == (
-        "evals/support/scorers.py has no function 'as_flaot'", SUITE, 7, "did you mean 'as_float'?",
+        "evals/support/scorers.py has no function 'as_flaot'",
+        SUITE,
+        7,
+        "did you mean 'as_float'?",
     )
     with pytest.raises(PromptgitError) as caught:
         scorers.build("python", "other.py:tone", python_site)
     assert (caught.value.message, caught.value.file, caught.value.line) == (
-        "python scorer file 'evals/support/other.py' not found", SUITE, 7,
+        "python scorer file 'evals/support/other.py' not found",
+        SUITE,
+        7,
     )
     with pytest.raises(PromptgitError) as caught:
         scorers.build("python", "scorers.py", python_site)
@@ -485,7 +522,9 @@ def test_a_syntax_error_in_a_scorer_file_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(PromptgitError) as caught:
         scorers.build("python", "broken.py:tone", site)
     assert (caught.value.message, caught.value.file, caught.value.line) == (
-        "syntax error in scorer file: expected ':'", "evals/support/broken.py", 1,
+        "syntax error in scorer file: expected ':'",
+        "evals/support/broken.py",
+        1,
     )
 
 
@@ -494,7 +533,9 @@ def test_a_scorer_file_that_fails_to_load_names_its_line(tmp_path: Path) -> None
     with pytest.raises(PromptgitError) as caught:
         scorers.build("python", "loads.py:tone", site)
     assert (caught.value.message, caught.value.file, caught.value.line) == (
-        "scorer file failed to load: ZeroDivisionError: division by zero", "evals/support/loads.py", 2,
+        "scorer file failed to load: ZeroDivisionError: division by zero",
+        "evals/support/loads.py",
+        2,
     )
 
 

@@ -22,6 +22,7 @@ print("IMPORTED", heavy, code, file=sys.stderr)
 
 @pytest.mark.parametrize("args", [["--help"], ["check"], ["render", "support/classify", "--var", "ticket=x"]])
 def test_commands_that_call_no_model_import_no_model_library(basic_project: Path, args: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], cwd=basic_project,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)], cwd=basic_project, capture_output=True, text=True, timeout=60
+    )
     assert done.stderr.strip().splitlines()[-1] == "IMPORTED [] 0", done.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from promptgit import store as store_module
 from promptgit.errors import PromptgitError
-from promptgit.store import Migration, RunInfo, Store, StoredCase, StoredResponse
+from promptgit.store import Migration, Store, StoredCase, StoredResponse
 
 RESPONSE = StoredResponse("billing", "openai/gpt-4o-mini", 123, 4, 0.000123, 0.75)
 
@@ -237,7 +237,7 @@ def test_migrations_run_once_and_in_order(tmp_path: Path, monkeypatch: pytest.Mo
     calls: list[str] = []
     monkeypatch.setattr(store_module, "MIGRATIONS", recording_migrations(calls, ["m901_a", "m902_b"]))
     with Store(tmp_path) as store:
-        assert store.applied_migrations() == real + ["m901_a", "m902_b"]
+        assert store.applied_migrations() == [*real, "m901_a", "m902_b"]
     Store(tmp_path).close()
     assert calls == ["m901_a", "m902_b"]
 
