@@ -1,4 +1,4 @@
-"""`promptgit diff`: two revisions compared suite by suite and case by case, with a paired CI."""
+"""Two results of a suite compared case by case: the paired delta, and the cases that improved or regressed."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from promptgit import stats
-from promptgit.changes import SuitePair, affected_pairs
+from promptgit.changes import SuitePair
 from promptgit.evaluate import Progress, SuiteResult, evaluate, options_for
-from promptgit.project import open_project
+from promptgit.project import Project
 from promptgit.store import Store
-from promptgit.tree import WORKTREE
 
 
 @dataclass(frozen=True)
@@ -82,14 +80,13 @@ def compare_results(name: str, base: SuiteResult | None, head: SuiteResult | Non
     return SuiteDiff(name, base, head, delta, tuple(improved), tuple(regressed), tuple(noisy))
 
 
-def evaluate_pairs(pairs: Sequence[SuitePair], progress: Progress | None = None) -> list[SuiteDiff]:
+def evaluate_pairs(
+    project: Project, store: Store, pairs: Sequence[SuitePair], progress: Progress | None = None
+) -> list[SuiteDiff]:
     """Evaluate both sides of every pair in one run (shared cache and pool) and compare them."""
-    project = next((p.head or p.base).project for p in pairs if p.head or p.base)
     plans = [plan for pair in pairs for plan in (pair.base, pair.head) if plan is not None]
-    with Store(project.store_path) as store:
-        results = {
-            id(plan): result for plan, result in zip(plans, evaluate(plans, store, options_for(project), progress))
-        }
+    evaluated = evaluate(plans, store, options_for(project), progress)
+    results = {id(plan): result for plan, result in zip(plans, evaluated)}
     diffs = []
     for pair in pairs:
         base = results.get(id(pair.base)) if pair.base else None
@@ -97,14 +94,3 @@ def evaluate_pairs(pairs: Sequence[SuitePair], progress: Progress | None = None)
         files = pair.head.sources.prompt_files if pair.head else ()
         diffs.append(dataclasses.replace(compare_results(pair.name, base, head), prompt_files=files))
     return diffs
-
-
-def diff_revisions(
-    root: Path, base_rev: str, head_rev: str | None, names: Sequence[str] = (), progress: Progress | None = None
-) -> DiffReport:
-    """Compare `base_rev` with `head_rev` (None: the working tree) on the suites the change affects."""
-    base = open_project(base_rev, root)
-    head = open_project(head_rev, root)
-    pairs = affected_pairs(base, head, names)
-    diffs = evaluate_pairs(pairs, progress) if pairs else []
-    return DiffReport(base.revision, head.revision if head_rev else WORKTREE, tuple(diffs))

@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head-sha", help="refuse unless the pull request's head is this commit")
     args = parser.parse_args(argv)
     try:
-        report = _read_report(args.report)
+        report = read_report(args.report)
         pr = None if args.pr is None else _valid_pr(args.pr)
         result = post_report(report, pr_number=pr, head_sha=args.head_sha)
     except PromptgitError as exc:
@@ -342,7 +342,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _read_report(path: str) -> str:
+def append_step_summary(markdown: str) -> bool:
+    """Append the report to the job summary ($GITHUB_STEP_SUMMARY) when it is set; whether it was."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return False
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(markdown + "\n")
+    return True
+
+
+def read_report(path: str) -> str:
+    """The report file's text; an unreadable or non-UTF-8 file is a PromptgitError naming it."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

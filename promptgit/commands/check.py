@@ -39,7 +39,7 @@ class CheckReport:
     problems: tuple[PromptgitError, ...]
 
 
-def check_project(project: Project) -> CheckReport:
+def check(project: Project) -> CheckReport:
     """Validate every prompt and suite in the project; collect problems rather than stop at the first."""
     problems: list[PromptgitError] = []
     prompts: dict[str, Checked | None] = {}
