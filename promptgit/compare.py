@@ -10,7 +10,7 @@ from typing import Any
 
 from promptgit import stats
 from promptgit.changes import SuitePair
-from promptgit.evaluate import Progress, SuiteResult, evaluate, options_for
+from promptgit.evaluate import CaseResult, Progress, SuiteResult, evaluate, options_for
 from promptgit.project import Project
 from promptgit.store import Store
 
@@ -59,25 +59,33 @@ def compare_results(name: str, base: SuiteResult | None, head: SuiteResult | Non
     """Pair the cases both sides scored; list who improved and who regressed beyond noise."""
     if base is None or head is None:
         return SuiteDiff(name, base, head, None, (), (), ())
-    base_cases = base.by_id()
-    common = [
-        (base_cases[c.id], c)
-        for c in head.cases
-        if c.id in base_cases and c.score is not None and base_cases[c.id].score is not None
-    ]
-    delta = stats.paired_delta([b.score for b, _ in common], [h.score for _, h in common]) if common else None
-    improved, regressed, noisy = [], [], []
-    for b, h in common:
-        if math.isclose(b.score, h.score):
+    common = _scored_pairs(base, head)
+    delta = stats.paired_delta([b for _, _, b, _ in common], [h for _, _, _, h in common]) if common else None
+    improved: list[CaseChange] = []
+    regressed: list[CaseChange] = []
+    noisy: list[str] = []
+    for b, h, base_score, head_score in common:
+        if math.isclose(base_score, head_score):
             continue
         if stats.noisy_flip(b.repeat_scores, h.repeat_scores, pass_at=h.pass_at):
             noisy.append(h.id)
             continue
-        change = CaseChange(h.id, h.expected, b.output, h.output, b.score, h.score)
-        (improved if h.score > b.score else regressed).append(change)
+        change = CaseChange(h.id, h.expected, b.output, h.output, base_score, head_score)
+        (improved if head_score > base_score else regressed).append(change)
     regressed.sort(key=lambda c: (c.head_score - c.base_score, c.id))
     improved.sort(key=lambda c: (c.base_score - c.head_score, c.id))
     return SuiteDiff(name, base, head, delta, tuple(improved), tuple(regressed), tuple(noisy))
+
+
+def _scored_pairs(base: SuiteResult, head: SuiteResult) -> list[tuple[CaseResult, CaseResult, float, float]]:
+    """The cases both sides scored, in head's order: (base case, head case, base score, head score)."""
+    base_cases = base.by_id()
+    pairs = []
+    for h in head.cases:
+        b = base_cases.get(h.id)
+        if b is not None and b.score is not None and h.score is not None:
+            pairs.append((b, h, b.score, h.score))
+    return pairs
 
 
 def evaluate_pairs(

@@ -234,7 +234,7 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
 
 
 def _tone(diff: SuiteDiff) -> str | None:
-    if not diff.significant:
+    if diff.delta is None or not diff.delta.significant:
         return None
     return "good" if diff.delta.delta > 0 else "bad"
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 from promptgit import __version__
 from promptgit.errors import PromptgitError
@@ -191,7 +192,7 @@ def _find_comment(target: _Target) -> dict | None:
     """The promptgit comment: among those holding MARKER, the first by a bot, else the first."""
     marked = [c for c in _comments(target) if MARKER in str(c.get("body") or "")]
     bots = [c for c in marked if (c.get("user") or {}).get("type") == "Bot"]
-    return (bots or marked or [None])[0]
+    return next(iter(bots or marked), None)
 
 
 def _comments(target: _Target) -> list[dict]:
@@ -225,7 +226,15 @@ def _result(action: str, data: object) -> CommentResult:
 class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only within one host: urllib would otherwise forward the Authorization header."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         """Refuse a redirect that leaves the host of the original request."""
         if urllib.parse.urlsplit(newurl)[:2] != urllib.parse.urlsplit(req.full_url)[:2]:
             return None
