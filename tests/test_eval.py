@@ -256,8 +256,8 @@ def test_a_setting_the_provider_rejects_names_the_prompt_file(openai_server: Ser
 
 
 def test_repeats_that_disagree_show_as_flaky() -> None:
-    from promptgit.display import eval_json, eval_text
     from promptgit.commands.eval import EvalReport
+    from promptgit.display import eval_json, eval_text
     from promptgit.evaluate import CaseResult, SuiteResult
     from promptgit.stats import Interval
 
