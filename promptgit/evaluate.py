@@ -119,11 +119,11 @@ class SuiteResult:
 
 @dataclass(frozen=True)
 class Options:
-    """How to run: the scheduler's width and each call's patience."""
+    """How to run: the scheduler's width and each call's patience (defaults: config.Settings, the one home)."""
 
-    concurrency: int = 16
-    timeout: float = 120.0
-    retries: int = 4
+    concurrency: int
+    timeout: float  # seconds for one model call
+    retries: int  # extra attempts after a failed call
 
 
 def plan_suite(project: Project, name: str) -> Plan:
