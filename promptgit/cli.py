@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from promptgit import __version__
-from promptgit.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, PromptgitError
+from promptgit.errors import (
+    EXIT_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PromptgitError,
+)
 
 if TYPE_CHECKING:
     from promptgit.project import Project
@@ -30,6 +39,8 @@ TONES = {"good": "green", "bad": "red"}
 REV_HELP = "Read prompts and suites at this git revision (default: the working tree)."
 # A verdict's exit code (docs/spec.md, "Exit codes"); the verdict constants live in gates.py.
 EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCLUSIVE}
+
+BUG_REPORT = "this is a bug; please report it with the traceback above"
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
@@ -349,15 +360,23 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI: bad input becomes `promptgit: error: …` and exit 2, never a traceback."""
     if argv is None:  # the process's own entry point (console script, python -m), not a caller in-process
         atexit.register(_exit_without_teardown)  # registered first, so it runs after every other handler
-    code = run(argv)
+    try:
+        code = run(argv)
+    except Exception:  # a bug, not bad input: keep the traceback for the report, and never exit 1
+        traceback.print_exc()
+        problem(f"promptgit: internal error (exit {EXIT_INTERNAL}): {BUG_REPORT}")
+        code = EXIT_INTERNAL
     _exit_status[0] = code
     sys.exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run one command and return its exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        code = cli.main(args=argv, prog_name="promptgit", standalone_mode=False)
+        # Not cli.main(): it turns Ctrl-C into an Abort after printing a blank line of its own.
+        with cli.make_context("promptgit", list(args)) as ctx:
+            code = cli.invoke(ctx)
     except PromptgitError as err:
         problem(f"promptgit: error: {err}")
         code = err.exit_code
@@ -371,12 +390,12 @@ def run(argv: list[str] | None = None) -> int:
         code = err.exit_code
     except KeyboardInterrupt:
         problem("promptgit: interrupted")
-        code = 130
+        code = EXIT_INTERRUPTED
     return code if isinstance(code, int) else EXIT_OK
 
 
-# What the process exits with; an exception that escapes main() keeps Python's 1 (and its traceback).
-_exit_status = [1]
+# What the process exits with, set before the exit handlers run.
+_exit_status = [EXIT_INTERNAL]
 
 
 def _exit_without_teardown() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,8 +147,16 @@ def plan_suites(project: Project, names: Sequence[str] | None = None) -> list[Pl
 def evaluate(
     plans: Sequence[Plan], store: Store, options: Options, progress: Progress | None = None
 ) -> list[SuiteResult]:
-    """Run `plans` on one event loop, sharing one pool of `concurrency` model calls; same order out."""
-    return asyncio.run(_Run(store, options, progress).run(plans))
+    """Run `plans` on one event loop, sharing one pool of `concurrency` model calls; same order out.
+
+    KeyboardInterrupt (Ctrl-C) cancels the calls in flight and propagates; every case scored before it
+    is stored already.
+    """
+    with warnings.catch_warnings():
+        # A call cancelled by Ctrl-C, or by a sibling's error, leaves coroutines inside litellm that were
+        # created but never awaited; Python's warning about them says nothing the user can act on.
+        warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
+        return asyncio.run(_Run(store, options, progress).run(plans))
 
 
 @dataclass
