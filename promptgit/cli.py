@@ -42,6 +42,12 @@ EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCL
 
 BUG_REPORT = "this is a bug; please report it with the traceback above"
 
+time_limit_option = click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop after this long: what finished stays stored, the run ends inconclusive.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
@@ -171,14 +177,17 @@ def render(
 @click.argument("suites", nargs=-1)
 @click.option("--rev", help=REV_HELP)
 @click.option("--changed-since", metavar="REV", help="Run only the suites a change since REV affects.")
+@time_limit_option
 @json_option
-def eval_command(suites: tuple[str, ...], rev: str | None, changed_since: str | None, as_json: bool) -> int:
+def eval_command(
+    suites: tuple[str, ...], rev: str | None, changed_since: str | None, time_limit: float | None, as_json: bool
+) -> int:
     """Run suites (all by default) and print their scores."""
     from promptgit.commands.eval import eval_suites
     from promptgit.display import eval_json, eval_text
 
     with opened(rev) as (project, store):
-        report = eval_suites(project, store, suites, changed_since, progress_printer("eval"))
+        report = eval_suites(project, store, suites, changed_since, progress_printer("eval"), time_limit)
     if report.note:
         problem(report.note)
     if as_json:
@@ -199,15 +208,18 @@ def _say_verdict(gates: Any) -> None:
 @click.argument("base", default="HEAD")
 @click.argument("head", required=False)
 @click.option("--suite", "suites", multiple=True, help="Compare only this suite (repeatable).")
+@time_limit_option
 @json_option
 @click.option("--markdown", is_flag=True, help="Print the Markdown report.")
-def diff(base: str, head: str | None, suites: tuple[str, ...], as_json: bool, markdown: bool) -> int:
+def diff(
+    base: str, head: str | None, suites: tuple[str, ...], time_limit: float | None, as_json: bool, markdown: bool
+) -> int:
     """Compare two revisions (default: HEAD against the working tree) case by case."""
     from promptgit.commands.diff import diff
     from promptgit.display import diff_json, diff_lines
 
     with opened() as (project, store):
-        report = diff(project, store, base, head, suites, progress_printer("diff"))
+        report = diff(project, store, base, head, suites, progress_printer("diff"), time_limit)
     if as_json:
         emit_json(diff_json(report))
     elif markdown:
@@ -264,6 +276,7 @@ def sync(direction: str, remote: str) -> int:
 )
 @click.option("--pull/--no-pull", default=True, help="Pull shared results from the remote first (default: on).")
 @click.option("--remote", default="origin", show_default=True, help="The remote to pull shared results from.")
+@time_limit_option
 @json_option
 def ci(
     base: str,
@@ -272,6 +285,7 @@ def ci(
     report_path: Path | None,
     pull: bool,
     remote: str,
+    time_limit: float | None,
     as_json: bool,
 ) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
@@ -281,7 +295,8 @@ def ci(
     from promptgit.report import ci_markdown
 
     with opened() as (project, store):
-        result = ci(project, store, base, head, suites, progress_printer("ci"), remote if pull else None)
+        pull_from = remote if pull else None
+        result = ci(project, store, base, head, suites, progress_printer("ci"), pull_from, time_limit)
     for note in result.notes:
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)

@@ -82,6 +82,7 @@ class SuiteResult:
     cost: float = 0.0
     seconds: float = 0.0
     model: str | None = None
+    stopped: str | None = None  # why the run ended before every case was evaluated (a time limit), if it did
 
     @property
     def passed(self) -> int:
@@ -125,6 +126,7 @@ class Options:
     concurrency: int
     timeout: float  # seconds for one model call
     retries: int  # extra attempts after a failed call
+    time_limit: float | None = None  # seconds for the whole run; then calls in flight are cancelled
 
 
 def plan_suite(project: Project, name: str) -> Plan:
@@ -190,6 +192,7 @@ class _Run:
         self.total = 0
         self.started = time.monotonic()
         self.scorers: dict[str, list[tuple[float, Scorer]]] = {}
+        self.stopped: str | None = None
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = list({p.fingerprint: p for p in plans}.values())
@@ -213,8 +216,14 @@ class _Run:
 
     async def _drain(self, jobs: Iterator[_Job]) -> None:
         width = max(1, min(self.options.concurrency, self.total))
-        if self.total:
-            await asyncio.gather(*(self._worker(jobs) for _ in range(width)))
+        if not self.total:
+            return
+        limit = self.options.time_limit
+        try:
+            await asyncio.wait_for(asyncio.gather(*(self._worker(jobs) for _ in range(width))), timeout=limit)
+        except asyncio.TimeoutError:
+            # What finished is stored; the cases cut off are left unevaluated, so the run is inconclusive.
+            self.stopped = f"the run's time limit of {limit:g} s was reached"
 
     async def _worker(self, jobs: Iterator[_Job]) -> None:
         for job in jobs:  # a shared iterator: each worker takes the next job when it is free
@@ -332,6 +341,7 @@ class _Run:
             cost=tally.cost,
             seconds=tally.finished - tally.started if tally.started is not None else 0.0,
             model=_model_of(plan),
+            stopped=self.stopped if any(c.score is None for c in cases) else None,
         )
 
 
@@ -388,10 +398,10 @@ def _model_of(plan: Plan) -> str | None:
     return merged_settings(plan.project.settings, plan.prompt, plan.suite.override).get("model")
 
 
-def options_for(project: Project) -> Options:
-    """Scheduler options from the project's settings."""
+def options_for(project: Project, time_limit: float | None = None) -> Options:
+    """Scheduler options from the project's settings, with the run's wall-clock limit in seconds (None: none)."""
     s = project.settings
-    return Options(concurrency=s.concurrency, timeout=s.timeout, retries=s.retries)
+    return Options(concurrency=s.concurrency, timeout=s.timeout, retries=s.retries, time_limit=time_limit)
 
 
 def results_for(

@@ -310,3 +310,29 @@ def test_a_misspelt_local_model_is_one_clear_error_not_an_inconclusive_run(write
         in result.err
     )
     assert "Traceback" not in result.err
+
+
+def test_a_time_limit_ends_the_run_inconclusive_and_keeps_what_finished(write, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    server = spawn_server(latency=0.5)
+    try:
+        root = labelled_project(write, 40, wrong=set(), settings="concurrency: 4\n")
+        monkeypatch.setenv("OPENAI_API_BASE", server.api_base)
+        monkeypatch.setenv("OPENAI_API_KEY", DUMMY_KEY)
+        models._litellm()  # imported before the clock starts: the limit is about calls, not this machine's import
+        started = time.monotonic()
+        result = run_cli(["eval", "--json", "--time-limit", "1.2"], root)
+        took = time.monotonic() - started
+        suite = json.loads(result.out)["suites"][0]
+        done = suite["cases"] - sum(1 for r in suite["results"] if r["error"] == "not evaluated")
+        assert result.code == 3
+        assert 4 <= done <= 12  # 4 in flight at a time, 0.5 s each, cut at 1.2 s
+        assert took < 8
+        assert (
+            f"inconclusive: route: the run's time limit of 1.2 s was reached: {40 - done} of 40 cases not evaluated"
+            in result.err
+        )
+        again = run_cli(["eval", "--json"], root)
+        suite = json.loads(again.out)["suites"][0]
+        assert (again.code, suite["cached"], suite["calls"], suite["score"]) == (0, done, 40 - done, 1.0)
+    finally:
+        server.close()
