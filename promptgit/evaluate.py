@@ -193,6 +193,8 @@ class _Run:
         self.started = time.monotonic()
         self.scorers: dict[str, list[tuple[float, Scorer]]] = {}
         self.stopped: str | None = None
+        # Calls in flight by cache key: a second job needing the same answer waits for the first's call.
+        self.in_flight: dict[str, asyncio.Future[StoredResponse]] = {}
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = list({p.fingerprint: p for p in plans}.values())
@@ -246,14 +248,39 @@ class _Run:
         messages = [m.as_dict() for m in rendered.messages]
         settings = dict(rendered.settings)
         key = call_key(messages, settings, job.repeat)
-        response = self.store.get_response(key)
-        if response is None:
-            response = await self._call(settings, messages, key, tally, plan.prompt.path)
-        else:
+        response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path)
+        if not paid:
             tally.cached += 1
         case = await self._score(plan, job, response, key, settings["model"])
         self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
         tally.finished = time.monotonic() - self.started
+
+    async def _answer(
+        self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally, file: str
+    ) -> tuple[StoredResponse, bool]:
+        """The response for `key` and whether this job paid a call for it: stored, shared with an identical
+        call already in flight (its answer or its failure), or called now. One call per key in a run."""
+        stored = self.store.get_response(key)
+        if stored is not None:
+            return stored, False
+        pending = self.in_flight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending), False
+        future: asyncio.Future[StoredResponse] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_consume)
+        self.in_flight[key] = future
+        try:
+            response = await self._call(settings, messages, key, tally, file)
+        except Exception as err:  # the call's failure is every waiter's failure
+            future.set_exception(err)
+            raise
+        except BaseException:  # cancelled (a time limit, Ctrl-C): the waiters are being cancelled too
+            future.cancel()
+            raise
+        finally:
+            del self.in_flight[key]
+        future.set_result(response)
+        return response, True
 
     async def _call(
         self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally, file: str
@@ -286,10 +313,8 @@ class _Run:
         async def judge(judge_model: str | None, messages: list[dict[str, str]], settings: dict[str, Any]) -> str:
             chosen = {**settings, "model": judge_model or model}
             judge_key = call_key(messages, chosen, 0)
-            cached = self.store.get_response(judge_key)
-            if cached is not None:
-                return cached.text
-            return (await self._call(chosen, messages, judge_key, tally, plan.suite.path)).text
+            response, _ = await self._answer(chosen, messages, judge_key, tally, plan.suite.path)
+            return response.text
 
         parts = []
         for weight, scorer in self.scorers[plan.fingerprint]:
@@ -343,6 +368,12 @@ class _Run:
             model=_model_of(plan),
             stopped=self.stopped if any(c.score is None for c in cases) else None,
         )
+
+
+def _consume(future: asyncio.Future[StoredResponse]) -> None:
+    """Mark a shared call's failure as seen, so asyncio does not warn about it when no job was waiting."""
+    if not future.cancelled():
+        future.exception()
 
 
 class _CallFailed(Exception):

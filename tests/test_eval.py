@@ -336,3 +336,19 @@ def test_a_time_limit_ends_the_run_inconclusive_and_keeps_what_finished(write, r
         assert (again.code, suite["cached"], suite["calls"], suite["score"]) == (0, done, 40 - done, 1.0)
     finally:
         server.close()
+
+
+def test_identical_calls_in_flight_are_paid_once(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    # Two suites on one prompt and one dataset need the same 20 answers, with 8 calls in flight at once.
+    root = labelled_project(write, 20, wrong={4})
+    suite = (root / "evals/route.yaml").read_text()
+    (root / "evals/route_again.yaml").write_text(suite.replace("threshold: 0.5", "threshold: 0.4"))
+    openai_server.configure(latency=0.2)
+
+    code, document = eval_json(run_cli, root)
+
+    assert code == 0
+    assert len(openai_server.requests) == 20
+    assert [(s["name"], s["score"]) for s in document["suites"]] == [("route", 0.95), ("route_again", 0.95)]
+    assert sum(s["calls"] for s in document["suites"]) == 20
+    assert sum(s["cached"] for s in document["suites"]) == 20
