@@ -23,8 +23,17 @@ from promptgit import stats
 
 
 def suites(cases: int, repeat: int, kind: str, seed: int) -> tuple[list[list[float]], list[list[float]]]:
-    """Base and head repeat scores: continuous (head a little lower), or pass/fail with a 2-point drop."""
+    """Base and head repeat scores: continuous (head a little lower), continuous with a drop whose p is
+    near 0.05 (the Monte Carlo's worst case: it runs all its draws), or pass/fail with a 2-point drop."""
     rng = random.Random(seed)
+    if kind == "near 0.05":
+        base = [[rng.uniform(0.25, 0.75) for _ in range(repeat)] for _ in range(cases)]
+        noise = [rng.gauss(0.0, 0.05) for _ in range(cases)]
+        centre = sum(noise) / cases
+        spread = (sum((e - centre) ** 2 for e in noise) / cases) ** 0.5
+        # Shifted so that the mean difference is 1.96 standard errors below zero: two-sided p about 0.05.
+        moves = [e - centre - 1.96 * spread / cases**0.5 for e in noise]
+        return base, [[s + move for s in case] for case, move in zip(base, moves)]
     if kind == "continuous":
         base = [[rng.random() for _ in range(repeat)] for _ in range(cases)]
         head = [[min(1.0, max(0.0, s + rng.gauss(-0.001, 0.05))) for s in case] for case in base]
@@ -71,7 +80,7 @@ def main() -> None:
     parser.add_argument("--skip-old", action="store_true")
     args = parser.parse_args()
     stats.paired_test([0.0, 1.0], [1.0, 1.0])  # numpy's import is a one-off cost, not the statistic's
-    for kind in ("continuous", "pass/fail"):
+    for kind in ("continuous", "near 0.05", "pass/fail"):
         measure(kind, args.cases, args.repeat, args.rounds, not args.skip_old)
 
 
