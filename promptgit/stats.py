@@ -283,6 +283,10 @@ _MC_STOP_Z = 3.29  # a 99.9% Wilson interval of the hit rate that excludes ALPHA
 # Bootstrap resamples of the paired CI; beyond the budget (only past 10,000 distinct differences) the
 # interval is the normal one, which the bootstrap distribution of a mean equals at that size.
 _BOOTSTRAP_BUDGET = 20_000_000
+# While at most this many cases changed, the CI is the inverted exact test (where the bootstrap is
+# least trustworthy), if each of its exact evaluations stays within this many sums.
+_INVERT_MAX_CHANGED = 30
+_INVERT_BUDGET = 100_000
 
 CaseScores = Sequence[float] | Sequence[Sequence[float]]
 
@@ -295,8 +299,9 @@ class PairedTest:
     """A change between two revisions, paired case by case (SPEC section 9).
 
     delta: mean of head − base over the n paired cases, as a fraction (−1..1); NaN when n == 0.
-    ci: its paired-bootstrap interval at `confidence` (ends rounded to PRECISION); (0, 0) when no
-        case changed, so show "No case changed" when `changed == 0` rather than the interval.
+    ci: its interval at `confidence` (ends rounded to PRECISION): the inverted sign-flip test while
+        at most 30 cases changed (so it contains 0 exactly when p >= 0.05), else the paired
+        bootstrap; (0, 0) when no case changed: show "No case changed" when `changed == 0`.
     p_value: two-sided p of the exact sign-flip test (1.0 when nothing changed);
         `draws` is 0 when it is exact, else the number of Monte Carlo draws behind it.
     up / down / unchanged: cases whose score rose / fell / stayed (at PRECISION).
@@ -383,8 +388,10 @@ def paired_test(
     other sign. Zero differences carry no information under sign flipping and drop out. With equal
     magnitudes it is the exact binomial sign test, and for pass/fail cases with one repeat the exact
     McNemar test (McNemar 1947): 4 same-way flips give p = 0.125, 6 give 0.03125. See `sign_flip_p`
-    for when it is exact and when Monte Carlo. The CI is the paired percentile bootstrap of the mean
-    difference (Efron & Tibshirani 1993, ch. 13); the verdict comes from the p-value, not the CI.
+    for when it is exact and when Monte Carlo. The CI inverts the same test while at most 30 cases
+    changed (`_inverted_interval`: the shifts it does not reject); with more changes, where the
+    bootstrap is trustworthy, it is the paired percentile bootstrap of the mean difference (Efron &
+    Tibshirani 1993, ch. 13; normal beyond 10,000 distinct differences). The verdict is the p-value.
 
     Raises ValueError when the sides have different numbers of cases or a bad confidence.
     """
@@ -504,14 +511,18 @@ def _convolve_binomial(distribution: NDArray[np.float64], step: int, count: int)
     return out
 
 
-def _binomial_half_pmf(count: int) -> list[float]:
+@lru_cache(maxsize=64)
+def _binomial_half_pmf(count: int) -> tuple[float, ...]:
     """Binomial(count, ½) probabilities; exact ratios of integers (dyadic, so sums stay exact) up to 1,000."""
     if count <= 1000:
         whole = 2**count
-        return [math.comb(count, j) / whole for j in range(count + 1)]
-    log_half = count * math.log(0.5)
-    log_top = math.lgamma(count + 1)
-    return [math.exp(log_top - math.lgamma(j + 1) - math.lgamma(count - j + 1) + log_half) for j in range(count + 1)]
+        return tuple(math.comb(count, j) / whole for j in range(count + 1))
+    import numpy as np
+
+    # log C(count, j) as a running sum of log((count − i + 1) / i): vectorised, no big integers.
+    steps = np.arange(1, count + 1)
+    logs = np.concatenate(([0.0], np.cumsum(np.log((count - steps + 1) / steps)))) + count * math.log(0.5)
+    return tuple(np.exp(logs).tolist())
 
 
 def _binomial_upper_tail(count: int, at_least: int) -> float:
@@ -580,7 +591,8 @@ def _sequential_p(
 
 
 def _paired_interval(differences: NDArray[np.float64], confidence: float, seed: int) -> Interval:
-    """Percentile bootstrap of the mean difference, ends rounded to PRECISION; normal beyond the budget."""
+    """The inverted exact test while few cases changed, else the percentile bootstrap (normal beyond
+    the budget); ends rounded to PRECISION."""
     import numpy as np
 
     d = np.asarray(differences, dtype=float)
@@ -588,6 +600,10 @@ def _paired_interval(differences: NDArray[np.float64], confidence: float, seed: 
     values, counts = np.unique(d, return_counts=True)
     if len(values) == 1:
         return Interval(float(values[0]), float(values[0]))
+    if int(np.count_nonzero(d)) <= _INVERT_MAX_CHANGED:
+        inverted = _inverted_interval(values, counts, 1 - confidence)
+        if inverted is not None:
+            return inverted
     rng = np.random.default_rng(seed)
     tail = (1 - confidence) / 2
     if len(values) * DEFAULT_RESAMPLES <= _BOOTSTRAP_BUDGET // 10:
@@ -602,6 +618,81 @@ def _paired_interval(differences: NDArray[np.float64], confidence: float, seed: 
         return Interval(round(centre - z * spread, _DIGITS), round(centre + z * spread, _DIGITS))
     low, high = np.quantile(means, [tail, 1 - tail])
     return Interval(round(float(low), _DIGITS), round(float(high), _DIGITS))
+
+
+def _inverted_interval(values: NDArray[np.float64], counts: NDArray[np.int64], alpha: float) -> Interval | None:
+    """The shifts δ the sign-flip test of (d − δ) does not reject at alpha (Lehmann 1975, *Nonparametrics*
+    §4; Good 2005 §3.3): it contains 0 exactly when the test's p >= alpha, so a change "within noise"
+    never shows an interval that excludes 0. None when an exact evaluation would exceed the budget.
+
+    The acceptance region is found by bisection from the observed mean (p = 1 there) towards the
+    far ends, to 1e-5 (0.001 pts); beyond the smallest and largest difference every sign agrees, which rejects
+    once 6 or more cases are paired, and otherwise the interval runs to −1 or +1 (the extremes of a
+    mean difference of scores in [0, 1]).
+    """
+    centre = float((values * counts).sum() / counts.sum())
+    if _shift_p(values, counts, centre) is None:
+        return None
+    ends = []
+    for far in (min(float(values[0]), -1.0) - PRECISION, max(float(values[-1]), 1.0) + PRECISION):
+        inside, outside = centre, far
+        p_far = _shift_p(values, counts, far)
+        if p_far is None:
+            return None
+        if p_far >= alpha:
+            ends.append(max(-1.0, min(1.0, far)))
+            continue
+        while abs(outside - inside) > 1e-5:
+            middle = (inside + outside) / 2
+            p = _shift_p(values, counts, middle)
+            if p is None:
+                return None
+            inside, outside = (middle, outside) if p >= alpha else (inside, middle)
+        ends.append(_snap(values, counts, alpha, inside, outside))
+    return Interval(round(ends[0], _DIGITS), round(ends[1], _DIGITS))
+
+
+def _snap(values: NDArray[np.float64], counts: NDArray[np.int64], alpha: float, inside: float, outside: float) -> float:
+    """A bisected end moved to a round number within 1e-5 where the test still accepts: boundaries
+    often sit exactly on one (0, when the unchanged cases start to count)."""
+    for candidate in (round(outside, 5), round(inside, 5)):
+        p = _shift_p(values, counts, candidate)
+        if p is not None and p >= alpha:
+            return candidate + 0.0  # + 0.0 turns −0.0 into 0.0
+    return inside
+
+
+def _shift_p(values: NDArray[np.float64], counts: NDArray[np.int64], shift: float) -> float | None:
+    """Exact two-sided sign-flip p of the differences minus `shift`, grouped by magnitude; None past
+    the budget. Sums are in PRECISION units, compared within one unit per case. All groups but the
+    largest (usually the unchanged cases) are enumerated; the largest enters through its binomial CDF."""
+    import numpy as np
+
+    shifted = np.round(values - shift, _DIGITS)
+    units = np.rint(np.abs(shifted) / PRECISION).astype(np.int64)
+    observed = abs(int((np.rint(shifted / PRECISION).astype(np.int64) * counts).sum()))
+    magnitudes, where = np.unique(units, return_inverse=True)
+    grouped = np.bincount(where.ravel(), weights=counts).astype(np.int64)
+    keep = magnitudes > 0
+    magnitudes, grouped = magnitudes[keep], grouped[keep]
+    threshold = observed - int(grouped.sum())
+    if threshold <= 0:
+        return 1.0
+    order = np.argsort(grouped)
+    support, probabilities = np.zeros(1, dtype=np.int64), np.ones(1)
+    for magnitude, count in zip(magnitudes[order[:-1]].tolist(), grouped[order[:-1]].tolist()):
+        if len(support) * (count + 1) > _INVERT_BUDGET:
+            return None
+        steps = magnitude * (2 * np.arange(count + 1, dtype=np.int64) - count)
+        support, merged = np.unique((support[:, None] + steps[None, :]).ravel(), return_inverse=True)
+        weights = (probabilities[:, None] * np.asarray(_binomial_half_pmf(count))[None, :]).ravel()
+        probabilities = np.asarray(np.bincount(merged.ravel(), weights=weights), dtype=float)
+    big, count = int(magnitudes[order[-1]]), int(grouped[order[-1]])
+    sums = big * (2 * np.arange(count + 1, dtype=np.int64) - count)  # increasing
+    below = np.concatenate(([0.0], np.cumsum(_binomial_half_pmf(count))))  # below[i] = P(index < i)
+    upper = 1 - below[np.searchsorted(sums, threshold - support, side="left")]
+    lower = below[np.searchsorted(sums, -threshold - support, side="right")]
+    return min(1.0, float((probabilities * (upper + lower)).sum()))
 
 
 def wilson_interval(successes: float, n: float, *, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
