@@ -21,7 +21,20 @@ from promptgit.scorers import JudgeReplyError, Scorer, ScorerSite, build
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
 
-Progress = Callable[[int, int], None]  # (done, total) case-repeats
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Where a run stands: case-repeats done of `total` (those stored before the run are not counted), how
+    many of the done ones ended in an error or came from the cache, and seconds since the run began."""
+
+    done: int
+    total: int
+    errors: int
+    cached: int
+    seconds: float
+
+
+Progress = Callable[[ProgressUpdate], None]
 
 
 @dataclass(frozen=True)
@@ -190,6 +203,8 @@ class _Run:
         self.tallies: dict[str, _Tally] = defaultdict(_Tally)
         self.done = 0
         self.total = 0
+        self.errors = 0  # case-repeats of this run that ended in an error
+        self.cached = 0  # case-repeats of this run answered without a call (cache, or a call shared in flight)
         self.started = time.monotonic()
         self.scorers: dict[str, list[tuple[float, Scorer]]] = {}
         self.stopped: str | None = None
@@ -233,12 +248,14 @@ class _Run:
                 await self._one(job)
             except _CallFailed as failed:
                 self.tallies[job.plan.fingerprint].errors[(job.case.id, job.repeat)] = str(failed)
+                self.errors += 1
             self.done += 1
             self._report()
 
     def _report(self) -> None:
         if self.progress:
-            self.progress(self.done, self.total)
+            seconds = time.monotonic() - self.started
+            self.progress(ProgressUpdate(self.done, self.total, self.errors, self.cached, seconds))
 
     async def _one(self, job: _Job) -> None:
         plan, tally = job.plan, self.tallies[job.plan.fingerprint]
@@ -251,6 +268,7 @@ class _Run:
         response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path)
         if not paid:
             tally.cached += 1
+            self.cached += 1
         case = await self._score(plan, job, response, key, settings["model"])
         self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
         tally.finished = time.monotonic() - self.started
