@@ -11,7 +11,7 @@ from promptgit.evaluate import Plan, Progress, SuiteResult, results_for
 from promptgit.history import Version, plan_at, suite_versions
 from promptgit.project import Project
 from promptgit.store import Store
-from promptgit.suites import suite_names
+from promptgit.suites import suite_names, suite_path
 
 # Each row's state (README, "promptgit log"): kept = the change still shapes HEAD (or is the latest version);
 # reverted = a later version restored the fingerprint from before it; superseded = later commits replaced all of
@@ -65,6 +65,7 @@ def suite_log(
     root = project.root
     versions = suite_versions(root, suite)
     if not versions:
+        suite_path(project.tree, project.settings, suite)  # a name no suite has: say so, with near names
         raise PromptgitError(
             f"no commit has suite {suite!r}", hint="commit the suite first; `promptgit eval` scores the working tree"
         )
