@@ -68,6 +68,9 @@ def suite_at(root: Path, rev: str, suite: str) -> tuple[Plan | None, str | None]
     """
     try:
         project = open_project(rev, root)
+    except PromptgitError as err:  # promptgit.yaml did not load: the suite there cannot be evaluated
+        return (None, _one_line(err)) if git.GitTree(root, rev).exists(suite) else None
+    try:
         path = suite_path(project.tree, project.settings, suite)
     except PromptgitError:
         return None

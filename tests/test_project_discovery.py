@@ -35,7 +35,14 @@ def monorepo(path: Path) -> tuple[Path, str]:
 
 @pytest.mark.parametrize(
     "args",
-    [["check"], ["eval"], ["ci", "--base", "HEAD", "--no-pull"], ["diff"], ["log"], ["eval", "--changed-since", "HEAD"]],
+    [
+        ["check"],
+        ["eval"],
+        ["ci", "--base", "HEAD", "--no-pull"],
+        ["diff"],
+        ["log"],
+        ["eval", "--changed-since", "HEAD"],
+    ],
     ids=lambda a: " ".join(a),
 )
 def test_at_a_monorepos_root_every_command_says_where_it_looked(

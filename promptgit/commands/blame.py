@@ -57,7 +57,8 @@ def resolve_target(project: Project, name: str) -> tuple[str, str]:
     """
     tree, settings = project.tree, project.settings
     try:
-        return name, prompt_path(tree, settings, name)
+        path = prompt_path(tree, settings, name)
+        return _template_label(settings.prompts, path), path
     except PromptgitError as err:
         not_found = err
     folder = settings.prompts

@@ -12,10 +12,12 @@ from promptgit.history import Version, plan_at, suite_versions
 from promptgit.project import Project
 from promptgit.store import Store
 from promptgit.suites import suite_names, suite_path
+from promptgit.tree import SETTINGS_FILE
 
-# Each row's state (README, "promptgit log"): kept = the change still shapes HEAD (or is the latest version);
-# reverted = a later version restored the fingerprint from before it; superseded = later commits replaced all of
-# its lines; not evaluable = the suite could not be scored there (it did not load, or no model was configured).
+# Each row's state (README, "promptgit log"): kept = the change still shapes HEAD (it owns a line there, or
+# HEAD's suite is exactly this version); reverted = a later version restored the fingerprint from before it;
+# superseded = later commits replaced all of its lines; not evaluable = the suite could not be scored there
+# (it, its dataset, its prompt or promptgit.yaml did not load, or no model was configured yet).
 KEPT, REVERTED, SUPERSEDED, NOT_EVALUABLE = "kept", "reverted", "superseded", "not evaluable"
 
 
@@ -93,10 +95,10 @@ def suite_log(
 
 
 def _surviving_commits(project: Project, latest: Plan) -> set[str]:
-    """Commits that still own at least one line of the suite's files at HEAD."""
+    """Commits that still own at least one line of the suite's files (or of promptgit.yaml) at HEAD."""
     owners: set[str] = set()
     head = git.GitTree(project.root, "HEAD")
-    for path in latest.sources.all:
+    for path in (*latest.sources.all, SETTINGS_FILE):  # the settings' defaults are part of the fingerprint
         if head.exists(path):
             owners |= {line.commit for line in git.blame(project.root, path, "HEAD")}
     return owners
@@ -108,4 +110,7 @@ def _state(versions: Sequence[Version], index: int, surviving: set[str]) -> str:
         before = versions[index - 1].key
         if any(v.key == before for v in versions[index + 1 :]):
             return REVERTED
-    return KEPT if versions[index].commit.sha in surviving or index == len(versions) - 1 else SUPERSEDED
+    # Kept: its lines are still at HEAD, or HEAD's suite is exactly this version (after a revert, git blame
+    # credits the reverting commit with the restored lines).
+    version = versions[index]
+    return KEPT if version.commit.sha in surviving or version.key == versions[-1].key else SUPERSEDED
