@@ -245,6 +245,7 @@ def test_blame_measures_an_edited_partial_on_every_suite_that_reads_it(
 ) -> None:
     repo, c1, c2 = partial_repo(tmp_path / "repo")
     report = cli_json(run_cli, repo.path, ["blame", "_partials/rules.jinja", "--json"])
+    assert [line["commit"] for line in report["lines"]] == [c1, c2]
     impacts = report["lines"][1]["impacts"]
     assert (impacts["route"]["before"], impacts["route"]["after"], impacts["route"]["delta"]) == (NAIVE, NAIVE, 0.0)
     assert (impacts["triage"]["before"], impacts["triage"]["after"], impacts["triage"]["delta"]) == (GOOD, GOOD, 0.0)
