@@ -300,3 +300,23 @@ def test_every_log_state_in_one_history(openai_server: Server, tmp_path: Path, r
     assert [score for _, score, _, _, _ in found] == [NAIVE, NAIVE, GOOD, NAIVE, GOOD, None, GOOD]
     assert [delta for _, _, delta, _, _ in found] == [None, 0.0, pytest.approx(0.5), -0.5, 0.5, None, 0.0]
     assert found[5][4].startswith("promptgit.yaml")
+
+
+def test_bisect_compares_versions_on_the_cases_they_share_unchanged(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    # c2 rewrites the expected answer of 20 cases the prompt answered right: a harder dataset, not a worse prompt.
+    right = set(range(N))
+    harder = "".join(
+        json.dumps({**json.loads(line), "label": "other"}) + "\n" if i < 20 else line + "\n"
+        for i, line in enumerate(dataset(good_right=right).splitlines())
+    )
+    repo = new_repo(tmp_path / "repo")
+    c1 = repo.commit("all right", project(answer="good") | {"evals/cases.jsonl": dataset(good_right=right)})
+    repo.commit("harder expectations", {"evals/cases.jsonl": harder})
+    c3 = repo.commit("restyle", {"prompts/route.jinja": prompt("good", "Route it.")})
+    result = run_cli(["bisect", "route", "--good", c1, "--json"], repo.path)
+    report = json.loads(result.out)
+    assert (result.code, report["first_bad"], report["bad"]) == (1, None, c3)
+    assert report["message"] == "the bad revision's score is not significantly below the good one's: nothing to find"
+    assert [s["score"] for s in report["steps"]] == [1.0, 0.5]  # each over its own cases, as `eval` shows

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from promptgit import git
-from promptgit.compare import compare_results
+from promptgit.compare import compare_results, plans_case_sets
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for
 from promptgit.history import suite_at, suite_versions
@@ -60,6 +60,7 @@ class _Search:
     case: str | None
     progress: Progress | None
     results: dict[str, SuiteResult] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
     skipped: list[Step] = field(default_factory=list)
 
@@ -67,13 +68,29 @@ class _Search:
         if plan.fingerprint not in self.results:
             options = options_for(self.project)
             self.results[plan.fingerprint] = evaluate([plan], self.store, options, self.progress)[0]
+            self.plans[plan.fingerprint] = plan
         return self.results[plan.fingerprint]
 
     def judge(self, commit: str, plan: Plan, good: SuiteResult, bad: SuiteResult) -> str:
         result = self.result(plan)
-        verdict, note = (_case_verdict if self.case else _suite_verdict)(result, good, bad, self.case)
+        verdict, note = _case_verdict(result, self.case) if self.case else self.suite_verdict(result, good, bad)
         self.steps.append(Step(commit, _score(result, self.case), verdict, note))
         return verdict
+
+    def suite_verdict(self, result: SuiteResult, good: SuiteResult, bad: SuiteResult) -> tuple[str, str]:
+        # Same significance test as `diff`: bad only when significantly below good; good only when
+        # significantly above bad; anything else is noise we refuse to guess through.
+        if self.dropped(good, result):
+            return BAD, "significantly below good"
+        if self.dropped(result, bad):
+            return GOOD, "significantly above bad"
+        return UNDECIDED, "within noise of both good and bad"
+
+    def dropped(self, before: SuiteResult, after: SuiteResult) -> bool:
+        """Whether `after` is significantly below `before` on the cases both hold unchanged (as `diff` compares)."""
+        sets = plans_case_sets(self.plans.get(before.fingerprint), self.plans.get(after.fingerprint))
+        delta = compare_results("", before, after, sets).delta
+        return bool(delta and delta.significant and delta.delta < 0)
 
 
 def _score(result: SuiteResult, case: str | None) -> float | None:
@@ -83,22 +100,7 @@ def _score(result: SuiteResult, case: str | None) -> float | None:
     return found.score if found else None
 
 
-def _suite_verdict(result: SuiteResult, good: SuiteResult, bad: SuiteResult, case: str | None) -> tuple[str, str]:
-    # Same significance test as `diff`: bad only when significantly below good; good only when
-    # significantly above bad; anything else is noise we refuse to guess through.
-    if _dropped(good, result):
-        return BAD, "significantly below good"
-    if _dropped(result, bad):
-        return GOOD, "significantly above bad"
-    return UNDECIDED, "within noise of both good and bad"
-
-
-def _dropped(before: SuiteResult, after: SuiteResult) -> bool:
-    delta = compare_results("", before, after).delta
-    return bool(delta and delta.significant and delta.delta < 0)
-
-
-def _case_verdict(result: SuiteResult, good: SuiteResult, bad: SuiteResult, case: str | None) -> tuple[str, str]:
+def _case_verdict(result: SuiteResult, case: str | None) -> tuple[str, str]:
     found = result.by_id().get(case or "")
     if found is None:
         return UNDECIDED, "the case does not exist here"
@@ -209,7 +211,7 @@ def _endpoints_problem(search: _Search, good: SuiteResult, bad: SuiteResult, has
         if bad_case is not None and bad_case.passed:
             return f"case {search.case!r} passes at the bad revision: nothing to find"
         return None
-    if not _dropped(good, bad):
+    if not search.dropped(good, bad):
         return "the bad revision's score is not significantly below the good one's: nothing to find"
     return None
 
