@@ -15,7 +15,7 @@ from promptgit import stats
 from promptgit.errors import PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
-from promptgit.project import Project
+from promptgit.project import Project, no_cases
 from promptgit.prompts import Prompt, load_prompt, merged_settings, render
 from promptgit.scorers import JudgeReplyError, Scorer, ScorerSite, build
 from promptgit.store import Store, StoredCase, StoredResponse
@@ -145,6 +145,9 @@ class Options:
 def plan_suite(project: Project, name: str) -> Plan:
     """Load a suite and its prompt at the project's revision and compute its fingerprint."""
     suite = load_suite(project.tree, project.settings, name)
+    empty = no_cases(suite)
+    if empty:
+        raise empty
     try:
         prompt = load_prompt(project.tree, project.settings, suite.prompt)
     except PromptgitError as err:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from promptgit.changes import affected_pairs
 from promptgit.compare import DiffReport, evaluate_pairs
 from promptgit.evaluate import Progress
-from promptgit.project import Project, open_project
+from promptgit.project import Project, no_suites, open_project
 from promptgit.store import Store
+from promptgit.suites import suite_names
 from promptgit.tree import WORKTREE
 
 
@@ -28,6 +29,8 @@ def diff(
     """
     base = open_project(base_rev, project.root)
     head = open_project(head_rev, project.root)
+    if not names and not (suite_names(head.tree, head.settings) or suite_names(base.tree, base.settings)):
+        raise no_suites(head)  # nothing on either side: a misplaced project, never a change that affects nothing
     pairs = affected_pairs(base, head, names)
     diffs = evaluate_pairs(head, store, pairs, progress, time_limit) if pairs else []
     return DiffReport(base.revision, head.revision if head_rev else WORKTREE, tuple(diffs))
