@@ -12,9 +12,10 @@ import pytest
 
 from promptgit import scorers
 from promptgit.errors import PromptgitError
-from promptgit.evaluate import evaluate_project, plan_suite
+from promptgit.evaluate import SuiteResult, evaluate, options_for, plan_suite
 from promptgit.project import open_project
 from promptgit.scorers import Score, ScorerSite
+from promptgit.store import Store
 from tests.openai_server import Server, start_server
 from tests.scorers_support import (
     SUITE,
@@ -218,6 +219,13 @@ def script_judge(gateway: Server, root: Path) -> None:
     gateway.configure(answers=answers)
 
 
+def run_suite(root: Path) -> SuiteResult:
+    project = open_project(start=root)
+    with Store(project.store_path) as store:
+        [suite] = evaluate([plan_suite(project, "route")], store, options_for(project))
+    return suite
+
+
 @pytest.fixture
 def gateway() -> Iterator[Server]:
     """A second local server: the team's gateway, apart from the default endpoint (the openai_server fixture)."""
@@ -231,7 +239,7 @@ def test_the_judge_reads_only_the_verdict_and_calls_the_suites_endpoint(
 ) -> None:
     root = judge_project(write, gateway, where=where)
     script_judge(gateway, root)
-    [suite] = evaluate_project(open_project(start=root)).suites
+    suite = run_suite(root)
     got = {c.id: (c.score, c.error is not None) for c in suite.cases}
     assert got == {cid: (score, score is None) for cid, (_, _, score) in SCRIPTED.items()}
     assert (suite.passed, suite.failed, suite.errors) == (2, 1, 8)
@@ -254,7 +262,7 @@ def test_a_judge_with_its_own_model_still_goes_through_the_defaults_gateway(
 ) -> None:
     root = judge_project(write, gateway, where="defaults", judge=", model: openai/judge-model")
     gateway.configure(answers={})  # an unknown judge message is echoed: no verdict, an error
-    [suite] = evaluate_project(open_project(start=root)).suites
+    suite = run_suite(root)
     assert suite.errors == len(SCRIPTED)
     assert openai_server.requests == []
     judged = [r.body for r in gateway.requests if r.body["messages"][0]["role"] == "system"]
