@@ -161,6 +161,9 @@ def test_llm_judge_config_errors(site: ScorerSite) -> None:
         ({"model": "m"}, "llm_judge needs a rubric"),
         ({"rubric": "x", "rubrik": "y"}, "llm_judge has no option 'rubrik'"),
         ({"rubric": "x", "settings": ["t"]}, "llm_judge's settings must be a mapping of model settings, got ['t']"),
+        ({"rubric": "x", "settings": {"temprature": 0}}, "llm_judge has no model setting 'temprature'"),
+        ({"rubric": "x", "settings": {"api_key": "sk-x"}}, "llm_judge has no model setting 'api_key'"),
+        ({"rubric": "x", "settings": {"model": "m"}}, "llm_judge has no model setting 'model'"),
     ]
     for config, message in cases:
         with pytest.raises(PromptgitError) as caught:

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promptgit.errors import PromptgitError
+from promptgit.config import MODEL_SETTINGS
+from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.scorers import JudgeFn, JudgeReplyError, Score, Scorer, ScorerSite, register
 from promptgit.scorers.common import expected_text, options_of, short, strip_fence
 
@@ -176,5 +177,14 @@ def _llm_judge(config: Any, site: ScorerSite) -> Scorer:
         raise PromptgitError(f"llm_judge's model must be a model name, got {model!r}")
     if not isinstance(settings, dict) or not all(isinstance(k, str) for k in settings):
         raise PromptgitError(f"llm_judge's settings must be a mapping of model settings, got {settings!r}")
+    allowed = MODEL_SETTINGS - {"model"}  # the judge's model is its own option
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        # The same rule as promptgit.yaml's defaults: no credentials in files, no typo sent to a provider.
+        raise PromptgitError(
+            f"llm_judge has no model setting {unknown[0]!r}",
+            hint=did_you_mean(unknown[0], allowed)
+            or "the judge's model is `model:` beside `rubric:`; keys belong in the environment, never in settings",
+        )
     # A judge should be as repeatable as the model allows.
     return _Judge("llm_judge", rubric, model, {"temperature": 0, "response_format": JSON_MODE, **settings})
