@@ -13,7 +13,7 @@ from promptgit.suites import Suite
 from promptgit.tree import Tree
 
 # Bump when built-in scoring or result semantics change, so stored results are not reused wrongly.
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2  # 2: regex on RE2, the judge reads a JSON verdict
 
 
 @dataclass(frozen=True)
