@@ -32,6 +32,7 @@ SUITE_KEYS = frozenset(
         "model",
         "pass_at",
         "description",
+        "json_columns",
     }
 )
 
@@ -203,6 +204,16 @@ class _Fields:
             raise self._bad("vars", "a mapping of template variable to dataset field")
         return {str(k): v for k, v in value.items()}
 
+    def names(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self._bad(key, "a list of dataset field names")
+        return tuple(value)
+
     def field_name(self, key: str, default: str | None) -> str | None:
         value = self.data.get(key, default)
         if value is not None and not isinstance(value, str):
@@ -299,25 +310,73 @@ def _jsonl_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
 
 
 def _csv_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
-    reader = csv.DictReader(io.StringIO(text))
+    """Rows of a CSV as spreadsheets write it: header names trimmed, a space after a comma skipped."""
+    # skipinitialspace: in `"a", "b"` the space before the quote is not part of the second cell,
+    # which would otherwise read as ` "b"` with its quotes kept.
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
     rows: list[tuple[dict, int | None]] = []
     try:
-        for row in reader:
-            if None in row:
+        header = next(reader, None)
+        if header is None:
+            return rows
+        names = [name.strip() for name in header]
+        _refuse_duplicate_columns(names, path)
+        for cells in reader:
+            if not cells:
+                continue  # a blank line
+            if len(cells) > len(names):
                 raise PromptgitError("row has more cells than the header", file=path, line=reader.line_num)
-            rows.append((dict(row), reader.line_num))
+            row: dict[str, Any] = dict(zip(names, cells))
+            row.update({name: None for name in names[len(cells) :]})
+            rows.append((row, reader.line_num))
     except csv.Error as err:
         raise PromptgitError(f"invalid CSV: {err}", file=path, line=reader.line_num) from None
     return rows
+
+
+def _refuse_duplicate_columns(names: list[str], path: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise PromptgitError(
+                f"column {name!r} appears twice in the header", file=path, line=1, hint="give every column its own name"
+            )
+        seen.add(name)
+
+
+def _json_cells(row: dict, columns: tuple[str, ...], file: str, line: int | None) -> dict:
+    """`row` with each of `columns` that holds text parsed as JSON (an empty cell is null)."""
+    if not columns:
+        return row
+    parsed = dict(row)
+    for column in columns:
+        value = row.get(column)
+        if not isinstance(value, str):
+            continue
+        if not value.strip():
+            parsed[column] = None
+            continue
+        try:
+            parsed[column] = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise PromptgitError(
+                f"column {column!r} is not JSON ({err.msg} at character {err.pos}): {value[:60]!r}",
+                file=file,
+                line=line,
+                hint="the suite's `json_columns:` says this column holds JSON; quote strings as JSON does",
+            ) from None
+    return parsed
 
 
 def _cases(rows: list[tuple[dict, int | None]], fields: _Fields, file: str) -> tuple[Case, ...]:
     id_field = fields.field_name("id", None)
     expected_field = fields.field_name("expected", "expected")
     var_map = fields.var_map() or {}
+    json_columns = fields.names("json_columns")
     cases: list[Case] = []
     seen: dict[str, int | None] = {}
     for number, (row, line) in enumerate(rows, start=1):
+        row = _json_cells(row, json_columns, file, line)
         case_id = _case_id(row, id_field, number, file, line)
         if case_id in seen:
             raise PromptgitError(
