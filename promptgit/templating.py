@@ -37,7 +37,9 @@ MARKER = re.compile("\x00([\x01\x02\x03])")
 # promptgit's own role line: exactly the lowercase role and a colon (trailing spaces allowed).
 _ROLE_LINE = re.compile(r"^(system|user|assistant):[ \t]*(\r?)$", re.MULTILINE)
 # Prompty's parser is laxer: any case, leading spaces and an optional markdown `#`.
-_PROMPTY_ROLE_LINE = re.compile(r"^[ \t]*#?[ \t]*(system|user|assistant)[ \t]*:[ \t]*(\r?)$", re.MULTILINE | re.IGNORECASE)
+_PROMPTY_ROLE_LINE = re.compile(
+    r"^[ \t]*#?[ \t]*(system|user|assistant)[ \t]*:[ \t]*(\r?)$", re.MULTILINE | re.IGNORECASE
+)
 
 
 def role_marker(role: str) -> str:
