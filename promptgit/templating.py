@@ -72,7 +72,7 @@ def escape_values(value: Any) -> Any:
         escaped = [escape_values(v) for v in value]
         if all(a is b for a, b in zip(escaped, value)):
             return value
-        return type(value)(escaped)
+        return tuple(escaped) if isinstance(value, tuple) else escaped
     return value
 
 
