@@ -119,11 +119,11 @@ class SuiteResult:
 
 @dataclass(frozen=True)
 class Options:
-    """How to run: the scheduler's width and each call's patience."""
+    """How to run: the scheduler's width and each call's patience (defaults: config.Settings, the one home)."""
 
-    concurrency: int = 16
-    timeout: float = 120.0
-    retries: int = 4
+    concurrency: int
+    timeout: float  # seconds for one model call
+    retries: int  # extra attempts after a failed call
 
 
 def plan_suite(project: Project, name: str) -> Plan:
@@ -379,15 +379,6 @@ def _model_of(plan: Plan) -> str | None:
     return merged_settings(plan.project.settings, plan.prompt, plan.suite.override).get("model")
 
 
-@dataclass(frozen=True)
-class EvalReport:
-    """The result of `promptgit eval` at one revision."""
-
-    revision: str
-    suites: tuple[SuiteResult, ...]
-    max_error_rate: float
-
-
 def options_for(project: Project) -> Options:
     """Scheduler options from the project's settings."""
     s = project.settings
@@ -395,26 +386,12 @@ def options_for(project: Project) -> Options:
 
 
 def results_for(
-    project: Project, plans: Sequence[Plan], progress: Progress | None = None, stored_only: bool = False
+    project: Project, store: Store, plans: Sequence[Plan], progress: Progress | None = None, stored_only: bool = False
 ) -> dict[str, SuiteResult]:
     """Results by fingerprint, each fingerprint once: stored ones found, the rest evaluated unless `stored_only`."""
     unique = list({p.fingerprint: p for p in plans}.values())
-    with Store(project.store_path) as store:
-        if stored_only:
-            known = store.runs([p.fingerprint for p in unique])
-            unique = [p for p in unique if p.fingerprint in known]
-        found = evaluate(unique, store, options_for(project), progress) if unique else []
+    if stored_only:
+        known = store.runs([p.fingerprint for p in unique])
+        unique = [p for p in unique if p.fingerprint in known]
+    found = evaluate(unique, store, options_for(project), progress) if unique else []
     return {r.fingerprint: r for r in found}
-
-
-def evaluate_project(
-    project: Project,
-    names: Sequence[str] | None = None,
-    progress: Progress | None = None,
-    plans: Sequence[Plan] | None = None,
-) -> EvalReport:
-    """Evaluate the named suites (default: all) of `project`, reusing every stored result."""
-    chosen = list(plans) if plans is not None else plan_suites(project, names)
-    with Store(project.store_path) as store:
-        results = evaluate(chosen, store, options_for(project), progress)
-    return EvalReport(project.revision, tuple(results), project.settings.max_error_rate)

@@ -256,8 +256,9 @@ def test_a_setting_the_provider_rejects_names_the_prompt_file(openai_server: Ser
 
 
 def test_repeats_that_disagree_show_as_flaky() -> None:
+    from promptgit.commands.eval import EvalReport
     from promptgit.display import eval_json, eval_text
-    from promptgit.evaluate import CaseResult, EvalReport, SuiteResult
+    from promptgit.evaluate import CaseResult, SuiteResult
     from promptgit.stats import Interval
 
     steady = CaseResult("a", 1.0, True, "x", ("x",) * 3, (1.0, 1.0, 1.0))
@@ -265,10 +266,10 @@ def test_repeats_that_disagree_show_as_flaky() -> None:
     result = SuiteResult(
         "s", "p", "evals/s.yaml", "v1:f", "WORKTREE", 5 / 6, Interval(0.5, 1.0), (steady, flaky), None, None, repeat=3
     )
-    document = eval_json(EvalReport("WORKTREE", (result,), 0.05))["suites"][0]
+    document = eval_json(EvalReport("WORKTREE", (result,), ()))["suites"][0]
     assert document["flaky"] == 1
     assert [r["flakiness"] for r in document["results"]] == [0.0, pytest.approx(2 / 3, abs=1e-6)]
-    header, _, row = eval_text(EvalReport("WORKTREE", (result,), 0.05)).splitlines()[:3]
+    header, _, row = eval_text(EvalReport("WORKTREE", (result,), ())).splitlines()[:3]
     assert row.split()[header.split().index("flaky")] == "1"
 
 
