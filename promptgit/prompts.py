@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
-
-import jinja2
-from jinja2.sandbox import SecurityError
 
 from promptgit import includes, templating
 from promptgit.config import MODEL_SETTINGS, Settings
@@ -185,34 +180,7 @@ def render(
     """Render `prompt` with `variables` (over its declared input defaults) into role-split messages."""
     values = {k: v for k, v in prompt.inputs.items() if v is not None}
     values.update(variables)
-    try:
-        with templating.recording_loads() as loaded:
-            env = templating.environment(tree, settings.prompts)
-            template = env.get_template(prompt.path[len(settings.prompts) + 1 :])
-            text = template.render(templating.escape_values(values))
-    except PromptgitError as err:
-        raise err.located(*_template_frame(sys.exc_info()[2], prompt.path)) from None
-    except jinja2.TemplateSyntaxError as err:
-        raise PromptgitError(f"template syntax error: {err.message}", file=err.filename, line=err.lineno) from None
-    except jinja2.UndefinedError as err:
-        raise PromptgitError(
-            f"undefined variable: {err.message}",
-            **_where(sys.exc_info()[2], prompt.path),
-            hint="pass it with --var NAME=VALUE, from the suite's dataset (or `vars:`), "
-            "or give it a default in `inputs:`",
-        ) from None
-    except SecurityError as err:
-        raise PromptgitError(
-            f"the template reaches for Python internals ({err})",
-            **_where(sys.exc_info()[2], prompt.path),
-            hint="templates may use variables, filters and tests, not attributes such as __class__",
-        ) from None
-    except jinja2.TemplateNotFound as err:
-        raise PromptgitError(
-            f"included template {err.name!r} not found",
-            **_where(sys.exc_info()[2], prompt.path),
-            hint=f"include names are relative to {settings.prompts}/",
-        ) from None
+    text, loaded = templating.render_file(tree, settings.prompts, prompt.path, values)
     _refuse_uncovered(tree, settings, prompt, loaded)
     return Rendered(prompt.name, merged_settings(settings, prompt, override), split_messages(text, prompt.path))
 
@@ -232,22 +200,6 @@ def _refuse_uncovered(tree: Tree, settings: Settings, prompt: Prompt, loaded: se
             hint="name templates so their constant start and end match the file (e.g. "
             '"_partials/" ~ lang ~ ".jinja"), without `..` in the computed part',
         )
-
-
-def _where(tb: TracebackType | None, default_file: str) -> dict[str, Any]:
-    file, line = _template_frame(tb, default_file)
-    return {"file": file, "line": line}
-
-
-def _template_frame(tb: TracebackType | None, default_file: str) -> tuple[str, int | None]:
-    """The innermost template file and line in a traceback (Jinja rewrites frames to template lines)."""
-    found: tuple[str, int | None] = (default_file, None)
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith(PROMPT_EXTENSIONS) or filename == default_file:
-            found = (filename, tb.tb_lineno)
-        tb = tb.tb_next
-    return found
 
 
 def split_messages(text: str, path: str) -> tuple[Message, ...]:

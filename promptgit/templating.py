@@ -13,14 +13,16 @@ from __future__ import annotations
 import contextvars
 import functools
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any
 
 import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from promptgit.errors import PromptgitError
 from promptgit.tree import Tree, normalize, read_text
@@ -204,3 +206,56 @@ def loads_in(ast: nodes.Template) -> Iterator[nodes.Node]:
 def split_marked(text: str) -> Sequence[str]:
     """Rendered text split at role markers: [lead, code, content, code, content, ...]."""
     return MARKER.split(text)
+
+
+def render_file(tree: Tree, folder: str, path: str, values: Mapping[str, Any]) -> tuple[str, set[str]]:
+    """Render the template at `path` with `values` (escaped, see `escape_values`).
+
+    Returns the rendered text (role markers in it) and the files of every template the render loaded.
+    Jinja's errors become PromptgitErrors at the template file and line where they happened.
+    """
+    try:
+        with recording_loads() as loaded:
+            env = environment(tree, folder)
+            template = env.get_template(path[len(folder) + 1 :])
+            text = template.render(escape_values(values))
+    except PromptgitError as err:
+        raise err.located(*_template_frame(sys.exc_info()[2], path)) from None
+    except jinja2.TemplateSyntaxError as err:
+        raise PromptgitError(f"template syntax error: {err.message}", file=err.filename, line=err.lineno) from None
+    except jinja2.UndefinedError as err:
+        raise PromptgitError(
+            f"undefined variable: {err.message}",
+            **_where(sys.exc_info()[2], path),
+            hint="pass it with --var NAME=VALUE, from the suite's dataset (or `vars:`), "
+            "or give it a default in `inputs:`",
+        ) from None
+    except SecurityError as err:
+        raise PromptgitError(
+            f"the template reaches for Python internals ({err})",
+            **_where(sys.exc_info()[2], path),
+            hint="templates may use variables, filters and tests, not attributes such as __class__",
+        ) from None
+    except jinja2.TemplateNotFound as err:
+        raise PromptgitError(
+            f"included template {err.name!r} not found",
+            **_where(sys.exc_info()[2], path),
+            hint=f"include names are relative to {folder}/",
+        ) from None
+    return text, loaded
+
+
+def _where(tb: TracebackType | None, default_file: str) -> dict[str, Any]:
+    file, line = _template_frame(tb, default_file)
+    return {"file": file, "line": line}
+
+
+def _template_frame(tb: TracebackType | None, default_file: str) -> tuple[str, int | None]:
+    """The innermost template file and line in a traceback (Jinja rewrites frames to template lines)."""
+    found: tuple[str, int | None] = (default_file, None)
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(PROMPT_EXTENSIONS) or filename == default_file:
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
