@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 METADATA_KEYS = frozenset({"description", "inputs"})
+# The keys of a typed input in Prompty's front matter; a default that looks like one is refused here.
+_TYPED_INPUT_KEYS = frozenset({"type", "kind", "description", "default", "sample", "example", "required", "name"})
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,14 @@ def _front_matter_fields(front: tuple[str, int] | None, path: str) -> dict[str, 
                 hint=did_you_mean(str(key), MODEL_SETTINGS | METADATA_KEYS)
                 or "front matter holds model settings passed to litellm, `description` and `inputs`",
             )
+    if "model" in data and not isinstance(data["model"], str):
+        raise PromptgitError(
+            f"model must be a model name, not {data['model']!r}",
+            file=path,
+            line=lines.get("model"),
+            hint="e.g. `model: openai/gpt-4o-mini`; a Prompty file (model with api/configuration) "
+            "is read as Prompty when named .prompty",
+        )
     return {
         "settings": {k: v for k, v in data.items() if k in MODEL_SETTINGS},
         "description": data.get("description"),
@@ -151,6 +161,14 @@ def _inputs(value: Any, path: str, line: int | None) -> dict[str, Any]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return {v: None for v in value}
     if isinstance(value, dict):
+        for name, default in value.items():
+            if isinstance(default, dict) and {"type", "kind"} & set(default) and set(default) <= _TYPED_INPUT_KEYS:
+                raise PromptgitError(
+                    f"input {name!r} is written as a typed Prompty input; here its value is the default",
+                    file=path,
+                    line=line,
+                    hint=f"write `{name}: <default>` (or `{name}: null`), or name the file .prompty",
+                )
         return {str(k): v for k, v in value.items()}
     raise PromptgitError(
         "inputs must list variable names, or map each to its default",

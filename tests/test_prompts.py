@@ -382,3 +382,34 @@ def test_a_prompty_file_evaluates_end_to_end(openai_server, write, run_cli) -> N
     suite = json.loads(result.out)["suites"][0]
     assert (result.code, suite["score"], suite["calls"]) == (0, 1.0, 2)
     assert openai_server.requests[0].body["max_tokens"] == 8
+
+
+@pytest.mark.parametrize(
+    "front,message",
+    [
+        (
+            "model:\n  api: chat\n  configuration: {type: openai, name: gpt-4o}",
+            "model must be a model name, not {'api': 'chat', 'configuration': {'type': 'openai', 'name': 'gpt-4o'}}",
+        ),
+        (
+            "inputs:\n  firstName: {type: string, description: first name, default: Jane}",
+            "input 'firstName' is written as a typed Prompty input; here its value is the default",
+        ),
+        (
+            "inputs:\n  n: {kind: integer}",
+            "input 'n' is written as a typed Prompty input; here its value is the default",
+        ),
+    ],
+)
+def test_prompty_front_matter_in_a_jinja_file_is_refused_not_misread(write, front: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    root = write({"prompts/p.jinja": f"---\n{front}\n---\nhi {{{{ firstName }}}}\n"})
+    with pytest.raises(PromptgitError) as err:
+        load_prompt(WorkTree(root), Settings(), "p")
+    assert (err.value.message, err.value.line) == (message, 2)
+    assert ".prompty" in (err.value.hint or "")
+
+
+def test_a_mapping_default_that_is_not_a_typed_input_is_kept(write) -> None:  # type: ignore[no-untyped-def]
+    root = write({"prompts/p.jinja": "---\ninputs:\n  style: {type: formal, tone: warm}\n---\n{{ style.tone }}\n"})
+    prompt = load_prompt(WorkTree(root), Settings(), "p")
+    assert render(WorkTree(root), Settings(), prompt, {}).messages == (Message("user", "warm"),)
