@@ -39,12 +39,13 @@ def ci(
     names: Sequence[str] = (),
     progress: Progress | None = None,
     pull_from: str | None = None,
+    time_limit: float | None = None,
 ) -> CiReport:
     """Pull shared results when a remote has them, evaluate both sides, and judge every affected suite."""
     root = project.root
     notes = (_pull_quietly(project, store, pull_from),) if pull_from else ()
     settings = open_project(head, root).settings
-    compared = diff(project, store, base, head, names, progress)
+    compared = diff(project, store, base, head, names, progress, time_limit)
     gates = tuple(judge(d, settings.max_error_rate) for d in compared.suites)
     prompt_diffs = {
         d.name: git.diff_text(root, compared.base, head, list(d.prompt_files))
