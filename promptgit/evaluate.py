@@ -354,7 +354,7 @@ class _Run:
             fingerprint=plan.fingerprint,
             revision=plan.project.revision,
             score=stats.mean(scored) if scored else None,
-            ci=stats.mean_ci(scored),
+            ci=stats.score_interval([c.repeat_scores for c in cases if c.score is not None]),
             cases=cases,
             threshold=plan.suite.threshold,
             max_drop=plan.suite.max_drop,
