@@ -357,7 +357,7 @@ class _Run:
             repeat=job.repeat,
             output=response.text,
             score=score,
-            passed=score >= plan.suite.pass_at - 1e-9,
+            passed=plan.suite.passes(score),
             scores=tuple((label, r.value, r.reason) for label, _, r in parts),
             call_key=key,
             input_tokens=response.input_tokens,
@@ -456,9 +456,7 @@ def _case_result(
         )
     score = math.fsum(scores) / len(scores)
     reasons = repeats[0].reasons
-    return CaseResult(
-        case.id, score, score >= suite.pass_at - 1e-9, case.expected, outputs, scores, suite.pass_at, reasons
-    )
+    return CaseResult(case.id, score, suite.passes(score), case.expected, outputs, scores, suite.pass_at, reasons)
 
 
 def _model_of(plan: Plan) -> str | None:

@@ -71,6 +71,10 @@ class Suite:
     model: str | None = None
     pass_at: float = 1.0
 
+    def passes(self, score: float) -> bool:
+        """The pass rule: a case (or one repeat) passes at `pass_at`; 1e-9 absorbs the rounding of weighted means."""
+        return score >= self.pass_at - 1e-9
+
     @property
     def override(self) -> dict[str, Any]:
         """Model settings the suite sets over its prompt's."""
@@ -123,7 +127,7 @@ def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
             "a suite must be a mapping of keys to values",
             file=path,
             line=1,
-            hint="start with `prompt: <prompt name>` and `dataset: <file>` (SPEC section 4)",
+            hint="start with `prompt: <prompt name>` and `dataset: <file>`",
         )
     lines = key_lines(text)
     _refuse_unknown_keys(data, path, lines)
@@ -290,7 +294,7 @@ def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple
             "the suite lists no scorers",
             file=path,
             line=line,
-            hint="add e.g. `scorers: [exact_match]` (SPEC section 4 lists the built-ins)",
+            hint="add e.g. `scorers: [exact_match]` (docs/spec.md, Scorers, lists the built-ins)",
         )
     return tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
 
