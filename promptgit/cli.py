@@ -236,6 +236,8 @@ def sync(direction: str, remote: str) -> int:
 
     with opened() as (project, store):
         moved = sync(project, store, direction, remote)
+    for skipped in moved.skipped:
+        problem(f"promptgit: warning: skipped a shared results file: {skipped}")
     verb = "pushed" if direction == "push" else "pulled"
     click.echo(f"{verb} {moved.files} result file(s), {moved.rows} new row(s)")
     return EXIT_OK
@@ -253,6 +255,11 @@ def sync(direction: str, remote: str) -> int:
 )
 @click.option("--pull/--no-pull", default=True, help="Pull shared results from the remote first (default: on).")
 @click.option("--remote", default="origin", show_default=True, help="The remote to pull shared results from.")
+@click.option(
+    "--trust-shared-head",
+    is_flag=True,
+    help="Let pulled results stand in for the head side too (anyone who can push a ref can write them).",
+)
 @json_option
 def ci(
     base: str,
@@ -261,6 +268,7 @@ def ci(
     report_path: Path | None,
     pull: bool,
     remote: str,
+    trust_shared_head: bool,
     as_json: bool,
 ) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
@@ -270,7 +278,8 @@ def ci(
     from promptgit.report import ci_markdown
 
     with opened() as (project, store):
-        result = ci(project, store, base, head, suites, progress_printer("ci"), remote if pull else None)
+        pull_from = remote if pull else None
+        result = ci(project, store, base, head, suites, progress_printer("ci"), pull_from, trust_shared_head)
     for note in result.notes:
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)

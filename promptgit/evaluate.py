@@ -32,6 +32,9 @@ class Plan:
     prompt: Prompt
     sources: SuiteSources
     fingerprint: str
+    # Reuse only results and responses computed on this machine, never ones pulled from a remote's
+    # shared ref (anyone who can push a ref can write those): `ci` sets it for the head side.
+    trusted_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,9 +186,9 @@ class _Run:
         self.scorers: dict[str, list[tuple[float, Scorer]]] = {}
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
-        unique = list({p.fingerprint: p for p in plans}.values())
+        unique = _unique(plans)
         self.scorers = {p.fingerprint: _build_scorers(p) for p in unique}
-        stored = {p.fingerprint: self.store.case_keys(p.fingerprint) for p in unique}
+        stored = {p.fingerprint: self.store.case_keys(p.fingerprint, p.trusted_only) for p in unique}
         # A generator, not a list: a suite of 100,000 cases should not hold 100,000 jobs at once.
         jobs = (
             _Job(p, case, r)
@@ -228,7 +231,7 @@ class _Run:
         messages = [m.as_dict() for m in rendered.messages]
         settings = dict(rendered.settings)
         key = call_key(messages, settings, job.repeat)
-        response = self.store.get_response(key)
+        response = self.store.get_response(key, plan.trusted_only)
         if response is None:
             response = await self._call(settings, messages, key, tally, plan.prompt.path)
         else:
@@ -268,7 +271,7 @@ class _Run:
         async def judge(judge_model: str | None, messages: list[dict[str, str]], settings: dict[str, Any]) -> str:
             chosen = {**settings, "model": judge_model or model}
             judge_key = call_key(messages, chosen, 0)
-            cached = self.store.get_response(judge_key)
+            cached = self.store.get_response(judge_key, plan.trusted_only)
             if cached is not None:
                 return cached.text
             return (await self._call(chosen, messages, judge_key, tally, plan.suite.path)).text
@@ -299,7 +302,7 @@ class _Run:
     def _result(self, plan: Plan) -> SuiteResult:
         tally = self.tallies[plan.fingerprint]
         rows: dict[str, dict[int, _Kept]] = defaultdict(dict)
-        for row in self.store.iter_cases(plan.fingerprint):
+        for row in self.store.iter_cases(plan.fingerprint, plan.trusted_only):
             # Only what a result shows: a stored row also carries keys and token counts.
             rows[row.case_id][row.repeat] = _Kept(row.output, row.score, _reasons(row) if row.repeat == 0 else ())
         cases = tuple(_case_result(plan.suite, case, rows.get(case.id, {}), tally.errors) for case in plan.suite.cases)
@@ -324,6 +327,16 @@ class _Run:
             seconds=tally.finished - tally.started if tally.started is not None else 0.0,
             model=_model_of(plan),
         )
+
+
+def _unique(plans: Sequence[Plan]) -> list[Plan]:
+    """Each fingerprint once, in first-seen order; trusted_only when any plan of that fingerprint asks for it."""
+    unique: dict[str, Plan] = {}
+    for plan in plans:
+        seen = unique.setdefault(plan.fingerprint, plan)
+        if plan.trusted_only and not seen.trusted_only:
+            unique[plan.fingerprint] = plan
+    return list(unique.values())
 
 
 class _CallFailed(Exception):
