@@ -100,13 +100,17 @@ class SyncResult:
 def push_results(project_root: Path, store: Store, remote: str = "origin") -> SyncResult:
     """Publish every result in `store` to `remote`'s results ref: one union file per fingerprint, merged."""
     repo = open_repo(project_root)
+    written: set[str] = set()  # fingerprint folders given a new file, over every attempt
+    rows: int | None = None  # counted against the remote as first fetched: later attempts see our own file
     for _ in range(5):  # someone may push between our fetch and our push: fetch, merge and try again
         fetch_ref(project_root, remote)
-        files, drop, rows, skipped = _consolidate(project_root, store)
+        files, drop, new_rows, skipped = _consolidate(project_root, store)
+        rows = new_rows if rows is None else rows
+        written.update(path.rpartition("/")[0] for path in files)
         if files or drop:
             write_ref(project_root, files, f"promptgit: {len(files)} result file(s)", drop=drop)
         if _ref_tip(repo, RESULTS_REF) is None or _push(repo, remote, RESULTS_REF):
-            return SyncResult(len(files), rows, skipped)
+            return SyncResult(len(written), rows, tuple(skipped))
     raise PromptgitError(f"the remote's {RESULTS_REF} kept changing while pushing", hint="run the push again")
 
 
