@@ -14,6 +14,9 @@ from promptgit import git, sharing
 from promptgit.errors import PromptgitError
 from promptgit.store import Store, StoredCase, StoredResponse
 from tests.gitrepo import Repo, new_repo
+from tests.openai_server import Server
+from tests.test_ci_gate import prompt, run_ci, two_versions
+from tests.test_git_native import dataset
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
 
@@ -271,3 +274,55 @@ def test_has_remote(make_repo: Callable[[str], Repo], tmp_path: Path) -> None:
         True, False, True
     ]  # fmt: skip
     assert [sharing.has_remote(lonely.path, r) for r in ("origin", "git@host:x/y.git")] == [False, True]
+
+
+def _forge_passing_results(attacker: Repo, rev: str, run_cli: Callable[..., Any]) -> None:
+    """What anyone who can push a ref can do: evaluate `rev`, mark every case passed, push the results."""
+    assert run_cli(["eval", "--rev", rev, "--json"], attacker.path).code == 1
+    with Store(attacker.path / ".promptgit") as store:
+        records = list(store.export_results())
+    forged = [
+        {**r, "score": 1.0, "passed": True, "scores": [["exact_match", 1.0, None]]} if r["kind"] == "case" else r
+        for r in records
+    ]
+    fingerprint = records[0]["fingerprint"]
+    data = sharing.pack(forged)
+    sharing.write_ref(attacker.path, {sharing.file_name(fingerprint, data): data}, "results, honest")
+    sharing.push_ref(attacker.path, "origin")
+
+
+def test_forged_shared_results_cannot_pass_the_head_of_a_ci_gate(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    repo, _, c2 = two_versions(tmp_path / "repo", dataset(), gates="threshold: 0.7\n")
+    worse = repo.commit("a worse prompt", {"prompts/route.jinja": prompt("naive", "Route it.")})  # 30%
+    remote = tmp_path / "remote.git"
+    repo.git("init", "-q", "--bare", "-b", "main", str(remote))
+    repo.git("remote", "add", "origin", str(remote))
+    repo.git("push", "-q", "origin", "main")
+    _forge_passing_results(repo, worse, run_cli)
+
+    for name, extra, code, head_score in [("victim", (), 1, 0.3), ("trusting", ("--trust-shared-head",), 0, 1.0)]:
+        clone = Repo(tmp_path / name)
+        repo.git("clone", "-q", str(remote), str(clone.path), cwd=tmp_path)
+        document, _ = run_ci(run_cli, clone, c2, worse, code, *extra)
+        assert (document["verdict"], document["suites"][0]["head_score"]) == (
+            "fail" if code else "pass",
+            head_score,
+        )
+
+
+def test_ci_in_a_repository_without_the_remote_says_nothing_about_pulling(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    repo, c1, c2 = two_versions(tmp_path / "repo", dataset(), gates="threshold: 0.7\n")
+    ran = run_cli(["ci", "--base", c1, "--head", c2], repo.path)
+    assert ran.code == 0
+    assert "pull" not in ran.err and "promptgit:" not in ran.err
+    repo.git("remote", "add", "origin", str(tmp_path / "nowhere.git"))  # configured, but unreachable: said once
+    ran = run_cli(["ci", "--base", c1, "--head", c2], repo.path)
+    assert ran.code == 0
+    assert [line for line in ran.err.splitlines() if "promptgit:" in line] == [
+        f"promptgit: no shared results pulled (git fetch (origin) failed: '{tmp_path / 'nowhere.git'}' "
+        "does not appear to be a git repository)"
+    ]
