@@ -274,7 +274,7 @@ def ci(
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
     from promptgit.commands.ci import ci
     from promptgit.display import ci_json, ci_run_text
-    from promptgit.github import append_step_summary
+    from promptgit.github import STEP_SUMMARY_CHARS, append_step_summary
     from promptgit.report import ci_markdown
 
     with opened() as (project, store):
@@ -286,7 +286,7 @@ def ci(
     if report_path:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(markdown, encoding="utf-8")
-    append_step_summary(markdown)
+    append_step_summary(ci_markdown(result, STEP_SUMMARY_CHARS))  # the full report a trimmed comment points to
     if as_json:
         emit_json(ci_json(result))
     else:
@@ -307,9 +307,9 @@ def ci(
 def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> int:
     """Create or update the one promptgit comment on a pull request (inside GitHub Actions)."""
     from promptgit.commands.comment import comment
+    from promptgit.github import describe
 
-    posted = comment(report_path, pr_number, head_sha)
-    click.echo(f"{posted.action} comment {posted.url}")
+    click.echo(describe(comment(report_path, pr_number, head_sha)))
     return EXIT_OK
 
 
