@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from promptgit import __version__
-from promptgit.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, PromptgitError
+from promptgit.errors import (
+    EXIT_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PromptgitError,
+)
 
 if TYPE_CHECKING:
     from promptgit.project import Project
@@ -31,6 +40,14 @@ REV_HELP = "Read prompts and suites at this git revision (default: the working t
 # A verdict's exit code (docs/spec.md, "Exit codes"); the verdict constants live in gates.py.
 EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCLUSIVE}
 
+BUG_REPORT = "this is a bug; please report it with the traceback above"
+
+time_limit_option = click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop after this long: what finished stays stored, the run ends inconclusive.",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
@@ -160,14 +177,17 @@ def render(
 @click.argument("suites", nargs=-1)
 @click.option("--rev", help=REV_HELP)
 @click.option("--changed-since", metavar="REV", help="Run only the suites a change since REV affects.")
+@time_limit_option
 @json_option
-def eval_command(suites: tuple[str, ...], rev: str | None, changed_since: str | None, as_json: bool) -> int:
+def eval_command(
+    suites: tuple[str, ...], rev: str | None, changed_since: str | None, time_limit: float | None, as_json: bool
+) -> int:
     """Run suites (all by default) and print their scores."""
     from promptgit.commands.eval import eval_suites
     from promptgit.display import eval_json, eval_text
 
     with opened(rev) as (project, store):
-        report = eval_suites(project, store, suites, changed_since, progress_printer("eval"))
+        report = eval_suites(project, store, suites, changed_since, progress_printer("eval"), time_limit)
     if report.note:
         problem(report.note)
     if as_json:
@@ -188,15 +208,18 @@ def _say_verdict(gates: Any) -> None:
 @click.argument("base", default="HEAD")
 @click.argument("head", required=False)
 @click.option("--suite", "suites", multiple=True, help="Compare only this suite (repeatable).")
+@time_limit_option
 @json_option
 @click.option("--markdown", is_flag=True, help="Print the Markdown report.")
-def diff(base: str, head: str | None, suites: tuple[str, ...], as_json: bool, markdown: bool) -> int:
+def diff(
+    base: str, head: str | None, suites: tuple[str, ...], time_limit: float | None, as_json: bool, markdown: bool
+) -> int:
     """Compare two revisions (default: HEAD against the working tree) case by case."""
     from promptgit.commands.diff import diff
     from promptgit.display import diff_json, diff_lines
 
     with opened() as (project, store):
-        report = diff(project, store, base, head, suites, progress_printer("diff"))
+        report = diff(project, store, base, head, suites, progress_printer("diff"), time_limit)
     if as_json:
         emit_json(diff_json(report))
     elif markdown:
@@ -260,6 +283,7 @@ def sync(direction: str, remote: str) -> int:
     is_flag=True,
     help="Let pulled results stand in for the head side too (anyone who can push a ref can write them).",
 )
+@time_limit_option
 @json_option
 def ci(
     base: str,
@@ -269,6 +293,7 @@ def ci(
     pull: bool,
     remote: str,
     trust_shared_head: bool,
+    time_limit: float | None,
     as_json: bool,
 ) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
@@ -279,7 +304,9 @@ def ci(
 
     with opened() as (project, store):
         pull_from = remote if pull else None
-        result = ci(project, store, base, head, suites, progress_printer("ci"), pull_from, trust_shared_head)
+        result = ci(
+            project, store, base, head, suites, progress_printer("ci"), pull_from, time_limit, trust_shared_head
+        )
     for note in result.notes:
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)
@@ -358,15 +385,23 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI: bad input becomes `promptgit: error: …` and exit 2, never a traceback."""
     if argv is None:  # the process's own entry point (console script, python -m), not a caller in-process
         atexit.register(_exit_without_teardown)  # registered first, so it runs after every other handler
-    code = run(argv)
+    try:
+        code = run(argv)
+    except Exception:  # a bug, not bad input: keep the traceback for the report, and never exit 1
+        traceback.print_exc()
+        problem(f"promptgit: internal error (exit {EXIT_INTERNAL}): {BUG_REPORT}")
+        code = EXIT_INTERNAL
     _exit_status[0] = code
     sys.exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run one command and return its exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        code = cli.main(args=argv, prog_name="promptgit", standalone_mode=False)
+        # Not cli.main(): it turns Ctrl-C into an Abort after printing a blank line of its own.
+        with cli.make_context("promptgit", list(args)) as ctx:
+            code = cli.invoke(ctx)
     except PromptgitError as err:
         problem(f"promptgit: error: {err}")
         code = err.exit_code
@@ -380,12 +415,12 @@ def run(argv: list[str] | None = None) -> int:
         code = err.exit_code
     except KeyboardInterrupt:
         problem("promptgit: interrupted")
-        code = 130
+        code = EXIT_INTERRUPTED
     return code if isinstance(code, int) else EXIT_OK
 
 
-# What the process exits with; an exception that escapes main() keeps Python's 1 (and its traceback).
-_exit_status = [1]
+# What the process exits with, set before the exit handlers run.
+_exit_status = [EXIT_INTERNAL]
 
 
 def _exit_without_teardown() -> None:

@@ -89,11 +89,15 @@ def _scored_pairs(base: SuiteResult, head: SuiteResult) -> list[tuple[CaseResult
 
 
 def evaluate_pairs(
-    project: Project, store: Store, pairs: Sequence[SuitePair], progress: Progress | None = None
+    project: Project,
+    store: Store,
+    pairs: Sequence[SuitePair],
+    progress: Progress | None = None,
+    time_limit: float | None = None,
 ) -> list[SuiteDiff]:
-    """Evaluate both sides of every pair in one run (shared cache and pool) and compare them."""
+    """Evaluate both sides of every pair in one run (shared cache and pool, `time_limit` seconds) and compare them."""
     plans = [plan for pair in pairs for plan in (pair.base, pair.head) if plan is not None]
-    evaluated = evaluate(plans, store, options_for(project), progress)
+    evaluated = evaluate(plans, store, options_for(project, time_limit), progress)
     results = {id(plan): result for plan, result in zip(plans, evaluated)}
     diffs = []
     for pair in pairs:

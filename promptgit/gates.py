@@ -1,8 +1,9 @@
 """The gates: a suite's verdict (pass, fail or inconclusive) from its result, and from a comparison with its base.
 
-One home for the rules `eval` and `ci` apply (docs/spec.md, "Gates"): too many model errors make a
-suite inconclusive; a score below `threshold` fails; a significant drop larger than `max_drop` fails.
-A run's verdict is fail when any suite fails, else inconclusive when any suite is, else pass.
+One home for the rules `eval` and `ci` apply (docs/spec.md, "Gates"): a run cut short by its time
+limit, or too many model errors, make a suite inconclusive; a score below `threshold` fails; a
+significant drop larger than `max_drop` fails. A run's verdict is fail when any suite fails, else
+inconclusive when any suite is, else pass.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ def overall(gates: Sequence[Gate]) -> str:
 
 def suite_gate(result: SuiteResult, max_error_rate: float) -> Gate:
     """One suite on its own (`eval`): inconclusive on too many errors, fail below its threshold."""
-    return _errors_gate(result.name, (("", result),), max_error_rate) or _threshold_gate(result) or _passed(result.name)
+    sides = (("", result),)
+    return (
+        _stopped_gate(result.name, sides)
+        or _errors_gate(result.name, sides, max_error_rate)
+        or _threshold_gate(result)
+        or _passed(result.name)
+    )
 
 
 def judge(diff: SuiteDiff, max_error_rate: float) -> Gate:
@@ -43,7 +50,12 @@ def judge(diff: SuiteDiff, max_error_rate: float) -> Gate:
     if head is None:
         return Gate(diff.name, PASS, "suite removed")
     sides = (("head", head), ("base", base))
-    found = _errors_gate(diff.name, sides, max_error_rate) or _threshold_gate(head) or _drop_gate(diff)
+    found = (
+        _stopped_gate(diff.name, sides)
+        or _errors_gate(diff.name, sides, max_error_rate)
+        or _threshold_gate(head)
+        or _drop_gate(diff)
+    )
     if found:
         return found
     if base is None:
@@ -57,6 +69,17 @@ def judge(diff: SuiteDiff, max_error_rate: float) -> Gate:
 
 def _passed(name: str) -> Gate:
     return Gate(name, PASS, "within the gates")
+
+
+def _stopped_gate(name: str, sides: Sequence[tuple[str, SuiteResult | None]]) -> Gate | None:
+    for side, result in sides:
+        if result is not None and result.stopped:
+            unevaluated = sum(1 for c in result.cases if c.score is None)
+            where = f" on {side}" if side else ""
+            return Gate(
+                name, INCONCLUSIVE, f"{result.stopped}{where}: {unevaluated} of {len(result.cases)} cases not evaluated"
+            )
+    return None
 
 
 def _errors_gate(name: str, sides: Sequence[tuple[str, SuiteResult | None]], max_error_rate: float) -> Gate | None:

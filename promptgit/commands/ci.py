@@ -41,6 +41,7 @@ def ci(
     names: Sequence[str] = (),
     progress: Progress | None = None,
     pull_from: str | None = None,
+    time_limit: float | None = None,
     trust_shared_head: bool = False,
 ) -> CiReport:
     """Pull shared results when a remote has them, evaluate both sides, and judge every affected suite.
@@ -52,7 +53,7 @@ def ci(
     root = project.root
     notes = _pull_quietly(project, store, pull_from) if pull_from else ()
     settings = open_project(head, root).settings
-    compared = _compare(project, store, base, head, names, progress, trust_shared_head)
+    compared = _compare(project, store, base, head, names, progress, time_limit, trust_shared_head)
     gates = tuple(judge(d, settings.max_error_rate) for d in compared.suites)
     prompt_diffs = {
         d.name: git.diff_text(root, compared.base, head, list(d.prompt_files))
@@ -69,13 +70,14 @@ def _compare(
     head_rev: str | None,
     names: Sequence[str],
     progress: Progress | None,
+    time_limit: float | None,
     trust_shared_head: bool,
 ) -> DiffReport:
     """`promptgit diff`'s comparison, with the head side's plans limited to trusted results."""
     base = open_project(base_rev, project.root)
     head = open_project(head_rev, project.root)
     pairs = [_guarded(pair, trust_shared_head) for pair in affected_pairs(base, head, names)]
-    diffs = evaluate_pairs(head, store, pairs, progress) if pairs else []
+    diffs = evaluate_pairs(head, store, pairs, progress, time_limit) if pairs else []
     return DiffReport(base.revision, head.revision if head_rev else WORKTREE, tuple(diffs))
 
 

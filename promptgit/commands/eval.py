@@ -32,6 +32,7 @@ def eval_suites(
     names: Sequence[str] = (),
     changed_since: str | None = None,
     progress: Progress | None = None,
+    time_limit: float | None = None,
 ) -> EvalReport:
     """Evaluate the named suites (default: all; with `changed_since`, those a change since that revision affects)."""
     if changed_since:
@@ -42,6 +43,6 @@ def eval_suites(
             return EvalReport(project.revision, (), (), f"no suite is affected by changes since {changed_since}")
     else:
         plans = plan_suites(project, names or None)
-    results = tuple(evaluate(plans, store, options_for(project), progress))
+    results = tuple(evaluate(plans, store, options_for(project, time_limit), progress))
     gates = tuple(suite_gate(r, project.settings.max_error_rate) for r in results)
     return EvalReport(project.revision, results, gates)
