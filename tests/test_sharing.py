@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import sqlite3
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -325,4 +326,44 @@ def test_ci_in_a_repository_without_the_remote_says_nothing_about_pulling(
     assert [line for line in ran.err.splitlines() if "promptgit:" in line] == [
         f"promptgit: no shared results pulled (git fetch (origin) failed: '{tmp_path / 'nowhere.git'}' "
         "does not appear to be a git repository)"
+    ]
+
+
+def test_rows_stored_before_origins_were_recorded_are_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptgit import store as store_module
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])  # a promptgit before m002
+    Store(tmp_path / "s").close()
+    monkeypatch.undo()
+    with sqlite3.connect(tmp_path / "s" / store_module.STORE_FILE) as db:  # rows as that promptgit wrote them
+        db.execute("INSERT INTO responses VALUES ('k-c1', 'out c1', 'm', 1, 2, 0.0, 0.5, 0.0)")
+        db.execute("INSERT INTO runs VALUES ('v1:one', 'suite', 'prompt', 'rev', 0.0)")
+        db.execute("INSERT INTO cases VALUES ('v1:one', 'c1', 0, 'out c1', 1.0, 1, '[]', 'k-c1', 1, 2, 0.0, 0.5)")
+    db.close()
+    with Store(tmp_path / "s") as store:
+        assert store.applied_migrations() == ["m001_initial", "m002_origin"]
+        assert (store.case_keys("v1:one"), store.case_keys("v1:one", trusted_only=True)) == ({("c1", 0)}, set())
+        assert store.get_response("k-c1", trusted_only=True) is None
+
+
+def test_ci_warns_about_an_unreadable_shared_file_and_goes_on(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    repo, c1, c2 = two_versions(tmp_path / "repo", dataset(), gates="threshold: 0.7\n")
+    remote = tmp_path / "remote.git"
+    repo.git("init", "-q", "--bare", "-b", "main", str(remote))
+    repo.git("remote", "add", "origin", str(remote))
+    repo.git("push", "-q", "origin", "main")
+    sharing.write_ref(repo.path, {"v1-x/bomb.jsonl.gz": _bomb(65 * 2**20), "v1-x/t.jsonl.gz": b"text"}, "bad")
+    sharing.push_ref(repo.path, "origin")
+
+    ran = run_cli(["ci", "--base", c1, "--head", c2], repo.path)
+
+    assert ran.code == 0, ran.err
+    assert [line for line in ran.err.splitlines() if line.startswith("promptgit:")] == [
+        "promptgit: skipped a shared results file: v1-x/bomb.jsonl.gz: decompresses to more than 67,108,864 bytes",
+        "promptgit: skipped a shared results file: v1-x/t.jsonl.gz: not a gzip file "
+        "(Error -3 while decompressing data: incorrect header check)",
     ]
