@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,6 +41,7 @@ EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCL
 
 BUG_REPORT = "this is a bug; please report it with the traceback above"
 
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Show no progress on stderr.")
 time_limit_option = click.option(
     "--time-limit",
     type=click.FloatRange(min=0, min_open=True),
@@ -73,24 +73,18 @@ def opened(rev: str | None = None) -> Iterator[tuple[Project, Store]]:
         yield project, store
 
 
-def progress_printer(label: str) -> Callable[[int, int], None] | None:
-    """A progress bar on stderr when it is a terminal; None when piped."""
-    if not sys.stderr.isatty():
-        return None
-    last = [-1.0]
+def progress(label: str, quiet: bool) -> Callable[[Any], None] | None:
+    """The progress display for a command that may evaluate (terminal.py)."""
+    from promptgit.terminal import progress_printer
 
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - last[0] < 0.1:
-            return
-        last[0] = now
-        filled = int(30 * done / total) if total else 30
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+    return progress_printer(label, quiet)
 
-    return show
+
+def secho(text: str, **style: Any) -> None:
+    """Print a line on stdout, styled unless NO_COLOR is set or stdout is not a terminal."""
+    from promptgit.terminal import use_colour
+
+    secho(text, color=use_colour(sys.stdout), **style)
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -169,7 +163,7 @@ def render(
         emit_json(render_json(rendered))
         return EXIT_OK
     for text, style in render_lines(rendered):
-        click.secho(text, dim=style == "dim", bold=style == "bold")
+        secho(text, dim=style == "dim", bold=style == "bold")
     return EXIT_OK
 
 
@@ -178,16 +172,22 @@ def render(
 @click.option("--rev", help=REV_HELP)
 @click.option("--changed-since", metavar="REV", help="Run only the suites a change since REV affects.")
 @time_limit_option
+@quiet_option
 @json_option
 def eval_command(
-    suites: tuple[str, ...], rev: str | None, changed_since: str | None, time_limit: float | None, as_json: bool
+    suites: tuple[str, ...],
+    rev: str | None,
+    changed_since: str | None,
+    time_limit: float | None,
+    quiet: bool,
+    as_json: bool,
 ) -> int:
     """Run suites (all by default) and print their scores."""
     from promptgit.commands.eval import eval_suites
     from promptgit.display import eval_json, eval_text
 
     with opened(rev) as (project, store):
-        report = eval_suites(project, store, suites, changed_since, progress_printer("eval"), time_limit)
+        report = eval_suites(project, store, suites, changed_since, progress("eval", quiet), time_limit)
     if report.note:
         problem(report.note)
     if as_json:
@@ -209,17 +209,24 @@ def _say_verdict(gates: Any) -> None:
 @click.argument("head", required=False)
 @click.option("--suite", "suites", multiple=True, help="Compare only this suite (repeatable).")
 @time_limit_option
+@quiet_option
 @json_option
 @click.option("--markdown", is_flag=True, help="Print the Markdown report.")
 def diff(
-    base: str, head: str | None, suites: tuple[str, ...], time_limit: float | None, as_json: bool, markdown: bool
+    base: str,
+    head: str | None,
+    suites: tuple[str, ...],
+    time_limit: float | None,
+    quiet: bool,
+    as_json: bool,
+    markdown: bool,
 ) -> int:
     """Compare two revisions (default: HEAD against the working tree) case by case."""
     from promptgit.commands.diff import diff
     from promptgit.display import diff_json, diff_lines
 
     with opened() as (project, store):
-        report = diff(project, store, base, head, suites, progress_printer("diff"), time_limit)
+        report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit)
     if as_json:
         emit_json(diff_json(report))
     elif markdown:
@@ -228,21 +235,22 @@ def diff(
         click.echo(diff_markdown(report))
     else:
         for text, tone in diff_lines(report):
-            click.secho(text, fg=TONES.get(tone or ""))  # click drops the colour when stdout is not a terminal
+            secho(text, fg=TONES.get(tone or ""))  # click drops the colour when stdout is not a terminal
     return EXIT_OK
 
 
 @cli.command()
 @click.argument("suites", nargs=-1)
 @click.option("--no-eval", is_flag=True, help="Show only stored scores; evaluate nothing.")
+@quiet_option
 @json_option
-def log(suites: tuple[str, ...], no_eval: bool, as_json: bool) -> int:
+def log(suites: tuple[str, ...], no_eval: bool, quiet: bool, as_json: bool) -> int:
     """The refinement log: one row per commit that changed a suite's fingerprint, with its score."""
     from promptgit.commands.log import log
     from promptgit.display import logs_json, logs_text
 
     with opened() as (project, store):
-        report = log(project, store, suites, no_eval, progress_printer("log"))
+        report = log(project, store, suites, no_eval, progress("log", quiet))
     if as_json:
         emit_json(logs_json(report))
     else:
@@ -284,6 +292,7 @@ def sync(direction: str, remote: str) -> int:
     help="Let pulled results stand in for the head side too (anyone who can push a ref can write them).",
 )
 @time_limit_option
+@quiet_option
 @json_option
 def ci(
     base: str,
@@ -294,6 +303,7 @@ def ci(
     remote: str,
     trust_shared_head: bool,
     time_limit: float | None,
+    quiet: bool,
     as_json: bool,
 ) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
@@ -304,9 +314,7 @@ def ci(
 
     with opened() as (project, store):
         pull_from = remote if pull else None
-        result = ci(
-            project, store, base, head, suites, progress_printer("ci"), pull_from, time_limit, trust_shared_head
-        )
+        result = ci(project, store, base, head, suites, progress("ci", quiet), pull_from, time_limit, trust_shared_head)
     for note in result.notes:
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)
@@ -343,21 +351,22 @@ def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> i
 @cli.command()
 @click.argument("prompt")
 @click.option("--no-eval", is_flag=True, help="Show only stored scores; evaluate nothing.")
+@quiet_option
 @json_option
-def blame(prompt: str, no_eval: bool, as_json: bool) -> int:
+def blame(prompt: str, no_eval: bool, quiet: bool, as_json: bool) -> int:
     """git blame of PROMPT's template, each line with the score change its commit caused (a suite name works too)."""
     from promptgit.commands.blame import blame
     from promptgit.display import blame_json, blame_rows
 
     with opened() as (project, store):
-        report = blame(project, store, prompt, progress_printer("blame"), stored_only=no_eval)
+        report = blame(project, store, prompt, progress("blame", quiet), stored_only=no_eval)
     if as_json:
         emit_json(blame_json(report))
         return EXIT_OK
     suites = ", ".join(report.suites) or "no suite"
-    click.secho(f"# {report.path}: score change per commit for {suites} (pts, 95% CI; ~ within noise)", dim=True)
+    secho(f"# {report.path}: score change per commit for {suites} (pts, 95% CI; ~ within noise)", dim=True)
     for text, delta in blame_rows(report):
-        click.secho(text, fg=None if delta is None else ("green" if delta > 0 else "red"))
+        secho(text, fg=None if delta is None else ("green" if delta > 0 else "red"))
     return EXIT_OK
 
 
@@ -366,14 +375,15 @@ def blame(prompt: str, no_eval: bool, as_json: bool) -> int:
 @click.option("--case", "case_id", help="Find where this case began to fail.")
 @click.option("--good", help="A revision where the suite was good (default: its best stored version).")
 @click.option("--bad", default="HEAD", show_default=True, help="A revision where it is bad.")
+@quiet_option
 @json_option
-def bisect_command(suite: str, case_id: str | None, good: str | None, bad: str, as_json: bool) -> int:
+def bisect_command(suite: str, case_id: str | None, good: str | None, bad: str, quiet: bool, as_json: bool) -> int:
     """Find the first commit where SUITE's score dropped (or a case began to fail)."""
     from promptgit.commands.bisect import bisect
     from promptgit.display import bisect_json, bisect_text
 
     with opened() as (project, store):
-        report = bisect(project, store, suite, case_id, good, bad, progress_printer("bisect"))
+        report = bisect(project, store, suite, case_id, good, bad, progress("bisect", quiet))
     if as_json:
         emit_json(bisect_json(report))
     else:

@@ -15,13 +15,26 @@ from promptgit import stats
 from promptgit.errors import PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
-from promptgit.project import Project
+from promptgit.project import Project, no_cases
 from promptgit.prompts import Prompt, load_prompt, merged_settings, render
 from promptgit.scorers import JudgeReplyError, Scorer, ScorerSite, build
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
 
-Progress = Callable[[int, int], None]  # (done, total) case-repeats
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Where a run stands: case-repeats done of `total` (those stored before the run are not counted), how
+    many of the done ones ended in an error or came from the cache, and seconds since the run began."""
+
+    done: int
+    total: int
+    errors: int
+    cached: int
+    seconds: float
+
+
+Progress = Callable[[ProgressUpdate], None]
 
 
 @dataclass(frozen=True)
@@ -135,6 +148,9 @@ class Options:
 def plan_suite(project: Project, name: str) -> Plan:
     """Load a suite and its prompt at the project's revision and compute its fingerprint."""
     suite = load_suite(project.tree, project.settings, name)
+    empty = no_cases(suite)
+    if empty:
+        raise empty
     try:
         prompt = load_prompt(project.tree, project.settings, suite.prompt)
     except PromptgitError as err:
@@ -193,6 +209,8 @@ class _Run:
         self.tallies: dict[str, _Tally] = defaultdict(_Tally)
         self.done = 0
         self.total = 0
+        self.errors = 0  # case-repeats of this run that ended in an error
+        self.cached = 0  # case-repeats of this run answered without a call (cache, or a call shared in flight)
         self.started = time.monotonic()
         self.scorers: dict[str, list[tuple[float, Scorer]]] = {}
         self.stopped: str | None = None
@@ -236,12 +254,14 @@ class _Run:
                 await self._one(job)
             except _CallFailed as failed:
                 self.tallies[job.plan.fingerprint].errors[(job.case.id, job.repeat)] = str(failed)
+                self.errors += 1
             self.done += 1
             self._report()
 
     def _report(self) -> None:
         if self.progress:
-            self.progress(self.done, self.total)
+            seconds = time.monotonic() - self.started
+            self.progress(ProgressUpdate(self.done, self.total, self.errors, self.cached, seconds))
 
     async def _one(self, job: _Job) -> None:
         plan, tally = job.plan, self.tallies[job.plan.fingerprint]
@@ -254,6 +274,7 @@ class _Run:
         response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path, plan.trusted_only)
         if not paid:
             tally.cached += 1
+            self.cached += 1
         case = await self._score(plan, job, response, key, settings["model"])
         self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
         tally.finished = time.monotonic() - self.started
@@ -364,7 +385,7 @@ class _Run:
             fingerprint=plan.fingerprint,
             revision=plan.project.revision,
             score=stats.mean(scored) if scored else None,
-            ci=stats.mean_ci(scored),
+            ci=stats.score_interval([c.repeat_scores for c in cases if c.score is not None]),
             cases=cases,
             threshold=plan.suite.threshold,
             max_drop=plan.suite.max_drop,

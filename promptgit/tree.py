@@ -90,12 +90,35 @@ class WorkTree:
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """The nearest folder holding promptgit.yaml, else the git top level, else `start`."""
+    """The project's folder, looked for upward from `start` (default: the current folder) as git looks for `.git`.
+
+    The nearest folder holding promptgit.yaml wins; without one anywhere, the nearest holding a `prompts/`
+    or `evals/` folder (a project on the default layout needs no settings file). The walk stops at the git
+    top level (the first folder holding `.git`) or the filesystem root: a repository's parent is never
+    taken for its project. Raises PromptgitError naming every folder looked at when none qualifies.
+    """
     here = (start or Path.cwd()).resolve()
+    looked: list[Path] = []
     for folder in (here, *here.parents):
-        if (folder / SETTINGS_FILE).is_file():
-            return folder
-    for folder in (here, *here.parents):
+        looked.append(folder)
         if (folder / ".git").exists():
-            return folder
-    return here
+            break
+    for marker in (_has_settings, _has_project_folders):
+        found = next((folder for folder in looked if marker(folder)), None)
+        if found is not None:
+            return found
+    stop = "the git top level" if (looked[-1] / ".git").exists() else "the filesystem root"
+    raise PromptgitError(
+        f"no promptgit project found: no {SETTINGS_FILE}, prompts/ or evals/ in "
+        f"{', '.join(str(folder) for folder in looked)} (stopped at {stop})",
+        hint="run promptgit from the project's folder (e.g. `cd ai` in a monorepo, or `working-directory:` "
+        "in the workflow), or create one with `promptgit init`",
+    )
+
+
+def _has_settings(folder: Path) -> bool:
+    return (folder / SETTINGS_FILE).is_file()
+
+
+def _has_project_folders(folder: Path) -> bool:
+    return (folder / "prompts").is_dir() or (folder / "evals").is_dir()

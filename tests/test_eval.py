@@ -249,7 +249,7 @@ def test_ctrl_c_keeps_what_is_stored_and_exits_130_with_one_line(write) -> None:
     try:
         root = labelled_project(write, 60, wrong={5}, settings="concurrency: 4\n")
         env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY, "OPENAI_API_BASE": server.api_base}
-        first = _cli(root, "eval", "--json", env=env)
+        first = _cli(root, "eval", "--json", "--quiet", env=env)
         deadline = time.monotonic() + 30
         while server.stats().count < 12 and time.monotonic() < deadline:
             time.sleep(0.05)

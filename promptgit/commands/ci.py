@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptgit import git
-from promptgit.changes import SuitePair, affected_pairs
-from promptgit.compare import DiffReport, evaluate_pairs
+from promptgit.commands.diff import diff
+from promptgit.compare import DiffReport
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Progress
 from promptgit.gates import Gate, judge, overall
 from promptgit.project import Project, open_project
 from promptgit.sharing import has_remote, pull_results
 from promptgit.store import Store
-from promptgit.tree import WORKTREE
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def ci(
     root = project.root
     notes = _pull_quietly(project, store, pull_from) if pull_from else ()
     settings = open_project(head, root).settings
-    compared = _compare(project, store, base, head, names, progress, time_limit, trust_shared_head)
+    compared = diff(project, store, base, head, names, progress, time_limit, head_trusted_only=not trust_shared_head)
     gates = tuple(judge(d, settings.max_error_rate) for d in compared.suites)
     prompt_diffs = {
         d.name: git.diff_text(root, compared.base, head, list(d.prompt_files))
@@ -61,30 +59,6 @@ def ci(
         if d.prompt_files
     }
     return CiReport(overall(gates), compared, gates, prompt_diffs, notes)
-
-
-def _compare(
-    project: Project,
-    store: Store,
-    base_rev: str,
-    head_rev: str | None,
-    names: Sequence[str],
-    progress: Progress | None,
-    time_limit: float | None,
-    trust_shared_head: bool,
-) -> DiffReport:
-    """`promptgit diff`'s comparison, with the head side's plans limited to trusted results."""
-    base = open_project(base_rev, project.root)
-    head = open_project(head_rev, project.root)
-    pairs = [_guarded(pair, trust_shared_head) for pair in affected_pairs(base, head, names)]
-    diffs = evaluate_pairs(head, store, pairs, progress, time_limit) if pairs else []
-    return DiffReport(base.revision, head.revision if head_rev else WORKTREE, tuple(diffs))
-
-
-def _guarded(pair: SuitePair, trust_shared_head: bool) -> SuitePair:
-    if pair.head is None or trust_shared_head:
-        return pair
-    return dataclasses.replace(pair, head=dataclasses.replace(pair.head, trusted_only=True))
 
 
 def _pull_quietly(project: Project, store: Store, remote: str) -> tuple[str, ...]:
