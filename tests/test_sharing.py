@@ -101,9 +101,9 @@ def test_remote_errors_never_show_credentials(repo: Repo) -> None:
 
 
 def _clones(make_repo: Callable[[str], Repo], tmp_path: Path, *names: str) -> list[Path]:
-    """A bare remote with one commit on main, and a clone of it per name."""
+    """A bare remote with one commit on main (a promptgit project), and a clone of it per name."""
     origin = make_repo("origin")
-    origin.commit("one", {"a": "1"})
+    origin.commit("one", {"a": "1", "promptgit.yaml": "concurrency: 2\n"})
     bare = tmp_path / "bare.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(origin.path), str(bare)], check=True, capture_output=True)
     paths = [tmp_path / name for name in names]
