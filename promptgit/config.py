@@ -58,6 +58,7 @@ class Settings:
     max_error_rate: float = 0.05
     timeout: float = 120.0  # seconds for one model call
     retries: int = 4  # extra attempts after a failed model call
+    scorer_timeout: float = 30.0  # seconds a python scorer may take on one output
 
 
 _NUMBERS = {"concurrency": int, "max_error_rate": float, "timeout": float, "retries": int}
@@ -130,4 +131,6 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
         raise bad("at least 1")
     if key in ("timeout", "retries") and value < 0:
         raise bad("zero or more")
+    if key == "scorer_timeout" and not value > 0:
+        raise bad("a number of seconds above 0")
     return kind(value)
