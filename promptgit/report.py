@@ -12,7 +12,7 @@ import jinja2
 from promptgit.compare import CaseChange, DiffReport, SuiteDiff
 from promptgit.display import dataset_note, paired_text, pct, side_score
 from promptgit.gates import judge, overall
-from promptgit.github import MARKER, prepare_body
+from promptgit.github import MARKER, NOTHING_AFFECTED, prepare_body
 
 if TYPE_CHECKING:
     from promptgit.commands.ci import CiReport
@@ -167,16 +167,12 @@ def _shrink(limits: _Limits) -> bool:
     return True
 
 
-def ci_markdown(ci: CiReport) -> str:
-    """The `promptgit ci` report for a pull request comment."""
+def ci_markdown(ci: CiReport, limit: int = COMMENT_LIMIT) -> str:
+    """The `promptgit ci` report for a pull request comment (or, with a larger `limit`, the job summary)."""
     gates = {g.suite: g for g in ci.gates}
     count = len(ci.diff.suites)
-    headline = (
-        f"{count} suite{'s' if count != 1 else ''} affected by this change."
-        if count
-        else "No suite is affected by this change: nothing to evaluate."
-    )
-    return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits))
+    headline = f"{count} suite{'s' if count != 1 else ''} affected by this change." if count else NOTHING_AFFECTED
+    return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits), limit)
 
 
 def diff_markdown(report: DiffReport) -> str:
