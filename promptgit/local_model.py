@@ -4,7 +4,8 @@ The model runs in-process on xllamacpp (llama.cpp). It is registered with litell
 provider "local", so a `local/...` call goes through `litellm.acompletion` like any other model.
 One model instance per process serves all calls, one at a time, on one worker thread: llama.cpp
 uses every core for one request, so running requests side by side would only add memory and make
-outputs depend on how requests were batched together.
+outputs depend on how requests were batched together. For the same reason no call reuses the
+prompt state of an earlier one: an answer depends only on its own request.
 
 Its file comes from `promptgit.model_files` (assembled and verified there). Importing this module
 imports neither xllamacpp nor litellm and touches no file; the model is assembled and loaded on the
@@ -47,8 +48,13 @@ from promptgit.model_files import (
 N_CTX = 8192
 # A model call without max_tokens would otherwise generate until the context is full.
 DEFAULT_MAX_TOKENS = 512
-# llama.cpp keeps recent prompt states in RAM to reuse shared prefixes; its default is 8 GiB.
-PROMPT_CACHE_MIB = 512
+# No prompt cache: llama.cpp reusing the state of an earlier prompt computes the rest of this one
+# in a different batch split, which moves logits by up to ~0.02 and flips near-ties at
+# temperature 0, so an answer would depend on the calls before it (issue 18; measured in
+# docs/local-model.md). Computed from scratch, a prompt is always split the same way. 0 turns off
+# the RAM copy of old prompt states too (llama.cpp's default keeps 8 GiB of them).
+CACHE_PROMPT = False
+PROMPT_CACHE_MIB = 0
 # Request fields passed through to llama.cpp; anything else litellm hands over is dropped.
 PASSED_PARAMS = (
     "temperature",
@@ -59,6 +65,8 @@ PASSED_PARAMS = (
     "presence_penalty",
     "frequency_penalty",
     "response_format",
+    "logprobs",
+    "top_logprobs",
 )
 
 
@@ -158,6 +166,7 @@ class _Engine:
         params.cpuparams.n_threads = _threads()
         params.cpuparams_batch.n_threads = _threads()
         params.cache_ram_mib = PROMPT_CACHE_MIB
+        params.cache_prompt = CACHE_PROMPT
         params.offline = True
         self._configure_listener(params)
         started = time.perf_counter()
@@ -285,6 +294,7 @@ def _request(messages: list[Any], params: dict[str, Any]) -> dict[str, Any]:
     if params.get("max_completion_tokens") is not None:
         request["max_tokens"] = params["max_completion_tokens"]
     request.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    request["cache_prompt"] = CACHE_PROMPT
     if isinstance(request.get("stop"), str):
         request["stop"] = [request["stop"]]
     return request

@@ -45,7 +45,8 @@ def test_missing_extra_gives_the_install_command(monkeypatch: pytest.MonkeyPatch
 
 def test_request_keeps_sampling_params_and_caps_length() -> None:
     messages = [{"role": "user", "content": "hi"}]
-    request = lm._request(messages, {"temperature": 0, "top_p": 0.5, "seed": 3, "stop": "\n", "user": "x"})
+    asked = {"temperature": 0, "top_p": 0.5, "seed": 3, "stop": "\n", "user": "x", "cache_prompt": True}
+    request = lm._request(messages, asked)
     assert request == {
         "messages": messages,
         "temperature": 0,
@@ -53,6 +54,7 @@ def test_request_keeps_sampling_params_and_caps_length() -> None:
         "seed": 3,
         "stop": ["\n"],
         "max_tokens": lm.DEFAULT_MAX_TOKENS,
+        "cache_prompt": False,  # never reuse an earlier prompt's state, whoever asks
     }
     assert lm._request(messages, {"max_completion_tokens": 7})["max_tokens"] == 7
 
@@ -151,3 +153,58 @@ def test_the_unavoidable_listener_is_a_private_unix_socket(litellm_local: Any) -
     assert listener.startswith("unix://")
     folder = Path(listener.removeprefix("unix://")).parent
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+# --- same inputs, same output (issue 18) -------------------------------------------------------------
+
+_RULES = "Classify a product review as positive, negative or neutral. Answer with one word."
+_SHOTS = [
+    ("Fast printing, but the ink runs out quickly. Not sure yet whether it's worth it.", "neutral"),
+    ("Brilliant, the battery died during the first call. Thanks a lot.", "negative"),
+    ("Perfect gift, my dad uses it every day.", "positive"),
+    ("Haven't opened it yet, it's for my sister's birthday.", "neutral"),
+    ("Cheap and it shows. The lid cracked within a month.", "negative"),
+    ("A bit pricey, but it's the most comfortable chair I've owned.", "positive"),
+    ("The lamp comes with a 2 m cable and a plug adapter.", "neutral"),
+]
+
+
+def _few_shot(review: str) -> list[dict[str, str]]:
+    """A ~330-token few-shot prompt like the example sentiment suite's: long enough for reuse to matter."""
+    turns = [{"role": "system", "content": _RULES}]
+    for text, label in _SHOTS:
+        turns += [{"role": "user", "content": f"Review: {text}"}, {"role": "assistant", "content": label}]
+    return [*turns, {"role": "user", "content": f"Review: {review}"}]
+
+
+_ASKED = _few_shot("Oh great, another charger that stops working after a week. Just what I needed.")
+# Each is sent just before the asked request. With llama.cpp's prompt cache on, every one of them
+# moved the asked request's top logprob (by 0.0004 to 0.046 here), because the asked prompt was
+# then computed from a reused prefix in a different batch split.
+_BEFORE = {
+    "whatever ran before": [],
+    "a different prompt": [{"role": "user", "content": "Summarise: " + "the cat sat on the mat. " * 150}],
+    "the asked request itself": _ASKED,
+    "the same few shots, another review": _few_shot("Does exactly what it says on the box. Five stars."),
+    "the same system prompt only": [{"role": "system", "content": _RULES}, {"role": "user", "content": "Hello"}],
+}
+
+
+def _first_token_logprobs(messages: list[dict[str, str]]) -> list[tuple[str, float]]:
+    body = lm.complete(model_files.DEFAULT_MODEL, messages, temperature=0, max_tokens=1, logprobs=True, top_logprobs=5)
+    first = body["choices"][0]["logprobs"]["content"][0]
+    return [(item["token"], item["logprob"]) for item in first["top_logprobs"]]
+
+
+@pytest.mark.local_model
+def test_an_answer_does_not_depend_on_the_call_before_it(litellm_local: Any) -> None:
+    seen = {}
+    for name, before in _BEFORE.items():
+        if before:
+            lm.complete(model_files.DEFAULT_MODEL, before, temperature=0, max_tokens=2)
+        seen[name] = _first_token_logprobs(_ASKED)
+
+    # Bit for bit, not approximately: a near-tie at temperature 0 flips on any difference.
+    # The model misreads this sarcasm; what matters is that it always does, to the last bit.
+    assert [token for token, _ in seen["whatever ran before"][:2]] == ["positive", "negative"]
+    assert {name: probs == seen["whatever ran before"] for name, probs in seen.items()} == dict.fromkeys(_BEFORE, True)
