@@ -1,4 +1,9 @@
-"""The `promptgit` command: wires Click commands to one core function each, and turns errors into messages."""
+"""The `promptgit` command: parses arguments, calls one command function, prints through display, maps to exit codes.
+
+Command modules are imported inside each command: `promptgit --help` must stay fast, and only
+commands that call a model may import litellm. Bad input anywhere becomes `promptgit: error: ...`
+and exit 2 here, once (errors.PromptgitError), never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,43 @@ import contextlib
 import json
 import os
 import sys
-import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from promptgit import __version__
-from promptgit.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, PromptgitError
+from promptgit.errors import (
+    EXIT_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PromptgitError,
+)
 
-# Core modules are imported inside each command: `promptgit --help` must stay fast, and only
-# commands that call a model may import litellm.
+if TYPE_CHECKING:
+    from promptgit.project import Project
+    from promptgit.store import Store
 
 TONES = {"good": "green", "bad": "red"}
 REV_HELP = "Read prompts and suites at this git revision (default: the working tree)."
+# A verdict's exit code (docs/spec.md, "Exit codes"); the verdict constants live in gates.py.
+EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCLUSIVE}
+
+BUG_REPORT = "this is a bug; please report it with the traceback above"
+
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Show no progress on stderr.")
+time_limit_option = click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop after this long: what finished stays stored, the run ends inconclusive.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
 def emit_json(document: Any) -> None:
@@ -35,6 +62,44 @@ def problem(text: str) -> None:
     click.echo(text, err=True)
 
 
+@contextlib.contextmanager
+def opened(rev: str | None = None) -> Iterator[tuple[Project, Store]]:
+    """The project at `rev` (default: the working tree) and its local store, closed when the command ends."""
+    from promptgit.project import open_project
+    from promptgit.store import Store
+
+    project = open_project(rev)
+    with Store(project.store_path) as store:
+        yield project, store
+
+
+def progress(label: str, quiet: bool) -> Callable[[Any], None] | None:
+    """The progress display for a command that may evaluate (terminal.py)."""
+    from promptgit.terminal import progress_printer
+
+    return progress_printer(label, quiet)
+
+
+def secho(text: str, **style: Any) -> None:
+    """Print a line on stdout, styled unless NO_COLOR is set or stdout is not a terminal."""
+    from promptgit.terminal import use_colour
+
+    secho(text, color=use_colour(sys.stdout), **style)
+
+
+def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`--var NAME=VALUE` pairs as a mapping."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise PromptgitError(
+                f"--var {pair!r} is not NAME=VALUE", hint="e.g. --var ticket='My card was charged twice'"
+            )
+        values[key.strip()] = value
+    return values
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="promptgit")
 def cli() -> None:
@@ -45,10 +110,9 @@ def cli() -> None:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
 def init(folder: Path) -> int:
     """Scaffold promptgit.yaml, an example prompt and suite, and the pull-request workflow."""
-    from promptgit.scaffold import init_project
+    from promptgit.commands.init import init
 
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in init_project(folder):
+    for path in init(folder).written:
         click.echo(f"wrote {path}")
     click.echo("next: `promptgit check`, then `promptgit eval`")
     return EXIT_OK
@@ -56,30 +120,21 @@ def init(folder: Path) -> int:
 
 @cli.command()
 @click.option("--rev", help=REV_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 def check(rev: str | None, as_json: bool) -> int:
     """Validate every prompt and suite (parse, includes, variables, scorers) without calling a model."""
-    from promptgit.check import check_project
+    from promptgit.commands.check import check
+    from promptgit.display import check_json, check_text
     from promptgit.project import open_project
 
-    report = check_project(open_project(rev))
+    report = check(open_project(rev))
     if as_json:
-        emit_json(
-            {
-                "prompts": report.prompts,
-                "suites": report.suites,
-                "cases": report.cases,
-                "problems": [
-                    {"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems
-                ],
-            }
-        )
+        emit_json(check_json(report))
     else:
-        for found in report.problems:
-            problem(f"error: {found}")
-        summary = f"checked {report.prompts} prompts and {report.suites} suites ({report.cases} cases)"
-        count = len(report.problems)
-        click.echo(f"{summary}: {count} problem{'s' if count != 1 else ''}" if count else f"{summary}: all good")
+        problems, summary = check_text(report)
+        for line in problems:
+            problem(line)
+        click.echo(summary)
     return EXIT_FAILED if report.problems else EXIT_OK
 
 
@@ -89,7 +144,7 @@ def check(rev: str | None, as_json: bool) -> int:
 @click.option("--suite", help="Take the variables from a case of this suite.")
 @click.option("--case", "case_id", help="The case id (default: the suite's first case).")
 @click.option("--rev", help=REV_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 def render(
     prompt: str | None,
     variables: tuple[str, ...],
@@ -99,94 +154,79 @@ def render(
     as_json: bool,
 ) -> int:
     """Print the messages PROMPT renders to."""
+    from promptgit.commands.render import render_prompt
+    from promptgit.display import render_json, render_lines
     from promptgit.project import open_project
-    from promptgit.render import parse_vars, render_prompt
 
     rendered = render_prompt(open_project(rev), prompt, parse_vars(variables), suite, case_id)
     if as_json:
-        emit_json(
-            {
-                "prompt": rendered.prompt,
-                "settings": dict(rendered.settings),
-                "messages": [m.as_dict() for m in rendered.messages],
-            }
-        )
+        emit_json(render_json(rendered))
         return EXIT_OK
-    settings = ", ".join(f"{k}={v}" for k, v in rendered.settings.items())
-    click.secho(f"# {rendered.prompt}" + (f"  ({settings})" if settings else ""), dim=True)
-    for message in rendered.messages:
-        click.secho(f"{message.role}:", bold=True)
-        click.echo(message.content)
+    for text, style in render_lines(rendered):
+        secho(text, dim=style == "dim", bold=style == "bold")
     return EXIT_OK
-
-
-def progress_printer(label: str) -> Callable[[int, int], None] | None:
-    """A progress bar on stderr when it is a terminal; None when piped."""
-    if not sys.stderr.isatty():
-        return None
-    last = [-1.0]
-
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - last[0] < 0.1:
-            return
-        last[0] = now
-        filled = int(30 * done / total) if total else 30
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 @cli.command("eval")
 @click.argument("suites", nargs=-1)
 @click.option("--rev", help=REV_HELP)
 @click.option("--changed-since", metavar="REV", help="Run only the suites a change since REV affects.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def eval_command(suites: tuple[str, ...], rev: str | None, changed_since: str | None, as_json: bool) -> int:
+@time_limit_option
+@quiet_option
+@json_option
+def eval_command(
+    suites: tuple[str, ...],
+    rev: str | None,
+    changed_since: str | None,
+    time_limit: float | None,
+    quiet: bool,
+    as_json: bool,
+) -> int:
     """Run suites (all by default) and print their scores."""
+    from promptgit.commands.eval import eval_suites
     from promptgit.display import eval_json, eval_text
-    from promptgit.evaluate import evaluate_project
-    from promptgit.project import open_project
 
-    project = open_project(rev)
-    plans = None
-    if changed_since:
-        from promptgit.changes import affected_plans
-
-        plans = affected_plans(project, changed_since, suites)
-        if not plans:
-            problem(f"no suite is affected by changes since {changed_since}")
-    report = evaluate_project(project, suites, progress_printer("eval"), plans=plans)
+    with opened(rev) as (project, store):
+        report = eval_suites(project, store, suites, changed_since, progress("eval", quiet), time_limit)
+    if report.note:
+        problem(report.note)
     if as_json:
         emit_json(eval_json(report))
     else:
         click.echo(eval_text(report))
-    if any(r.error_rate > report.max_error_rate for r in report.suites):
-        problem("inconclusive: too many model calls failed (see the errors column)")
-        return EXIT_INCONCLUSIVE
-    below = [r.name for r in report.suites if r.below_threshold]
-    if below:
-        problem(f"below threshold: {', '.join(below)}")
-        return EXIT_FAILED
-    return EXIT_OK
+    _say_verdict(report.gates)
+    return EXIT_CODES[report.verdict]
+
+
+def _say_verdict(gates: Any) -> None:
+    for gate in gates:
+        if gate.verdict != "pass":
+            problem(f"{gate.verdict}: {gate.suite}: {gate.reason}")
 
 
 @cli.command()
 @click.argument("base", default="HEAD")
 @click.argument("head", required=False)
 @click.option("--suite", "suites", multiple=True, help="Compare only this suite (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@time_limit_option
+@quiet_option
+@json_option
 @click.option("--markdown", is_flag=True, help="Print the Markdown report.")
-def diff(base: str, head: str | None, suites: tuple[str, ...], as_json: bool, markdown: bool) -> int:
+def diff(
+    base: str,
+    head: str | None,
+    suites: tuple[str, ...],
+    time_limit: float | None,
+    quiet: bool,
+    as_json: bool,
+    markdown: bool,
+) -> int:
     """Compare two revisions (default: HEAD against the working tree) case by case."""
-    from promptgit.compare import diff_revisions
+    from promptgit.commands.diff import diff
     from promptgit.display import diff_json, diff_lines
-    from promptgit.tree import find_project_root
 
-    report = diff_revisions(find_project_root(), base, head, suites, progress_printer("diff"))
+    with opened() as (project, store):
+        report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit)
     if as_json:
         emit_json(diff_json(report))
     elif markdown:
@@ -195,28 +235,26 @@ def diff(base: str, head: str | None, suites: tuple[str, ...], as_json: bool, ma
         click.echo(diff_markdown(report))
     else:
         for text, tone in diff_lines(report):
-            click.secho(text, fg=TONES.get(tone))  # click drops the colour when stdout is not a terminal
+            secho(text, fg=TONES.get(tone or ""))  # click drops the colour when stdout is not a terminal
     return EXIT_OK
 
 
 @cli.command()
 @click.argument("suites", nargs=-1)
 @click.option("--no-eval", is_flag=True, help="Show only stored scores; evaluate nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def log(suites: tuple[str, ...], no_eval: bool, as_json: bool) -> int:
+@quiet_option
+@json_option
+def log(suites: tuple[str, ...], no_eval: bool, quiet: bool, as_json: bool) -> int:
     """The refinement log: one row per commit that changed a suite's fingerprint, with its score."""
-    from promptgit.display import log_json, log_text
-    from promptgit.history import suite_log
-    from promptgit.project import open_project
-    from promptgit.suites import suite_names
+    from promptgit.commands.log import log
+    from promptgit.display import logs_json, logs_text
 
-    project = open_project()
-    names = list(suites) or suite_names(project.tree, project.settings)
-    logs = [suite_log(project.root, name, progress_printer(f"log {name}"), stored_only=no_eval) for name in names]
+    with opened() as (project, store):
+        report = log(project, store, suites, no_eval, progress("log", quiet))
     if as_json:
-        emit_json(log_json(logs[0]) if len(logs) == 1 else [log_json(entry) for entry in logs])
+        emit_json(logs_json(report))
     else:
-        click.echo("\n\n".join(log_text(entry) for entry in logs))
+        click.echo(logs_text(report))
     return EXIT_OK
 
 
@@ -225,10 +263,10 @@ def log(suites: tuple[str, ...], no_eval: bool, as_json: bool) -> int:
 @click.argument("remote", default="origin")
 def sync(direction: str, remote: str) -> int:
     """Share stored results with REMOTE through the refs/promptgit/results ref."""
-    from promptgit import sync as sharing
-    from promptgit.tree import find_project_root
+    from promptgit.commands.sync import sync
 
-    moved = (sharing.push if direction == "push" else sharing.pull)(find_project_root(), remote)
+    with opened() as (project, store):
+        moved = sync(project, store, direction, remote)
     verb = "pushed" if direction == "push" else "pulled"
     click.echo(f"{verb} {moved.files} result file(s), {moved.rows} new row(s)")
     return EXIT_OK
@@ -239,11 +277,16 @@ def sync(direction: str, remote: str) -> int:
 @click.option("--head", help="The revision under test (default: the working tree).")
 @click.option("--suite", "suites", multiple=True, help="Judge only this suite (repeatable).")
 @click.option(
-    "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the Markdown report here."
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the Markdown report here.",
 )
 @click.option("--pull/--no-pull", default=True, help="Pull shared results from the remote first (default: on).")
 @click.option("--remote", default="origin", show_default=True, help="The remote to pull shared results from.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@time_limit_option
+@quiet_option
+@json_option
 def ci(
     base: str,
     head: str | None,
@@ -251,15 +294,21 @@ def ci(
     report_path: Path | None,
     pull: bool,
     remote: str,
+    time_limit: float | None,
+    quiet: bool,
     as_json: bool,
 ) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
-    from promptgit.ci import FAIL, INCONCLUSIVE, append_step_summary, run_ci
-    from promptgit.display import ci_json, diff_text
+    from promptgit.commands.ci import ci
+    from promptgit.display import ci_json, ci_run_text
+    from promptgit.github import append_step_summary
     from promptgit.report import ci_markdown
-    from promptgit.tree import find_project_root
 
-    result = run_ci(find_project_root(), base, head, suites, progress_printer("ci"), remote if pull else None)
+    with opened() as (project, store):
+        pull_from = remote if pull else None
+        result = ci(project, store, base, head, suites, progress("ci", quiet), pull_from, time_limit)
+    for note in result.notes:
+        problem(f"promptgit: {note}")
     markdown = ci_markdown(result)
     if report_path:
         report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -268,11 +317,8 @@ def ci(
     if as_json:
         emit_json(ci_json(result))
     else:
-        click.echo(diff_text(result.diff))
-        for gate in result.gates:
-            click.echo(f"{gate.suite}: {gate.verdict} ({gate.reason})")
-        click.echo(f"verdict: {result.verdict}")
-    return {FAIL: EXIT_FAILED, INCONCLUSIVE: EXIT_INCONCLUSIVE}.get(result.verdict, EXIT_OK)
+        click.echo(ci_run_text(result))
+    return EXIT_CODES[result.verdict]
 
 
 @cli.command()
@@ -287,9 +333,9 @@ def ci(
 @click.option("--head-sha", help="Refuse to comment unless the pull request's head is this commit.")
 def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> int:
     """Create or update the one promptgit comment on a pull request (inside GitHub Actions)."""
-    from promptgit.github import post_report
+    from promptgit.commands.comment import comment
 
-    posted = post_report(report_path.read_text(encoding="utf-8"), pr_number=pr_number, head_sha=head_sha)
+    posted = comment(report_path, pr_number, head_sha)
     click.echo(f"{posted.action} comment {posted.url}")
     return EXIT_OK
 
@@ -297,24 +343,22 @@ def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> i
 @cli.command()
 @click.argument("prompt")
 @click.option("--no-eval", is_flag=True, help="Show only stored scores; evaluate nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def blame(prompt: str, no_eval: bool, as_json: bool) -> int:
+@quiet_option
+@json_option
+def blame(prompt: str, no_eval: bool, quiet: bool, as_json: bool) -> int:
     """git blame of PROMPT's template, each line with the score change its commit caused (a suite name works too)."""
-    from promptgit.blame import blame_prompt
+    from promptgit.commands.blame import blame
     from promptgit.display import blame_json, blame_rows
-    from promptgit.tree import find_project_root
 
-    report = blame_prompt(find_project_root(), prompt, progress_printer("blame"), stored_only=no_eval)
+    with opened() as (project, store):
+        report = blame(project, store, prompt, progress("blame", quiet), stored_only=no_eval)
     if as_json:
         emit_json(blame_json(report))
         return EXIT_OK
-    click.secho(
-        f"# {report.path}: score change per commit for {', '.join(report.suites) or 'no suite'} "
-        "(pts, 95% CI; ~ within noise)",
-        dim=True,
-    )
+    suites = ", ".join(report.suites) or "no suite"
+    secho(f"# {report.path}: score change per commit for {suites} (pts, 95% CI; ~ within noise)", dim=True)
     for text, delta in blame_rows(report):
-        click.secho(text, fg=None if delta is None else ("green" if delta > 0 else "red"))
+        secho(text, fg=None if delta is None else ("green" if delta > 0 else "red"))
     return EXIT_OK
 
 
@@ -323,14 +367,15 @@ def blame(prompt: str, no_eval: bool, as_json: bool) -> int:
 @click.option("--case", "case_id", help="Find where this case began to fail.")
 @click.option("--good", help="A revision where the suite was good (default: its best stored version).")
 @click.option("--bad", default="HEAD", show_default=True, help="A revision where it is bad.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def bisect_command(suite: str, case_id: str | None, good: str | None, bad: str, as_json: bool) -> int:
+@quiet_option
+@json_option
+def bisect_command(suite: str, case_id: str | None, good: str | None, bad: str, quiet: bool, as_json: bool) -> int:
     """Find the first commit where SUITE's score dropped (or a case began to fail)."""
-    from promptgit.bisect import bisect_suite
+    from promptgit.commands.bisect import bisect
     from promptgit.display import bisect_json, bisect_text
-    from promptgit.tree import find_project_root
 
-    report = bisect_suite(find_project_root(), suite, case_id, good, bad, progress_printer("bisect"))
+    with opened() as (project, store):
+        report = bisect(project, store, suite, case_id, good, bad, progress("bisect", quiet))
     if as_json:
         emit_json(bisect_json(report))
     else:
@@ -342,15 +387,23 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI: bad input becomes `promptgit: error: …` and exit 2, never a traceback."""
     if argv is None:  # the process's own entry point (console script, python -m), not a caller in-process
         atexit.register(_exit_without_teardown)  # registered first, so it runs after every other handler
-    code = run(argv)
+    try:
+        code = run(argv)
+    except Exception:  # a bug, not bad input: keep the traceback for the report, and never exit 1
+        traceback.print_exc()
+        problem(f"promptgit: internal error (exit {EXIT_INTERNAL}): {BUG_REPORT}")
+        code = EXIT_INTERNAL
     _exit_status[0] = code
     sys.exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run one command and return its exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        code = cli.main(args=argv, prog_name="promptgit", standalone_mode=False)
+        # Not cli.main(): it turns Ctrl-C into an Abort after printing a blank line of its own.
+        with cli.make_context("promptgit", list(args)) as ctx:
+            code = cli.invoke(ctx)
     except PromptgitError as err:
         problem(f"promptgit: error: {err}")
         code = err.exit_code
@@ -364,12 +417,12 @@ def run(argv: list[str] | None = None) -> int:
         code = err.exit_code
     except KeyboardInterrupt:
         problem("promptgit: interrupted")
-        code = 130
+        code = EXIT_INTERRUPTED
     return code if isinstance(code, int) else EXIT_OK
 
 
-# What the process exits with; an exception that escapes main() keeps Python's 1 (and its traceback).
-_exit_status = [1]
+# What the process exits with, set before the exit handlers run.
+_exit_status = [EXIT_INTERNAL]
 
 
 def _exit_without_teardown() -> None:

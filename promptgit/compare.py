@@ -1,4 +1,4 @@
-"""`promptgit diff`: two revisions compared suite by suite and case by case, with a paired CI."""
+"""Two results of a suite compared case by case: the paired delta, and the cases that improved or regressed."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from promptgit import stats
-from promptgit.changes import SuitePair, affected_pairs
-from promptgit.evaluate import Progress, SuiteResult, evaluate, options_for
-from promptgit.project import open_project
+from promptgit.changes import SuitePair
+from promptgit.evaluate import CaseResult, Progress, SuiteResult, evaluate, options_for
+from promptgit.project import Project
 from promptgit.store import Store
-from promptgit.tree import WORKTREE
 
 
 @dataclass(frozen=True)
@@ -61,35 +59,46 @@ def compare_results(name: str, base: SuiteResult | None, head: SuiteResult | Non
     """Pair the cases both sides scored; list who improved and who regressed beyond noise."""
     if base is None or head is None:
         return SuiteDiff(name, base, head, None, (), (), ())
-    base_cases = base.by_id()
-    common = [
-        (base_cases[c.id], c)
-        for c in head.cases
-        if c.id in base_cases and c.score is not None and base_cases[c.id].score is not None
-    ]
-    delta = stats.paired_delta([b.score for b, _ in common], [h.score for _, h in common]) if common else None
-    improved, regressed, noisy = [], [], []
-    for b, h in common:
-        if math.isclose(b.score, h.score):
+    common = _scored_pairs(base, head)
+    delta = stats.paired_delta([b for _, _, b, _ in common], [h for _, _, _, h in common]) if common else None
+    improved: list[CaseChange] = []
+    regressed: list[CaseChange] = []
+    noisy: list[str] = []
+    for b, h, base_score, head_score in common:
+        if math.isclose(base_score, head_score):
             continue
         if stats.noisy_flip(b.repeat_scores, h.repeat_scores, pass_at=h.pass_at):
             noisy.append(h.id)
             continue
-        change = CaseChange(h.id, h.expected, b.output, h.output, b.score, h.score)
-        (improved if h.score > b.score else regressed).append(change)
+        change = CaseChange(h.id, h.expected, b.output, h.output, base_score, head_score)
+        (improved if head_score > base_score else regressed).append(change)
     regressed.sort(key=lambda c: (c.head_score - c.base_score, c.id))
     improved.sort(key=lambda c: (c.base_score - c.head_score, c.id))
     return SuiteDiff(name, base, head, delta, tuple(improved), tuple(regressed), tuple(noisy))
 
 
-def evaluate_pairs(pairs: Sequence[SuitePair], progress: Progress | None = None) -> list[SuiteDiff]:
-    """Evaluate both sides of every pair in one run (shared cache and pool) and compare them."""
-    project = next((p.head or p.base).project for p in pairs if p.head or p.base)
+def _scored_pairs(base: SuiteResult, head: SuiteResult) -> list[tuple[CaseResult, CaseResult, float, float]]:
+    """The cases both sides scored, in head's order: (base case, head case, base score, head score)."""
+    base_cases = base.by_id()
+    pairs = []
+    for h in head.cases:
+        b = base_cases.get(h.id)
+        if b is not None and b.score is not None and h.score is not None:
+            pairs.append((b, h, b.score, h.score))
+    return pairs
+
+
+def evaluate_pairs(
+    project: Project,
+    store: Store,
+    pairs: Sequence[SuitePair],
+    progress: Progress | None = None,
+    time_limit: float | None = None,
+) -> list[SuiteDiff]:
+    """Evaluate both sides of every pair in one run (shared cache and pool, `time_limit` seconds) and compare them."""
     plans = [plan for pair in pairs for plan in (pair.base, pair.head) if plan is not None]
-    with Store(project.store_path) as store:
-        results = {
-            id(plan): result for plan, result in zip(plans, evaluate(plans, store, options_for(project), progress))
-        }
+    evaluated = evaluate(plans, store, options_for(project, time_limit), progress)
+    results = {id(plan): result for plan, result in zip(plans, evaluated)}
     diffs = []
     for pair in pairs:
         base = results.get(id(pair.base)) if pair.base else None
@@ -97,14 +106,3 @@ def evaluate_pairs(pairs: Sequence[SuitePair], progress: Progress | None = None)
         files = pair.head.sources.prompt_files if pair.head else ()
         diffs.append(dataclasses.replace(compare_results(pair.name, base, head), prompt_files=files))
     return diffs
-
-
-def diff_revisions(
-    root: Path, base_rev: str, head_rev: str | None, names: Sequence[str] = (), progress: Progress | None = None
-) -> DiffReport:
-    """Compare `base_rev` with `head_rev` (None: the working tree) on the suites the change affects."""
-    base = open_project(base_rev, root)
-    head = open_project(head_rev, root)
-    pairs = affected_pairs(base, head, names)
-    diffs = evaluate_pairs(pairs, progress) if pairs else []
-    return DiffReport(base.revision, head.revision if head_rev else WORKTREE, tuple(diffs))

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from promptgit.evaluate import CaseResult, EvalReport, SuiteResult
+if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not load the evaluation machinery
+    from promptgit.commands.bisect import BisectReport
+    from promptgit.commands.blame import BlameReport, Impact
+    from promptgit.commands.check import CheckReport
+    from promptgit.commands.ci import CiReport
+    from promptgit.commands.eval import EvalReport
+    from promptgit.commands.log import LogReport, SuiteLog
+    from promptgit.compare import DiffReport, SuiteDiff
+    from promptgit.evaluate import CaseResult, SuiteResult
+    from promptgit.prompts import Rendered
+    from promptgit.stats import PairedDelta
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -164,19 +174,19 @@ def _num(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else round(value, 6)
 
 
-def paired_text(delta: Any) -> str:
+def paired_text(delta: PairedDelta) -> str:
     """A paired delta in points with its 95% CI: `-5.0 [-8.1, -1.9]`."""
     return f"{signed_pct(delta.delta)} [{delta.ci.low * 100:+.1f}, {delta.ci.high * 100:+.1f}]"
 
 
-def delta_text(diff: Any) -> str:
+def delta_text(diff: SuiteDiff) -> str:
     """`-5.0 [-8.1, -1.9] significant` or `within noise`."""
     if diff.delta is None:
         return "new" if diff.base is None else "-"
     return f"{paired_text(diff.delta)} {'significant' if diff.delta.significant else 'within noise'}"
 
 
-def diff_lines(report: Any, cases: int = 10) -> list[tuple[str, str | None]]:
+def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | None]]:
     """The diff as lines, each with a tone for a terminal: "good", "bad" or None."""
     if not report.suites:
         return [(f"no suite changed between {report.base[:12]} and {report.head[:12]}", None)]
@@ -223,23 +233,23 @@ def diff_lines(report: Any, cases: int = 10) -> list[tuple[str, str | None]]:
     return lines
 
 
-def _tone(diff: Any) -> str | None:
-    if not diff.significant:
+def _tone(diff: SuiteDiff) -> str | None:
+    if diff.delta is None or not diff.delta.significant:
         return None
     return "good" if diff.delta.delta > 0 else "bad"
 
 
-def diff_text(report: Any, cases: int = 10) -> str:
+def diff_text(report: DiffReport, cases: int = 10) -> str:
     """Per affected suite: base, head, delta with CI, improved and regressed cases."""
     return "\n".join(text for text, _ in diff_lines(report, cases))
 
 
-def diff_json(report: Any) -> dict[str, Any]:
+def diff_json(report: DiffReport) -> dict[str, Any]:
     """`promptgit diff --json` (SPEC section 8)."""
     return {"base": report.base, "head": report.head, "suites": [suite_diff_json(d) for d in report.suites]}
 
 
-def suite_diff_json(diff: Any) -> dict[str, Any]:
+def suite_diff_json(diff: SuiteDiff) -> dict[str, Any]:
     """One suite's comparison as JSON."""
     delta = diff.delta
     return {
@@ -266,7 +276,7 @@ def suite_diff_json(diff: Any) -> dict[str, Any]:
     }
 
 
-def log_text(log: Any) -> str:
+def log_text(log: SuiteLog) -> str:
     """The refinement log: version | change made | score | delta | kept?"""
     rows = []
     for e in log.entries:
@@ -286,7 +296,7 @@ def log_text(log: Any) -> str:
     )
 
 
-def log_json(log: Any) -> dict[str, Any]:
+def log_json(log: SuiteLog) -> dict[str, Any]:
     """`promptgit log --json` (SPEC section 8)."""
     return {
         "suite": log.suite,
@@ -307,14 +317,14 @@ def log_json(log: Any) -> dict[str, Any]:
     }
 
 
-def impact_text(impact: Any) -> str:
+def impact_text(impact: Impact) -> str:
     """`-12.5 [-20.0, -5.0]` for one suite's impact, `·` when unknown."""
     if impact.delta is None:
         return "·" if impact.after is None else f"{pct(impact.after)}"
     return f"{'' if impact.delta.significant else '~'}{paired_text(impact.delta)}"
 
 
-def blame_rows(report: Any) -> list[tuple[str, float | None]]:
+def blame_rows(report: BlameReport) -> list[tuple[str, float | None]]:
     """Each blame line as text, with the signed delta that colours it (None: no measured change)."""
     width = max((len(str(r.line)) for r in report.rows), default=1)
     out = []
@@ -327,10 +337,10 @@ def blame_rows(report: Any) -> list[tuple[str, float | None]]:
     return out
 
 
-def blame_json(report: Any) -> dict[str, Any]:
+def blame_json(report: BlameReport) -> dict[str, Any]:
     """`promptgit blame --json` (SPEC section 8): `delta` is the first suite's; `suites` has them all."""
 
-    def impact(i: Any) -> dict[str, Any]:
+    def impact(i: Impact) -> dict[str, Any]:
         d = i.delta
         return {
             "before": _num(i.before),
@@ -357,7 +367,7 @@ def blame_json(report: Any) -> dict[str, Any]:
     }
 
 
-def bisect_text(report: Any) -> str:
+def bisect_text(report: BisectReport) -> str:
     """The culprit (or why none), the revisions evaluated, and the culprit's diff."""
     lines = [report.message]
     if report.first_bad is not None:
@@ -375,7 +385,7 @@ def bisect_text(report: Any) -> str:
     return "\n".join(lines)
 
 
-def bisect_json(report: Any) -> dict[str, Any]:
+def bisect_json(report: BisectReport) -> dict[str, Any]:
     """`promptgit bisect --json` (SPEC section 8)."""
     return {
         "suite": report.suite,
@@ -391,7 +401,7 @@ def bisect_json(report: Any) -> dict[str, Any]:
     }
 
 
-def ci_json(result: Any) -> dict[str, Any]:
+def ci_json(result: CiReport) -> dict[str, Any]:
     """`promptgit ci --json` (SPEC section 8): each suite's comparison with its gate verdict and reason."""
     return {
         "verdict": result.verdict,
@@ -402,3 +412,56 @@ def ci_json(result: Any) -> dict[str, Any]:
             for d in result.diff.suites
         ],
     }
+
+
+def check_text(report: CheckReport) -> tuple[list[str], str]:
+    """`promptgit check`: one `error: ...` line per problem (for stderr), and the summary line (for stdout)."""
+    problems = [f"error: {found}" for found in report.problems]
+    summary = f"checked {report.prompts} prompts and {report.suites} suites ({report.cases} cases)"
+    count = len(report.problems)
+    return problems, f"{summary}: {count} problem{'s' if count != 1 else ''}" if count else f"{summary}: all good"
+
+
+def check_json(report: CheckReport) -> dict[str, Any]:
+    """`promptgit check --json`."""
+    return {
+        "prompts": report.prompts,
+        "suites": report.suites,
+        "cases": report.cases,
+        "problems": [{"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems],
+    }
+
+
+def render_lines(rendered: Rendered) -> list[tuple[str, str]]:
+    """`promptgit render` as (text, style) lines: the prompt and its settings dimmed, each role bold, then its text."""
+    settings = ", ".join(f"{k}={v}" for k, v in rendered.settings.items())
+    lines = [(f"# {rendered.prompt}" + (f"  ({settings})" if settings else ""), "dim")]
+    for message in rendered.messages:
+        lines += [(f"{message.role}:", "bold"), (message.content, "")]
+    return lines
+
+
+def render_json(rendered: Rendered) -> dict[str, Any]:
+    """`promptgit render --json`."""
+    return {
+        "prompt": rendered.prompt,
+        "settings": dict(rendered.settings),
+        "messages": [m.as_dict() for m in rendered.messages],
+    }
+
+
+def ci_run_text(result: CiReport) -> str:
+    """`promptgit ci`: the comparison, each suite's gate and the verdict."""
+    gates = [f"{gate.suite}: {gate.verdict} ({gate.reason})" for gate in result.gates]
+    return "\n".join([diff_text(result.diff), *gates, f"verdict: {result.verdict}"])
+
+
+def logs_json(report: LogReport) -> Any:
+    """`promptgit log --json`: one suite's log as an object; several as a list of them."""
+    logs = [log_json(entry) for entry in report.logs]
+    return logs[0] if len(logs) == 1 else logs
+
+
+def logs_text(report: LogReport) -> str:
+    """`promptgit log`: each suite's table, a blank line between them."""
+    return "\n\n".join(log_text(entry) for entry in report.logs)

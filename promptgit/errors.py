@@ -9,6 +9,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # a gate failed or a check found problems
 EXIT_USAGE = 2  # bad usage or bad input
 EXIT_INCONCLUSIVE = 3  # too many model errors to judge
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report it
+EXIT_INTERNAL = 70  # a bug in promptgit: EX_SOFTWARE of BSD's sysexits.h, never 1 (a failed gate)
 
 
 class PromptgitError(Exception):

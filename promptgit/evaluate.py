@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,20 @@ from promptgit.scorers import JudgeReplyError, Scorer, ScorerSite, build
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
 
-Progress = Callable[[int, int], None]  # (done, total) case-repeats
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Where a run stands: case-repeats done of `total` (those stored before the run are not counted), how
+    many of the done ones ended in an error or came from the cache, and seconds since the run began."""
+
+    done: int
+    total: int
+    errors: int
+    cached: int
+    seconds: float
+
+
+Progress = Callable[[ProgressUpdate], None]
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,7 @@ class SuiteResult:
     cost: float = 0.0
     seconds: float = 0.0
     model: str | None = None
+    stopped: str | None = None  # why the run ended before every case was evaluated (a time limit), if it did
 
     @property
     def passed(self) -> int:
@@ -119,11 +134,12 @@ class SuiteResult:
 
 @dataclass(frozen=True)
 class Options:
-    """How to run: the scheduler's width and each call's patience."""
+    """How to run: the scheduler's width and each call's patience (defaults: config.Settings, the one home)."""
 
-    concurrency: int = 16
-    timeout: float = 120.0
-    retries: int = 4
+    concurrency: int
+    timeout: float  # seconds for one model call
+    retries: int  # extra attempts after a failed call
+    time_limit: float | None = None  # seconds for the whole run; then calls in flight are cancelled
 
 
 def plan_suite(project: Project, name: str) -> Plan:
@@ -146,8 +162,16 @@ def plan_suites(project: Project, names: Sequence[str] | None = None) -> list[Pl
 def evaluate(
     plans: Sequence[Plan], store: Store, options: Options, progress: Progress | None = None
 ) -> list[SuiteResult]:
-    """Run `plans` on one event loop, sharing one pool of `concurrency` model calls; same order out."""
-    return asyncio.run(_Run(store, options, progress).run(plans))
+    """Run `plans` on one event loop, sharing one pool of `concurrency` model calls; same order out.
+
+    KeyboardInterrupt (Ctrl-C) cancels the calls in flight and propagates; every case scored before it
+    is stored already.
+    """
+    with warnings.catch_warnings():
+        # A call cancelled by Ctrl-C, or by a sibling's error, leaves coroutines inside litellm that were
+        # created but never awaited; Python's warning about them says nothing the user can act on.
+        warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
+        return asyncio.run(_Run(store, options, progress).run(plans))
 
 
 @dataclass
@@ -179,8 +203,13 @@ class _Run:
         self.tallies: dict[str, _Tally] = defaultdict(_Tally)
         self.done = 0
         self.total = 0
+        self.errors = 0  # case-repeats of this run that ended in an error
+        self.cached = 0  # case-repeats of this run answered without a call (cache, or a call shared in flight)
         self.started = time.monotonic()
         self.scorers: dict[str, list[tuple[float, Scorer]]] = {}
+        self.stopped: str | None = None
+        # Calls in flight by cache key: a second job needing the same answer waits for the first's call.
+        self.in_flight: dict[str, asyncio.Future[StoredResponse]] = {}
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = list({p.fingerprint: p for p in plans}.values())
@@ -204,8 +233,14 @@ class _Run:
 
     async def _drain(self, jobs: Iterator[_Job]) -> None:
         width = max(1, min(self.options.concurrency, self.total))
-        if self.total:
-            await asyncio.gather(*(self._worker(jobs) for _ in range(width)))
+        if not self.total:
+            return
+        limit = self.options.time_limit
+        try:
+            await asyncio.wait_for(asyncio.gather(*(self._worker(jobs) for _ in range(width))), timeout=limit)
+        except asyncio.TimeoutError:
+            # What finished is stored; the cases cut off are left unevaluated, so the run is inconclusive.
+            self.stopped = f"the run's time limit of {limit:g} s was reached"
 
     async def _worker(self, jobs: Iterator[_Job]) -> None:
         for job in jobs:  # a shared iterator: each worker takes the next job when it is free
@@ -213,12 +248,14 @@ class _Run:
                 await self._one(job)
             except _CallFailed as failed:
                 self.tallies[job.plan.fingerprint].errors[(job.case.id, job.repeat)] = str(failed)
+                self.errors += 1
             self.done += 1
             self._report()
 
     def _report(self) -> None:
         if self.progress:
-            self.progress(self.done, self.total)
+            seconds = time.monotonic() - self.started
+            self.progress(ProgressUpdate(self.done, self.total, self.errors, self.cached, seconds))
 
     async def _one(self, job: _Job) -> None:
         plan, tally = job.plan, self.tallies[job.plan.fingerprint]
@@ -228,14 +265,40 @@ class _Run:
         messages = [m.as_dict() for m in rendered.messages]
         settings = dict(rendered.settings)
         key = call_key(messages, settings, job.repeat)
-        response = self.store.get_response(key)
-        if response is None:
-            response = await self._call(settings, messages, key, tally, plan.prompt.path)
-        else:
+        response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path)
+        if not paid:
             tally.cached += 1
+            self.cached += 1
         case = await self._score(plan, job, response, key, settings["model"])
         self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
         tally.finished = time.monotonic() - self.started
+
+    async def _answer(
+        self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally, file: str
+    ) -> tuple[StoredResponse, bool]:
+        """The response for `key` and whether this job paid a call for it: stored, shared with an identical
+        call already in flight (its answer or its failure), or called now. One call per key in a run."""
+        stored = self.store.get_response(key)
+        if stored is not None:
+            return stored, False
+        pending = self.in_flight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending), False
+        future: asyncio.Future[StoredResponse] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_consume)
+        self.in_flight[key] = future
+        try:
+            response = await self._call(settings, messages, key, tally, file)
+        except Exception as err:  # the call's failure is every waiter's failure
+            future.set_exception(err)
+            raise
+        except BaseException:  # cancelled (a time limit, Ctrl-C): the waiters are being cancelled too
+            future.cancel()
+            raise
+        finally:
+            del self.in_flight[key]
+        future.set_result(response)
+        return response, True
 
     async def _call(
         self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally, file: str
@@ -268,10 +331,8 @@ class _Run:
         async def judge(judge_model: str | None, messages: list[dict[str, str]], settings: dict[str, Any]) -> str:
             chosen = {**settings, "model": judge_model or model}
             judge_key = call_key(messages, chosen, 0)
-            cached = self.store.get_response(judge_key)
-            if cached is not None:
-                return cached.text
-            return (await self._call(chosen, messages, judge_key, tally, plan.suite.path)).text
+            response, _ = await self._answer(chosen, messages, judge_key, tally, plan.suite.path)
+            return response.text
 
         parts = []
         for weight, scorer in self.scorers[plan.fingerprint]:
@@ -311,7 +372,7 @@ class _Run:
             fingerprint=plan.fingerprint,
             revision=plan.project.revision,
             score=stats.mean(scored) if scored else None,
-            ci=stats.mean_ci(scored),
+            ci=stats.score_interval([c.repeat_scores for c in cases if c.score is not None]),
             cases=cases,
             threshold=plan.suite.threshold,
             max_drop=plan.suite.max_drop,
@@ -323,7 +384,14 @@ class _Run:
             cost=tally.cost,
             seconds=tally.finished - tally.started if tally.started is not None else 0.0,
             model=_model_of(plan),
+            stopped=self.stopped if any(c.score is None for c in cases) else None,
         )
+
+
+def _consume(future: asyncio.Future[StoredResponse]) -> None:
+    """Mark a shared call's failure as seen, so asyncio does not warn about it when no job was waiting."""
+    if not future.cancelled():
+        future.exception()
 
 
 class _CallFailed(Exception):
@@ -379,42 +447,19 @@ def _model_of(plan: Plan) -> str | None:
     return merged_settings(plan.project.settings, plan.prompt, plan.suite.override).get("model")
 
 
-@dataclass(frozen=True)
-class EvalReport:
-    """The result of `promptgit eval` at one revision."""
-
-    revision: str
-    suites: tuple[SuiteResult, ...]
-    max_error_rate: float
-
-
-def options_for(project: Project) -> Options:
-    """Scheduler options from the project's settings."""
+def options_for(project: Project, time_limit: float | None = None) -> Options:
+    """Scheduler options from the project's settings, with the run's wall-clock limit in seconds (None: none)."""
     s = project.settings
-    return Options(concurrency=s.concurrency, timeout=s.timeout, retries=s.retries)
+    return Options(concurrency=s.concurrency, timeout=s.timeout, retries=s.retries, time_limit=time_limit)
 
 
 def results_for(
-    project: Project, plans: Sequence[Plan], progress: Progress | None = None, stored_only: bool = False
+    project: Project, store: Store, plans: Sequence[Plan], progress: Progress | None = None, stored_only: bool = False
 ) -> dict[str, SuiteResult]:
     """Results by fingerprint, each fingerprint once: stored ones found, the rest evaluated unless `stored_only`."""
     unique = list({p.fingerprint: p for p in plans}.values())
-    with Store(project.store_path) as store:
-        if stored_only:
-            known = store.runs([p.fingerprint for p in unique])
-            unique = [p for p in unique if p.fingerprint in known]
-        found = evaluate(unique, store, options_for(project), progress) if unique else []
+    if stored_only:
+        known = store.runs([p.fingerprint for p in unique])
+        unique = [p for p in unique if p.fingerprint in known]
+    found = evaluate(unique, store, options_for(project), progress) if unique else []
     return {r.fingerprint: r for r in found}
-
-
-def evaluate_project(
-    project: Project,
-    names: Sequence[str] | None = None,
-    progress: Progress | None = None,
-    plans: Sequence[Plan] | None = None,
-) -> EvalReport:
-    """Evaluate the named suites (default: all) of `project`, reusing every stored result."""
-    chosen = list(plans) if plans is not None else plan_suites(project, names)
-    with Store(project.store_path) as store:
-        results = evaluate(chosen, store, options_for(project), progress)
-    return EvalReport(project.revision, tuple(results), project.settings.max_error_rate)

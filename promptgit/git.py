@@ -1,8 +1,9 @@
-"""Everything promptgit reads from git: files at a revision, history, changes, blame and the results ref.
+"""Everything promptgit reads from git (files at a revision, history, changes, blame), and the plumbing to write.
 
 The only module that imports gitpython. Nothing here checks out, touches the index or writes to the
-working tree. Paths in and out are POSIX and relative to the project root (which may be a subfolder
-of the git top level); git itself sees them with the project's prefix.
+working tree; `Repo` gives sharing.py the object and ref plumbing it writes the results ref with.
+Paths in and out are POSIX and relative to the project root (which may be a subfolder of the git
+top level); git itself sees them with the project's prefix.
 
 Decisions:
 - History (`history`, `commits_touching`) follows the first parent by default: promptgit's log and
@@ -18,7 +19,6 @@ Decisions:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import posixpath
@@ -42,10 +42,9 @@ from gitdb.db.loose import LooseObjectDB
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.tree import WORKTREE, normalize
 
-RESULTS_REF = "refs/promptgit/results"
 ZERO_SHA = "0" * 40
 
-_TREE = 0o040000
+TREE_MODE = 0o040000
 _LINK = 0o120000
 _MAX_LINKS = 16
 _BLOB_CACHE_BYTES = 128 * 1024 * 1024
@@ -55,14 +54,6 @@ _FETCH_HINT = (
     "fetch the history: `git fetch --unshallow` (or `git fetch origin <rev>`); in GitHub Actions "
     "set `fetch-depth: 0` on actions/checkout"
 )
-_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
-# Who signs results commits when the user has no git identity configured (typical in CI).
-_FALLBACK_IDENT = {
-    "GIT_AUTHOR_NAME": "promptgit",
-    "GIT_AUTHOR_EMAIL": "promptgit@localhost",
-    "GIT_COMMITTER_NAME": "promptgit",
-    "GIT_COMMITTER_EMAIL": "promptgit@localhost",
-}
 
 
 @dataclass(frozen=True)
@@ -97,7 +88,7 @@ class BlameLine:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class Entry:
     mode: int
     sha: str
 
@@ -107,7 +98,7 @@ class _Entry:
 
     @property
     def is_tree(self) -> bool:
-        return self.mode == _TREE
+        return self.mode == TREE_MODE
 
 
 @dataclass(frozen=True)
@@ -120,7 +111,7 @@ class _Output:
 # --- the repository and its object caches ---------------------------------------------------
 
 
-class _Repo:
+class Repo:
     """One opened repository, its project prefix and object caches shared by every GitTree."""
 
     def __init__(self, top: Path, prefix: str) -> None:
@@ -131,7 +122,7 @@ class _Repo:
         self.lock = threading.RLock()
         self.blobs: OrderedDict[str, bytes] = OrderedDict()
         self.blob_bytes = 0
-        self.trees: dict[str, dict[str, _Entry]] = {}
+        self.trees: dict[str, dict[str, Entry]] = {}
         self.commit_trees: dict[str, str] = {}
         self.full_shas: dict[str, str] = {}
 
@@ -160,7 +151,7 @@ class _Repo:
         err_text = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
         result = _Output(status, out if isinstance(out, bytes) else str(out).encode(), err_text)
         if check and status != 0:
-            raise PromptgitError(f"git {args[0]} failed: {_last_line(_redact(err_text, None))}")
+            raise PromptgitError(f"git {args[0]} failed: {last_line(redact(err_text, None))}")
         return result
 
     def header(self, name: str) -> tuple[str, str]:
@@ -195,7 +186,7 @@ class _Repo:
                 self.blob_bytes -= len(dropped)
             return content
 
-    def tree(self, sha: str) -> dict[str, _Entry]:
+    def tree(self, sha: str) -> dict[str, Entry]:
         """A tree's entries by name, cached by id."""
         with self.lock:
             if sha not in self.trees:
@@ -210,7 +201,18 @@ class _Repo:
                 self.commit_trees[commit] = first_line.split()[1].decode()
             return self.commit_trees[commit]
 
-    def lookup(self, root: str, path: str) -> _Entry | None:
+    def store(self, kind: str, data: bytes) -> str:
+        """Write one object into the object database (like `git hash-object -w`); returns its id."""
+        # gitpython's GitCmdObjectDB.store spawns `git hash-object` per object; its loose-object parent
+        # writes the same object in-process.
+        stored = LooseObjectDB.store(self.repo.odb, IStream(kind, len(data), io.BytesIO(data)))
+        return _text(stored.hexsha)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether commit `ancestor` is `descendant` or one of its ancestors."""
+        return _is_ancestor(self, ancestor, descendant)
+
+    def lookup(self, root: str, path: str) -> Entry | None:
         """The entry at a top-level-relative `path` under tree `root`, following symlinks in the tree."""
         parts = path.split("/") if path else []
         tree, i, hops = root, 0, 0
@@ -230,7 +232,7 @@ class _Repo:
             if not entry.is_tree:
                 return None
             tree, i = entry.sha, i + 1
-        return _Entry(_TREE, tree)
+        return Entry(TREE_MODE, tree)
 
     def repo_path(self, path: str) -> str:
         """A project-relative path as git sees it from the top level."""
@@ -248,11 +250,11 @@ class _Repo:
         return [self.repo_path(p) or "." for p in paths] or [self.prefix or "."]
 
 
-_REPOS: OrderedDict[Path, _Repo] = OrderedDict()
+_REPOS: OrderedDict[Path, Repo] = OrderedDict()
 _REPOS_LOCK = threading.Lock()
 
 
-def _open(project_root: Path) -> _Repo:
+def open_repo(project_root: Path) -> Repo:
     """The cached repository holding `project_root`; the least recently used ones are closed."""
     root = Path(project_root).resolve()
     with _REPOS_LOCK:
@@ -261,7 +263,7 @@ def _open(project_root: Path) -> _Repo:
             return _REPOS[root]
     top = _top_level(root)
     prefix = root.relative_to(top).as_posix()
-    repo = _Repo(top, "" if prefix == "." else prefix)
+    repo = Repo(top, "" if prefix == "." else prefix)
     with _REPOS_LOCK:
         _REPOS[root] = repo
         while len(_REPOS) > _OPEN_REPOS:
@@ -300,11 +302,11 @@ class GitTree:
     """The project's files at one commit, read from git objects without a checkout (a tree.Tree)."""
 
     def __init__(self, project_root: Path, rev: str) -> None:
-        self._repo = _open(project_root)
+        self._repo = open_repo(project_root)
         self.revision: str = _resolve(self._repo, rev)
         self._root = self._repo.commit_tree(self.revision)
 
-    def _file(self, path: str) -> _Entry | None:
+    def _file(self, path: str) -> Entry | None:
         entry = self._repo.lookup(self._root, self._repo.repo_path(path))
         return entry if entry is not None and entry.is_file else None
 
@@ -346,12 +348,12 @@ class GitTree:
 
 def resolve(project_root: Path, rev: str) -> str:
     """The full commit id `rev` names (short id, branch, tag, HEAD~1, ...)."""
-    return _resolve(_open(project_root), rev)
+    return _resolve(open_repo(project_root), rev)
 
 
 def head(project_root: Path) -> str | None:
     """HEAD's commit id, or None in a repository without commits."""
-    return _head(_open(project_root))
+    return _head(open_repo(project_root))
 
 
 def file_at(project_root: Path, rev: str, path: str) -> bytes | None:
@@ -364,11 +366,11 @@ def file_at(project_root: Path, rev: str, path: str) -> bytes | None:
 
 def is_ancestor(project_root: Path, ancestor: str, descendant: str) -> bool:
     """Whether `ancestor` is `descendant` or one of its ancestors."""
-    repo = _open(project_root)
+    repo = open_repo(project_root)
     return _is_ancestor(repo, _resolve(repo, ancestor), _resolve(repo, descendant))
 
 
-def _resolve(repo: _Repo, rev: str) -> str:
+def _resolve(repo: Repo, rev: str) -> str:
     if rev in repo.full_shas:
         return repo.full_shas[rev]
     if not rev or rev.startswith("-") or "\n" in rev or rev == WORKTREE:
@@ -383,21 +385,21 @@ def _resolve(repo: _Repo, rev: str) -> str:
     return sha
 
 
-def _head(repo: _Repo) -> str | None:
+def _head(repo: Repo) -> str | None:
     try:
         return repo.header("HEAD^{commit}")[0]
     except ValueError:
         return None
 
 
-def _is_ancestor(repo: _Repo, ancestor: str, descendant: str) -> bool:
+def _is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
     result = repo.run("merge-base", "--is-ancestor", ancestor, descendant, check=False)
     if result.status not in (0, 1):
-        raise PromptgitError(f"git merge-base failed: {_last_line(result.err)}")
+        raise PromptgitError(f"git merge-base failed: {last_line(result.err)}")
     return result.status == 0
 
 
-def _unknown_revision(repo: _Repo, rev: str) -> PromptgitError:
+def _unknown_revision(repo: Repo, rev: str) -> PromptgitError:
     """Explain why `rev` does not resolve, and say how to fix it."""
     if _head(repo) is None:
         return PromptgitError(
@@ -434,7 +436,7 @@ def history(
     first_parent: bool = True,
 ) -> list[Commit]:
     """Commits reachable from `until` but not from `since`, oldest first (the `max_count` newest)."""
-    repo = _open(project_root)
+    repo = open_repo(project_root)
     revs = _range(repo, until, since)
     if revs is None:
         return []
@@ -454,7 +456,7 @@ def commits_touching(
     first_parent: bool = True,
 ) -> list[Commit]:
     """Commits that changed any of `paths` (files or folders, project-relative), oldest first, renames followed."""
-    repo = _open(project_root)
+    repo = open_repo(project_root)
     revs = _range(repo, until, since)
     if revs is None:
         return []
@@ -475,7 +477,7 @@ def _covered(tracked: set[str], path: str | None) -> bool:
     return any(spec in ("", ".") or path == spec or path.startswith(spec + "/") for spec in tracked)
 
 
-def _range(repo: _Repo, until: str, since: str | None) -> list[str] | None:
+def _range(repo: Repo, until: str, since: str | None) -> list[str] | None:
     """Revision arguments for `since..until`; None when `until` is HEAD of a repo without commits."""
     if until == "HEAD" and _head(repo) is None:
         return None
@@ -486,7 +488,7 @@ def _range(repo: _Repo, until: str, since: str | None) -> list[str] | None:
 
 
 def _log(
-    repo: _Repo, revs: list[str], paths: list[str], *, first_parent: bool, name_status: bool
+    repo: Repo, revs: list[str], paths: list[str], *, first_parent: bool, name_status: bool
 ) -> list[tuple[Commit, list[Change]]]:
     """`git log` newest first, each commit with its changed files (top-level-relative)."""
     # -m with --first-parent shows a merge's diff against its first parent, on any git version.
@@ -532,7 +534,7 @@ def _parse_name_status(text: str) -> list[Change]:
 
 def changed_files(project_root: Path, base: str, head: str | None) -> list[Change]:
     """Files changed from `base` to `head` (None: the working tree, untracked files included), renames as R."""
-    repo = _open(project_root)
+    repo = open_repo(project_root)
     base_sha = _resolve(repo, base)
     args = ["diff", "-M", "--name-status", "-z", "--no-ext-diff", "--no-textconv"]
     if head is None:
@@ -543,7 +545,7 @@ def changed_files(project_root: Path, base: str, head: str | None) -> list[Chang
     return [_to_project(repo, c) for c in _parse_name_status(out.decode("utf-8", "surrogateescape"))]
 
 
-def _to_project(repo: _Repo, change: Change) -> Change:
+def _to_project(repo: Repo, change: Change) -> Change:
     """A change with top-level-relative paths made project-relative."""
 
     def rel(path: str | None) -> str | None:
@@ -554,7 +556,7 @@ def _to_project(repo: _Repo, change: Change) -> Change:
 
 def diff_text(project_root: Path, base: str, head: str | None, paths: Sequence[str]) -> str:
     """A unified diff of `paths` (all of the project when empty) from `base` to `head` (None: working tree)."""
-    repo = _open(project_root)
+    repo = open_repo(project_root)
     base_sha = _resolve(repo, base)
     relative = [f"--relative={repo.prefix}"] if repo.prefix else []
     args = ["-c", "core.quotePath=false", "diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M", *relative]
@@ -568,7 +570,7 @@ def diff_text(project_root: Path, base: str, head: str | None, paths: Sequence[s
 
 
 @contextmanager
-def _worktree_index(repo: _Repo) -> Iterator[dict[str, str]]:
+def _worktree_index(repo: Repo) -> Iterator[dict[str, str]]:
     """A throwaway index holding the working tree, so git can diff it with untracked files and renames."""
     with tempfile.TemporaryDirectory(prefix="promptgit-index-") as tmp:
         index = Path(tmp, "index")
@@ -581,7 +583,7 @@ def _worktree_index(repo: _Repo) -> Iterator[dict[str, str]]:
         yield env
 
 
-def _worktree_specs(repo: _Repo) -> list[str]:
+def _worktree_specs(repo: Repo) -> list[str]:
     """The project folder, minus a local store that is not git-ignored (it would be hashed on every call)."""
     specs = [f":(literal){repo.prefix or '.'}"]
     store = f"{repo.prefix}/.promptgit" if repo.prefix else ".promptgit"
@@ -593,7 +595,7 @@ def _worktree_specs(repo: _Repo) -> list[str]:
 
 def blame(project_root: Path, path: str, rev: str | None = None) -> list[BlameLine]:
     """Who last changed each line of `path` at `rev` (None: the working tree), following renames."""
-    repo = _open(project_root)
+    repo = open_repo(project_root)
     repo_path = repo.repo_path(path)
     if rev is not None:
         sha = _resolve(repo, rev)
@@ -611,7 +613,7 @@ def blame(project_root: Path, path: str, rev: str | None = None) -> list[BlameLi
     return _blame(repo, [], repo_path)
 
 
-def _blame(repo: _Repo, revs: list[str], repo_path: str) -> list[BlameLine]:
+def _blame(repo: Repo, revs: list[str], repo_path: str) -> list[BlameLine]:
     """Parse `git blame --line-porcelain`: a header per line, then the line after a tab."""
     out = repo.run("blame", "--line-porcelain", "-M", *revs, "--", repo_path).out
     lines: list[BlameLine] = []
@@ -635,173 +637,6 @@ def _blame(repo: _Repo, revs: list[str], repo_path: str) -> list[BlameLine]:
     return lines
 
 
-# --- results shared through a dedicated ref --------------------------------------------------
-
-
-def read_results_ref(project_root: Path, ref: str = RESULTS_REF) -> dict[str, bytes]:
-    """Every file (path -> content) in the tree at `ref`; {} when the ref does not exist."""
-    repo = _open(project_root)
-    tip = _ref_tip(repo, _check_ref(ref))
-    if tip is None:
-        return {}
-    return {path: repo.blob(entry.sha) for path, entry in _flatten(repo, repo.commit_tree(tip)).items()}
-
-
-def write_results_ref(project_root: Path, files: Mapping[str, bytes], message: str, ref: str = RESULTS_REF) -> str:
-    """Commit `files` on top of `ref` (a union with its tree, new content winning by name); returns the tip."""
-    repo = _open(project_root)
-    _check_ref(ref)
-    added = {normalize(name): _Entry(0o100644, _store(repo, "blob", data)) for name, data in files.items()}
-    for _ in range(5):  # another writer may move the ref between our read and our update
-        tip = _ref_tip(repo, ref)
-        old = _flatten(repo, repo.commit_tree(tip)) if tip else {}
-        merged = {**old, **added}
-        if tip is not None and merged == old:
-            return tip
-        commit = _commit(repo, _write_tree(repo, merged), [tip] if tip else [], message)
-        if _update_ref(repo, ref, commit, tip):
-            return commit
-    raise PromptgitError(f"{ref} kept changing while writing results", hint="run the command again")
-
-
-def fetch_ref(project_root: Path, remote: str, ref: str = RESULTS_REF) -> None:
-    """Fetch `ref` from `remote` into a tracking ref, then union-merge it into the local `ref`."""
-    repo = _open(project_root)
-    _check_ref(ref)
-    tracking = _tracking_ref(remote, ref)
-    result = repo.run("fetch", "--no-tags", "--quiet", remote, f"+{ref}:{tracking}", env=_NO_PROMPT, check=False)
-    if result.status != 0:
-        if "couldn't find remote ref" in result.err:
-            return  # nobody has pushed results yet
-        raise _remote_error("fetch", remote, result.err)
-    theirs = _ref_tip(repo, tracking)
-    if theirs is not None:
-        _merge_into(repo, ref, theirs)
-
-
-def push_ref(project_root: Path, remote: str, ref: str = RESULTS_REF) -> None:
-    """Push `ref` to `remote`; when someone pushed first, fetch, union-merge and push once more."""
-    repo = _open(project_root)
-    _check_ref(ref)
-    if _ref_tip(repo, ref) is None:
-        raise PromptgitError(f"nothing to push: {ref} does not exist yet", hint="store some results first")
-    if _push(repo, remote, ref):
-        return
-    fetch_ref(project_root, remote, ref)
-    if not _push(repo, remote, ref):
-        raise PromptgitError(f"the remote's {ref} changed while pushing", hint="run the push again")
-
-
-def _push(repo: _Repo, remote: str, ref: str) -> bool:
-    """Push; False when the remote rejected it because it holds commits we lack."""
-    result = repo.run("push", "--porcelain", "--quiet", remote, f"{ref}:{ref}", env=_NO_PROMPT, check=False)
-    if result.status == 0:
-        return True
-    report = result.out.decode("utf-8", "replace")
-    rejected = [line for line in report.splitlines() if line.startswith("!")]
-    if any("fetch first" in line or "non-fast-forward" in line for line in rejected):
-        return False
-    raise _remote_error("push", remote, result.err or report)
-
-
-def _merge_into(repo: _Repo, ref: str, theirs: str) -> None:
-    """Make `ref` hold everything in `theirs` too: fast-forward, or a merge commit whose tree is the union."""
-    for _ in range(5):
-        ours = _ref_tip(repo, ref)
-        if ours == theirs or (ours is not None and _is_ancestor(repo, theirs, ours)):
-            return
-        if ours is None or _is_ancestor(repo, ours, theirs):
-            new = theirs
-        else:
-            union = {**_flatten(repo, repo.commit_tree(theirs)), **_flatten(repo, repo.commit_tree(ours))}
-            new = _commit(repo, _write_tree(repo, union), [ours, theirs], "promptgit: merge fetched results")
-        if _update_ref(repo, ref, new, ours):
-            return
-    raise PromptgitError(f"{ref} kept changing while merging fetched results", hint="run the command again")
-
-
-def _check_ref(ref: str) -> str:
-    """`ref` itself, when it is a full ref name safe to pass to git."""
-    if not ref.startswith("refs/") or not re.fullmatch(r"[A-Za-z0-9._/-]+", ref) or ".." in ref:
-        raise PromptgitError(f"{ref!r} is not a valid ref name", hint=f"use a full ref such as {RESULTS_REF}")
-    return ref
-
-
-def _tracking_ref(remote: str, ref: str) -> str:
-    """Where a remote's copy of `ref` is fetched to; a URL is hashed so no credential ends up in a ref name."""
-    key = (
-        remote
-        if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", remote)
-        else "url-" + hashlib.sha256(remote.encode()).hexdigest()[:12]
-    )
-    return f"refs/promptgit-remotes/{key}/{ref[len('refs/') :]}"
-
-
-def _ref_tip(repo: _Repo, ref: str) -> str | None:
-    """The commit `ref` points at, or None when it does not exist."""
-    try:
-        return repo.header(f"{ref}^{{commit}}")[0]
-    except ValueError:
-        return None
-
-
-def _flatten(repo: _Repo, tree: str, base: str = "") -> dict[str, _Entry]:
-    """Every file under a tree by path."""
-    found: dict[str, _Entry] = {}
-    for name, entry in repo.tree(tree).items():
-        path = f"{base}/{name}" if base else name
-        if entry.is_tree:
-            found.update(_flatten(repo, entry.sha, path))
-        elif entry.is_file:
-            found[path] = entry
-    return found
-
-
-def _write_tree(repo: _Repo, files: Mapping[str, _Entry]) -> str:
-    """Write the (possibly nested) tree holding `files`; returns its id."""
-    here: dict[str, _Entry] = {}
-    below: dict[str, dict[str, _Entry]] = {}
-    for path, entry in files.items():
-        first, _, rest = path.partition("/")
-        if rest:
-            below.setdefault(first, {})[rest] = entry
-        else:
-            here[first] = entry
-    for name, subtree in below.items():
-        here[name] = _Entry(_TREE, _write_tree(repo, subtree))
-    # git orders tree entries as if folder names ended with "/".
-    names = sorted(here, key=lambda n: n + "/" if here[n].is_tree else n)
-    data = b"".join(
-        b"%o %s\0%s" % (here[n].mode, n.encode("utf-8", "surrogateescape"), bytes.fromhex(here[n].sha)) for n in names
-    )
-    return _store(repo, "tree", data)
-
-
-def _store(repo: _Repo, kind: str, data: bytes) -> str:
-    """Write one object into the object database (like `git hash-object -w`); returns its id."""
-    # gitpython's GitCmdObjectDB.store spawns `git hash-object` per object; its loose-object parent
-    # writes the same object in-process.
-    stored = LooseObjectDB.store(repo.repo.odb, IStream(kind, len(data), io.BytesIO(data)))
-    return _text(stored.hexsha)
-
-
-def _commit(repo: _Repo, tree: str, parents: list[str], message: str) -> str:
-    """`git commit-tree`, with a fallback identity when the user has none configured."""
-    args = ["commit-tree", "--no-gpg-sign", tree, *[a for p in parents for a in ("-p", p)], "-m", message]
-    result = repo.run(*args, check=False)
-    if result.status != 0 and ("ident" in result.err or "tell me who you are" in result.err):
-        result = repo.run(*args, env=_FALLBACK_IDENT, check=False)
-    if result.status != 0:
-        raise PromptgitError(f"git commit-tree failed: {_last_line(result.err)}")
-    return result.out.decode().strip()
-
-
-def _update_ref(repo: _Repo, ref: str, new: str, old: str | None) -> bool:
-    """Move `ref` to `new` only if it still points at `old` (None: must not exist yet)."""
-    result = repo.run("update-ref", "-m", "promptgit results", ref, new, old or ZERO_SHA, check=False)
-    return result.status == 0
-
-
 # --- small helpers ---------------------------------------------------------------------------
 
 
@@ -810,15 +645,15 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _parse_tree(data: bytes) -> dict[str, _Entry]:
+def _parse_tree(data: bytes) -> dict[str, Entry]:
     """A raw tree object's entries by name."""
-    entries: dict[str, _Entry] = {}
+    entries: dict[str, Entry] = {}
     pos = 0
     while pos < len(data):
         space = data.index(b" ", pos)
         nul = data.index(b"\0", space)
         name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
-        entries[name] = _Entry(int(data[pos:space], 8), data[nul + 1 : nul + 21].hex())
+        entries[name] = Entry(int(data[pos:space], 8), data[nul + 1 : nul + 21].hex())
         pos = nul + 21
     return entries
 
@@ -833,14 +668,14 @@ def _link_target(folder: str, target: str) -> str | None:
     return "" if joined == "." else joined
 
 
-def _redact(text: str, remote: str | None) -> str:
+def redact(text: str, remote: str | None) -> str:
     """Hide credentials: the remote as given (it may be a URL with a token) and any user:pass@ in URLs."""
     if remote and ("://" in remote or "@" in remote):
         text = text.replace(remote, "<remote>")
     return re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@", r"\1***@", text)
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     """The line of git's stderr that says what went wrong (its first fatal/error line, else the last)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith(("fatal: ", "error: "))]
@@ -848,11 +683,11 @@ def _last_line(text: str) -> str:
     return line.removeprefix("fatal: ").removeprefix("error: ")
 
 
-def _remote_error(action: str, remote: str, err: str) -> PromptgitError:
+def remote_error(action: str, remote: str, err: str) -> PromptgitError:
     """A failed push or fetch, named without the remote's URL."""
     shown = remote if not ("://" in remote or "@" in remote) else "the remote"
     return PromptgitError(
-        f"git {action} ({shown}) failed: {_last_line(_redact(err, remote))}",
+        f"git {action} ({shown}) failed: {last_line(redact(err, remote))}",
         hint="check the remote name and your access to it (`git remote -v`)",
     )
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 from promptgit import __version__
 from promptgit.errors import PromptgitError
@@ -191,7 +192,7 @@ def _find_comment(target: _Target) -> dict | None:
     """The promptgit comment: among those holding MARKER, the first by a bot, else the first."""
     marked = [c for c in _comments(target) if MARKER in str(c.get("body") or "")]
     bots = [c for c in marked if (c.get("user") or {}).get("type") == "Bot"]
-    return (bots or marked or [None])[0]
+    return next(iter(bots or marked), None)
 
 
 def _comments(target: _Target) -> list[dict]:
@@ -225,7 +226,15 @@ def _result(action: str, data: object) -> CommentResult:
 class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
     """Follow a redirect only within one host: urllib would otherwise forward the Authorization header."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
         """Refuse a redirect that leaves the host of the original request."""
         if urllib.parse.urlsplit(newurl)[:2] != urllib.parse.urlsplit(req.full_url)[:2]:
             return None
@@ -332,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head-sha", help="refuse unless the pull request's head is this commit")
     args = parser.parse_args(argv)
     try:
-        report = _read_report(args.report)
+        report = read_report(args.report)
         pr = None if args.pr is None else _valid_pr(args.pr)
         result = post_report(report, pr_number=pr, head_sha=args.head_sha)
     except PromptgitError as exc:
@@ -342,7 +351,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _read_report(path: str) -> str:
+def append_step_summary(markdown: str) -> bool:
+    """Append the report to the job summary ($GITHUB_STEP_SUMMARY) when it is set; whether it was."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return False
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(markdown + "\n")
+    return True
+
+
+def read_report(path: str) -> str:
+    """The report file's text; an unreadable or non-UTF-8 file is a PromptgitError naming it."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -1,4 +1,4 @@
-"""`promptgit log`: the refinement log, one row per commit that changed a suite's fingerprint."""
+"""A suite through git history: the commits that changed its fingerprint, its path and its plan at each."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from pathlib import Path
 
 from promptgit import git
 from promptgit.errors import PromptgitError
-from promptgit.evaluate import Plan, Progress, SuiteResult, plan_suite, results_for
+from promptgit.evaluate import Plan, plan_suite
 from promptgit.project import Project, open_project
 from promptgit.suites import suite_path
 from promptgit.tree import SETTINGS_FILE
-
-KEPT, REVERTED, SUPERSEDED = "kept", "reverted", "superseded"
 
 
 @dataclass(frozen=True)
@@ -22,25 +20,6 @@ class Version:
 
     commit: git.Commit
     plan: Plan
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    """One row of the refinement log."""
-
-    commit: git.Commit
-    fingerprint: str
-    result: SuiteResult | None  # None when not evaluated (`--no-eval`)
-    delta: float | None  # score minus the previous row's
-    state: str  # kept | reverted | superseded
-
-
-@dataclass(frozen=True)
-class SuiteLog:
-    """A suite's refinement log, oldest first."""
-
-    suite: str
-    entries: tuple[LogEntry, ...]
 
 
 def suite_versions(root: Path, suite: str, until: str = "HEAD") -> list[Version]:
@@ -103,47 +82,3 @@ def plan_at(root: Path, rev: str, suite: str) -> Plan | None:
         return plan_suite(open_project(rev, root), suite)
     except PromptgitError:
         return None  # e.g. the parent of a root commit, or a commit before the suite was written
-
-
-def suite_log(root: Path, suite: str, progress: Progress | None = None, stored_only: bool = False) -> SuiteLog:
-    """The refinement log of `suite`: version, change made, score, delta and whether it was kept."""
-    project = open_project(None, root)
-    versions = suite_versions(root, suite)
-    if not versions:
-        raise PromptgitError(
-            f"no commit has suite {suite!r}", hint="commit the suite first; `promptgit eval` scores the working tree"
-        )
-    results = results_for(project, [v.plan for v in versions], progress, stored_only)
-    # Blame the files as HEAD names them: the last version may know them by names renamed since.
-    surviving = _surviving_commits(root, plan_at(root, "HEAD", suite) or versions[-1].plan)
-    entries: list[LogEntry] = []
-    previous: SuiteResult | None = None
-    for index, version in enumerate(versions):
-        result = results.get(version.plan.fingerprint)
-        delta = None
-        if result and previous and result.score is not None and previous.score is not None:
-            delta = result.score - previous.score
-        entries.append(
-            LogEntry(version.commit, version.plan.fingerprint, result, delta, _state(versions, index, surviving))
-        )
-        previous = result or previous
-    return SuiteLog(suite, tuple(entries))
-
-
-def _surviving_commits(root: Path, latest: Plan) -> set[str]:
-    """Commits that still own at least one line of the suite's files at HEAD."""
-    owners: set[str] = set()
-    head = git.GitTree(root, "HEAD")
-    for path in latest.sources.all:
-        if head.exists(path):
-            owners |= {line.commit for line in git.blame(root, path, "HEAD")}
-    return owners
-
-
-def _state(versions: Sequence[Version], index: int, surviving: set[str]) -> str:
-    # A later version that restores the fingerprint from before this commit undid it: the loop's "revert".
-    if index > 0:
-        before = versions[index - 1].plan.fingerprint
-        if any(v.plan.fingerprint == before for v in versions[index + 1 :]):
-            return REVERTED
-    return KEPT if versions[index].commit.sha in surviving or index == len(versions) - 1 else SUPERSEDED

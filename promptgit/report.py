@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 import re
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from promptgit.compare import CaseChange, DiffReport, SuiteDiff
 from promptgit.display import paired_text, pct
+from promptgit.gates import judge, overall
 from promptgit.github import MARKER, prepare_body
+
+if TYPE_CHECKING:
+    from promptgit.commands.ci import CiReport
 
 COMMENT_LIMIT = 65_536
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
@@ -161,7 +165,7 @@ def _shrink(limits: _Limits) -> bool:
     return True
 
 
-def ci_markdown(ci: Any) -> str:
+def ci_markdown(ci: CiReport) -> str:
     """The `promptgit ci` report for a pull request comment."""
     gates = {g.suite: g for g in ci.gates}
     count = len(ci.diff.suites)
@@ -175,8 +179,6 @@ def ci_markdown(ci: Any) -> str:
 
 def diff_markdown(report: DiffReport) -> str:
     """`promptgit diff --markdown`: the same report, without gates."""
-    from promptgit.ci import judge, overall
-
     gates = {d.name: judge(d, 1.0) for d in report.suites}
     headline = f"{len(report.suites)} suite(s) changed."
     return fit(lambda limits: render_report(report, gates, overall(list(gates.values())), {}, headline, limits))

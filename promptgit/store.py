@@ -176,11 +176,15 @@ _RUN_SELECT = (
 )
 
 
+# SQLite's primary result codes (sqlite.org/rescode.html); the sqlite3 module names them only from Python 3.11.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
 def _is_corruption(err: sqlite3.DatabaseError) -> bool:
     """Whether an error means the file is damaged or not a database (not merely busy or locked)."""
     code = getattr(err, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
     return not isinstance(err, sqlite3.OperationalError)  # Python 3.10 has no error codes
 
 
@@ -412,9 +416,9 @@ class Store:
 
     def export_results(self, fingerprints: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
         """Plain JSON-able records for `promptgit sync`: runs, their cases, then the responses those cases used."""
-        if fingerprints is None:
-            scope, params = "", ()
-        else:
+        params: tuple[str, ...] = ()
+        scope = ""
+        if fingerprints is not None:
             # One JSON parameter instead of an IN list: any number of fingerprints, no variable limit.
             scope = " WHERE fingerprint IN (SELECT value FROM json_each(?))"
             params = (json.dumps(list(fingerprints)),)

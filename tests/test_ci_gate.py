@@ -13,8 +13,9 @@ from markdown_it.token import Token
 from promptgit.github import MARKER
 from promptgit.report import COMMENT_LIMIT
 from tests.conftest import Result
+from tests.gitrepo import Repo, new_repo
 from tests.openai_server import Server
-from tests.test_git_native import LABELS, SETTINGS, Repo, cli_json, dataset, new_repo
+from tests.test_git_native import LABELS, SETTINGS, cli_json, dataset
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
 

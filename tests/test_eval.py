@@ -234,11 +234,38 @@ def test_a_process_that_called_a_model_exits_with_its_code_and_all_its_output(op
     )
 
 
-def test_an_unexpected_error_keeps_its_traceback_and_exit_code(tmp_path: Path) -> None:
+def test_an_unexpected_error_keeps_its_traceback_and_has_its_own_exit_code(tmp_path: Path) -> None:
     crash = "import promptgit.cli as cli\ncli.run = lambda argv: 1 / 0\ncli.main()\n"
     done = subprocess.run([sys.executable, "-c", crash], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
+    assert done.returncode == 70  # never 1, which means "a gate failed"
     assert "Traceback" in done.stderr and "ZeroDivisionError" in done.stderr
+    assert done.stderr.rstrip().splitlines()[-1] == (
+        "promptgit: internal error (exit 70): this is a bug; please report it with the traceback above"
+    )
+
+
+def test_ctrl_c_keeps_what_is_stored_and_exits_130_with_one_line(write) -> None:  # type: ignore[no-untyped-def]
+    server = spawn_server(latency=0.3)
+    try:
+        root = labelled_project(write, 60, wrong={5}, settings="concurrency: 4\n")
+        env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY, "OPENAI_API_BASE": server.api_base}
+        first = _cli(root, "eval", "--json", env=env)
+        deadline = time.monotonic() + 30
+        while server.stats().count < 12 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGINT)
+        out, err = first.communicate(timeout=30)
+        paid_before = server.stats().count
+        assert (first.returncode, out, err) == (130, "", "promptgit: interrupted\n")
+        assert 12 <= paid_before < 60
+        second = _cli(root, "eval", "--json", env=env)
+        out, err = second.communicate(timeout=60)
+        suite = json.loads(out)["suites"][0]
+        assert (second.returncode, suite["score"], suite["errors"]) == (0, pytest.approx(59 / 60, abs=1e-6), 0), err
+        # Every answer that arrived before the interrupt was stored: only calls cut off in flight are paid again.
+        assert suite["cached"] >= paid_before - 4
+    finally:
+        server.close()
 
 
 def test_a_setting_the_provider_rejects_names_the_prompt_file(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
@@ -256,8 +283,9 @@ def test_a_setting_the_provider_rejects_names_the_prompt_file(openai_server: Ser
 
 
 def test_repeats_that_disagree_show_as_flaky() -> None:
+    from promptgit.commands.eval import EvalReport
     from promptgit.display import eval_json, eval_text
-    from promptgit.evaluate import CaseResult, EvalReport, SuiteResult
+    from promptgit.evaluate import CaseResult, SuiteResult
     from promptgit.stats import Interval
 
     steady = CaseResult("a", 1.0, True, "x", ("x",) * 3, (1.0, 1.0, 1.0))
@@ -265,10 +293,10 @@ def test_repeats_that_disagree_show_as_flaky() -> None:
     result = SuiteResult(
         "s", "p", "evals/s.yaml", "v1:f", "WORKTREE", 5 / 6, Interval(0.5, 1.0), (steady, flaky), None, None, repeat=3
     )
-    document = eval_json(EvalReport("WORKTREE", (result,), 0.05))["suites"][0]
+    document = eval_json(EvalReport("WORKTREE", (result,), ()))["suites"][0]
     assert document["flaky"] == 1
     assert [r["flakiness"] for r in document["results"]] == [0.0, pytest.approx(2 / 3, abs=1e-6)]
-    header, _, row = eval_text(EvalReport("WORKTREE", (result,), 0.05)).splitlines()[:3]
+    header, _, row = eval_text(EvalReport("WORKTREE", (result,), ())).splitlines()[:3]
     assert row.split()[header.split().index("flaky")] == "1"
 
 
@@ -282,3 +310,45 @@ def test_a_misspelt_local_model_is_one_clear_error_not_an_inconclusive_run(write
         in result.err
     )
     assert "Traceback" not in result.err
+
+
+def test_a_time_limit_ends_the_run_inconclusive_and_keeps_what_finished(write, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    server = spawn_server(latency=0.5)
+    try:
+        root = labelled_project(write, 40, wrong=set(), settings="concurrency: 4\n")
+        monkeypatch.setenv("OPENAI_API_BASE", server.api_base)
+        monkeypatch.setenv("OPENAI_API_KEY", DUMMY_KEY)
+        models._litellm()  # imported before the clock starts: the limit is about calls, not this machine's import
+        started = time.monotonic()
+        result = run_cli(["eval", "--json", "--time-limit", "1.2"], root)
+        took = time.monotonic() - started
+        suite = json.loads(result.out)["suites"][0]
+        done = suite["cases"] - sum(1 for r in suite["results"] if r["error"] == "not evaluated")
+        assert result.code == 3
+        assert 4 <= done <= 12  # 4 in flight at a time, 0.5 s each, cut at 1.2 s
+        assert took < 8
+        assert (
+            f"inconclusive: route: the run's time limit of 1.2 s was reached: {40 - done} of 40 cases not evaluated"
+            in result.err
+        )
+        again = run_cli(["eval", "--json"], root)
+        suite = json.loads(again.out)["suites"][0]
+        assert (again.code, suite["cached"], suite["calls"], suite["score"]) == (0, done, 40 - done, 1.0)
+    finally:
+        server.close()
+
+
+def test_identical_calls_in_flight_are_paid_once(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    # Two suites on one prompt and one dataset need the same 20 answers, with 8 calls in flight at once.
+    root = labelled_project(write, 20, wrong={4})
+    suite = (root / "evals/route.yaml").read_text()
+    (root / "evals/route_again.yaml").write_text(suite.replace("threshold: 0.5", "threshold: 0.4"))
+    openai_server.configure(latency=0.2)
+
+    code, document = eval_json(run_cli, root)
+
+    assert code == 0
+    assert len(openai_server.requests) == 20
+    assert [(s["name"], s["score"]) for s in document["suites"]] == [("route", 0.95), ("route_again", 0.95)]
+    assert sum(s["calls"] for s in document["suites"]) == 20
+    assert sum(s["cached"] for s in document["suites"]) == 20

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -12,39 +11,7 @@ import pytest
 from promptgit import git as pg
 from promptgit.errors import PromptgitError
 from promptgit.tree import WORKTREE
-
-
-class Repo:
-    """A throwaway git repository with one commit per call to `commit`."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.clock = 1_700_000_000
-
-    def git(self, *args: str) -> str:
-        """Run git here and return its stdout, stripped."""
-        env = {**os.environ, "GIT_AUTHOR_DATE": f"{self.clock} +0000", "GIT_COMMITTER_DATE": f"{self.clock} +0000"}
-        done = subprocess.run(["git", *args], cwd=self.path, env=env, check=True, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    def write(self, files: dict[str, str | None]) -> None:
-        """Write (or delete, for None) files in the working tree."""
-        for name, text in files.items():
-            target = self.path / name
-            if text is None:
-                target.unlink()
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-
-    def commit(self, message: str, files: dict[str, str | None] | None = None) -> str:
-        """Write `files`, commit everything, and return the new commit id."""
-        self.write(files or {})
-        self.clock += 60
-        self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
+from tests.gitrepo import Repo, new_repo
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
 
@@ -54,11 +21,7 @@ def make_repo(tmp_path: Path) -> Callable[[str], Repo]:
     """Create an empty repository (branch main) in tmp_path/NAME."""
 
     def _make(name: str = "repo") -> Repo:
-        path = tmp_path / name
-        path.mkdir()
-        repo = Repo(path)
-        repo.git("init", "-q", "-b", "main")
-        return repo
+        return new_repo(tmp_path / name, ignore_store=False)
 
     return _make
 
@@ -204,7 +167,6 @@ def test_a_repository_without_commits(repo: Repo) -> None:
     assert pg.head(repo.path) is None
     assert pg.history(repo.path) == []
     assert pg.commits_touching(repo.path, ["prompts"]) == []
-    assert pg.read_results_ref(repo.path) == {}
     assert pg.blame(repo.path, "prompts/a.jinja") == [
         pg.BlameLine(1, "x", WORKTREE, "prompts/a.jinja"),
         pg.BlameLine(2, "y", WORKTREE, "prompts/a.jinja"),
@@ -388,61 +350,6 @@ def test_diff_text_is_a_unified_diff_of_the_paths(repo: Repo) -> None:
     assert "-TWO\n+three" in worktree
     assert "+brand new" in worktree
     assert "evals" not in worktree
-
-
-def test_results_ref_is_shared_through_a_bare_remote(make_repo: Callable[[str], Repo], tmp_path: Path) -> None:
-    origin = make_repo("origin")
-    origin.commit("one", {"a": "1"})
-    subprocess.run(
-        ["git", "clone", "-q", "--bare", str(origin.path), str(tmp_path / "bare.git")], check=True, capture_output=True
-    )
-    alice, bob = tmp_path / "alice", tmp_path / "bob"
-    for clone in (alice, bob):
-        subprocess.run(["git", "clone", "-q", str(tmp_path / "bare.git"), str(clone)], check=True, capture_output=True)
-    status_before = Repo(alice).git("status", "--porcelain")
-
-    first = pg.write_results_ref(alice, {"results/aa.json": b"alice 1"}, "alice results")
-    second = pg.write_results_ref(alice, {"results/ab.json": b"alice 2", "top.json": b"t"}, "more")
-    assert pg.write_results_ref(alice, {"top.json": b"t"}, "nothing new") == second
-    assert Repo(alice).git("rev-parse", f"{second}^") == first
-    pg.write_results_ref(bob, {"results/bb.json": b"bob 1"}, "bob results")
-
-    pg.push_ref(alice, "origin", pg.RESULTS_REF)
-    pg.push_ref(bob, "origin", pg.RESULTS_REF)  # rejected first: fetches alice's, merges, pushes again
-    pg.fetch_ref(alice, "origin", pg.RESULTS_REF)
-
-    everything = {
-        "results/aa.json": b"alice 1",
-        "results/ab.json": b"alice 2",
-        "top.json": b"t",
-        "results/bb.json": b"bob 1",
-    }
-    assert pg.read_results_ref(alice) == everything
-    assert pg.read_results_ref(bob) == everything
-    assert pg.resolve(alice, pg.RESULTS_REF) == pg.resolve(bob, pg.RESULTS_REF)
-    assert Repo(alice).git("status", "--porcelain") == status_before
-    assert Repo(alice).git("ls-files") == "a"
-
-
-def test_fetch_of_a_ref_nobody_pushed_is_a_no_op(make_repo: Callable[[str], Repo], tmp_path: Path) -> None:
-    origin = make_repo("origin")
-    origin.commit("one", {"a": "1"})
-    subprocess.run(["git", "clone", "-q", str(origin.path), str(tmp_path / "clone")], check=True, capture_output=True)
-
-    pg.fetch_ref(tmp_path / "clone", "origin", pg.RESULTS_REF)
-
-    assert pg.read_results_ref(tmp_path / "clone") == {}
-
-
-def test_remote_errors_never_show_credentials(repo: Repo) -> None:
-    repo.commit("one", {"a": "1"})
-    pg.write_results_ref(repo.path, {"r.json": b"{}"}, "results")
-    url = "https://user:s3cret-token@127.0.0.1:9/nothing.git"
-
-    for action in (pg.push_ref, pg.fetch_ref):
-        with pytest.raises(PromptgitError) as err:
-            action(repo.path, url, pg.RESULTS_REF)
-        assert "s3cret" not in str(err.value)
 
 
 def test_an_unignored_local_store_is_not_reported_as_changed(repo: Repo) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Result
+from tests.gitrepo import Repo, new_repo
 from tests.openai_server import Server
 
 LABELS = ["billing", "refunds", "technical_support", "account_access"]
@@ -28,39 +27,6 @@ NAIVE_RIGHT = set(range(0, 12))
 GOOD_RIGHT = set(range(2, 34))
 IMPROVED = sorted(f"c{i:03d}" for i in GOOD_RIGHT - NAIVE_RIGHT)
 REGRESSED = sorted(f"c{i:03d}" for i in NAIVE_RIGHT - GOOD_RIGHT)
-
-
-class Repo:
-    """A throwaway git repository driven through the git CLI, with deterministic commit dates."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.clock = 1_700_000_000
-
-    def git(self, *args: str, cwd: Path | None = None) -> str:
-        """Run git and return its stdout, stripped."""
-        env = {**os.environ, "GIT_AUTHOR_DATE": f"{self.clock} +0000", "GIT_COMMITTER_DATE": f"{self.clock} +0000"}
-        done = subprocess.run(["git", *args], cwd=cwd or self.path, env=env, check=True, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    def write(self, files: dict[str, str]) -> None:
-        """Write files in the working tree."""
-        for name, text in files.items():
-            target = self.path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-
-    def commit(self, message: str, files: dict[str, str] | None = None) -> str:
-        """Write `files`, commit everything, return the full commit id."""
-        self.write(files or {})
-        self.clock += 60
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-    def status(self) -> str:
-        """`git status --porcelain` (empty when clean)."""
-        return self.git("status", "--porcelain", "--untracked-files=all")
 
 
 def dataset(
@@ -90,15 +56,6 @@ def dataset(
 
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
-
-
-def new_repo(path: Path) -> Repo:
-    """An empty repository on branch main with the store git-ignored."""
-    path.mkdir(parents=True, exist_ok=True)
-    repo = Repo(path)
-    repo.git("init", "-q", "-b", "main")
-    repo.write({".gitignore": ".promptgit/\n"})
-    return repo
 
 
 def three_commits(

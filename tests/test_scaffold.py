@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from promptgit.scaffold import WORKFLOW, workflow_text
+from promptgit.commands.init import WORKFLOW, workflow_text
 from tests.conftest import Result
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from promptgit import scorers
@@ -39,7 +40,7 @@ class CheckReport:
     problems: tuple[PromptgitError, ...]
 
 
-def check_project(project: Project) -> CheckReport:
+def check(project: Project) -> CheckReport:
     """Validate every prompt and suite in the project; collect problems rather than stop at the first."""
     problems: list[PromptgitError] = []
     prompts: dict[str, Checked | None] = {}
@@ -48,7 +49,7 @@ def check_project(project: Project) -> CheckReport:
     suites = 0
     cases = 0
     for name in suite_names(project.tree, project.settings):
-        suite = _attempt(lambda n=name: load_suite(project.tree, project.settings, n), problems)
+        suite = _attempt(partial(load_suite, project.tree, project.settings, name), problems)
         if suite is None:
             continue
         suites += 1
@@ -87,17 +88,7 @@ def _check_suite(
 ) -> None:
     lines = key_lines(read_text(project.tree, suite.path))
     if suite.prompt not in prompts:
-        err = _attempt(lambda: load_prompt(project.tree, project.settings, suite.prompt), [])
-        problems.append(
-            PromptgitError(
-                f"the suite's prompt {suite.prompt!r} does not exist",
-                file=suite.path,
-                line=lines.get("prompt"),
-                hint=f"name a prompt under {project.settings.prompts}/ without its extension",
-            )
-            if err is None
-            else err
-        )
+        problems.append(_not_a_prompt(project, suite, lines.get("prompt")))
         return
     _check_scorers(project, suite, problems)
     checked = prompts[suite.prompt]
@@ -107,10 +98,29 @@ def _check_suite(
         _check_renders(project, suite, checked.prompt, problems)
 
 
+def _not_a_prompt(project: Project, suite: Suite, line: int | None) -> PromptgitError:
+    """Why the suite's `prompt:` names no prompt: no such file, or a partial (which only other templates include)."""
+    folder = project.settings.prompts
+    try:
+        load_prompt(project.tree, project.settings, suite.prompt)
+    except PromptgitError as err:
+        hint = err.hint or f"name a prompt under {folder}/ without its extension"
+        return PromptgitError(
+            f"the suite's prompt {suite.prompt!r} does not exist", file=suite.path, line=line, hint=hint
+        )
+    return PromptgitError(
+        f"the suite's prompt {suite.prompt!r} is a partial: files and folders under {folder}/ starting with `_` are "
+        "included by prompts, not evaluated",
+        file=suite.path,
+        line=line,
+        hint="name the prompt that includes it, or rename the file without the leading `_` if it is a prompt itself",
+    )
+
+
 def _check_scorers(project: Project, suite: Suite, problems: list[PromptgitError]) -> None:
     for spec in suite.scorers:
         site = scorers.ScorerSite(suite_path=suite.path, line=spec.line, tree=project.tree)
-        _attempt(lambda s=spec, site=site: scorers.build(s.name, s.config, site), problems)
+        _attempt(partial(scorers.build, spec.name, spec.config, site), problems)
 
 
 def _check_variables(suite: Suite, checked: Checked, lines: dict[str, int], problems: list[PromptgitError]) -> bool:

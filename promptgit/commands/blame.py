@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptgit import git, stats
+from promptgit.compare import compare_results
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, Progress, SuiteResult, results_for
 from promptgit.history import plan_at, suite_paths
-from promptgit.project import Project, open_project
+from promptgit.project import Project
 from promptgit.prompts import prompt_path
+from promptgit.store import Store
 from promptgit.suites import load_suite, suite_names
 from promptgit.tree import WORKTREE
 
@@ -70,9 +72,11 @@ def suites_using(project: Project, prompt: str) -> list[str]:
     return names
 
 
-def blame_prompt(root: Path, name: str, progress: Progress | None = None, stored_only: bool = False) -> BlameReport:
+def blame(
+    project: Project, store: Store, name: str, progress: Progress | None = None, stored_only: bool = False
+) -> BlameReport:
     """Blame the prompt's template and measure, per suite using it, what each blamed commit changed."""
-    project = open_project(None, root)
+    root = project.root
     prompt = resolve_prompt(project, name)
     path = prompt_path(project.tree, project.settings, prompt)
     lines = git.blame(root, path, None)
@@ -81,7 +85,9 @@ def blame_prompt(root: Path, name: str, progress: Progress | None = None, stored
     # Each commit is measured on the suite under the name it knew (a suite file may be renamed since).
     names = {suite: suite_paths(root, suite) for suite in suites}
     pairs = {(sha, suite): _pair(root, sha, *names[suite].get(sha, (suite, suite))) for sha in shas for suite in suites}
-    results = results_for(project, [p for pair in pairs.values() for p in pair if p is not None], progress, stored_only)
+    results = results_for(
+        project, store, [p for pair in pairs.values() for p in pair if p is not None], progress, stored_only
+    )
     impacts = {sha: tuple(_impact(suite, *pairs[(sha, suite)], results) for suite in suites) for sha in shas}
     rows = tuple(BlameRow(line.line, line.text, line.commit, impacts.get(line.commit, ())) for line in lines)
     commits = {c.sha: c for c in _commit_info(root, shas)}
@@ -102,8 +108,6 @@ def _impact(suite: str, before: Plan | None, after: Plan | None, results: dict[s
         return Impact(suite, base.score if base else None, None, None)
     if base is None or before is None or before.fingerprint == after.fingerprint:
         return Impact(suite, base.score if base else None, head.score, None)
-    from promptgit.compare import compare_results
-
     return Impact(suite, base.score, head.score, compare_results(suite, base, head).delta)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -35,8 +36,16 @@ def workflow_text() -> str:
     return (resources.files("promptgit") / "templates" / "promptgit-workflow.yml").read_text(encoding="utf-8")
 
 
-def init_project(root: Path) -> list[str]:
-    """Write the scaffold into `root`; refuse (writing nothing) when any file would be overwritten."""
+@dataclass(frozen=True)
+class InitReport:
+    """The files `init` wrote, project-relative, in the order written."""
+
+    written: tuple[str, ...]
+
+
+def init(root: Path) -> InitReport:
+    """Write the scaffold into `root` (created if missing); refuse, writing nothing, to overwrite any file."""
+    root.mkdir(parents=True, exist_ok=True)
     files = scaffold_files()
     existing = [path for path in files if (root / path).exists()]
     if existing:
@@ -53,7 +62,7 @@ def init_project(root: Path) -> list[str]:
         written.append(path)
     if _ensure_gitignored(root / ".gitignore"):
         written.append(".gitignore")
-    return written
+    return InitReport(tuple(written))
 
 
 def _ensure_gitignored(gitignore: Path) -> bool:

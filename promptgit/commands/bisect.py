@@ -10,7 +10,7 @@ from promptgit.compare import compare_results
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for
 from promptgit.history import Version, suite_versions
-from promptgit.project import open_project
+from promptgit.project import Project, open_project
 from promptgit.store import Store
 
 GOOD, BAD, UNDECIDED = "good", "bad", "undecided"
@@ -46,7 +46,8 @@ class BisectReport:
 class _Search:
     """The evaluator of one bisect: each fingerprint evaluated once, every step recorded."""
 
-    root: Path
+    project: Project
+    store: Store
     suite: str
     case: str | None
     progress: Progress | None
@@ -55,8 +56,8 @@ class _Search:
 
     def result(self, plan: Plan) -> SuiteResult:
         if plan.fingerprint not in self.results:
-            with Store(plan.project.store_path) as store:
-                self.results[plan.fingerprint] = evaluate([plan], store, options_for(plan.project), self.progress)[0]
+            options = options_for(self.project)
+            self.results[plan.fingerprint] = evaluate([plan], self.store, options, self.progress)[0]
         return self.results[plan.fingerprint]
 
     def judge(self, commit: str, plan: Plan, good: SuiteResult, bad: SuiteResult) -> str:
@@ -97,8 +98,9 @@ def _case_verdict(result: SuiteResult, good: SuiteResult, bad: SuiteResult, case
     return (GOOD, "the case passes") if found.passed else (BAD, "the case fails")
 
 
-def bisect_suite(
-    root: Path,
+def bisect(
+    project: Project,
+    store: Store,
     suite: str,
     case: str | None = None,
     good: str | None = None,
@@ -106,11 +108,12 @@ def bisect_suite(
     progress: Progress | None = None,
 ) -> BisectReport:
     """Binary search over the commits that change the suite's fingerprint, between good and bad."""
+    root = project.root
     bad_sha = git.resolve(root, bad)
     versions = suite_versions(root, suite, until=bad_sha)
     if not versions:
         raise PromptgitError(f"no commit up to {bad} has suite {suite!r}")
-    search = _Search(root, suite, case, progress)
+    search = _Search(project, store, suite, case, progress)
     good_version = _good_version(search, versions, good, bad_sha)
     between = _versions_between(root, versions, good_version.commit.sha, bad_sha)
     good_result = search.result(good_version.plan)
@@ -146,9 +149,8 @@ def bisect_suite(
 
 def _good_version(search: _Search, versions: list[Version], good: str | None, bad_sha: str) -> Version:
     if good is not None:
-        return _version_at(search, git.resolve(search.root, good))
-    with Store(versions[0].plan.project.store_path) as store:
-        stored = store.runs([v.plan.fingerprint for v in versions[:-1]])
+        return _version_at(search, git.resolve(search.project.root, good))
+    stored = search.store.runs([v.plan.fingerprint for v in versions[:-1]])
     scored = [(v, _stored_score(search, v)) for v in versions[:-1] if v.plan.fingerprint in stored]
     scored = [(v, s) for v, s in scored if s is not None]
     if not scored:
@@ -163,13 +165,13 @@ def _version_at(search: _Search, sha: str) -> Version:
     from promptgit.evaluate import plan_suite
 
     try:
-        plan = plan_suite(open_project(sha, search.root), search.suite)
+        plan = plan_suite(open_project(sha, search.project.root), search.suite)
     except PromptgitError as err:
         raise PromptgitError(
             f"suite {search.suite!r} cannot be read at the good revision {sha[:10]}: {err.message}",
             hint="pass a later --good revision",
         ) from None
-    return Version(git.history(search.root, until=sha, max_count=1)[0], plan)
+    return Version(git.history(search.project.root, until=sha, max_count=1)[0], plan)
 
 
 def _stored_score(search: _Search, version: Version) -> float | None:
@@ -202,7 +204,7 @@ def _endpoints_problem(search: _Search, good: SuiteResult, bad: SuiteResult, has
 def _culprit_report(search: _Search, good_sha: str, bad_sha: str, culprit: Version, before: Plan) -> BisectReport:
     before_result, after_result = search.result(before), search.result(culprit.plan)
     parent = culprit.commit.parents[0] if culprit.commit.parents else good_sha
-    prompt_diff = git.diff_text(search.root, parent, culprit.commit.sha, list(culprit.plan.sources.all))
+    prompt_diff = git.diff_text(search.project.root, parent, culprit.commit.sha, list(culprit.plan.sources.all))
     before_score, after_score = _score(before_result, search.case), _score(after_result, search.case)
     return _report(
         search,

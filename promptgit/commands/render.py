@@ -44,16 +44,3 @@ def _case(suite: Any, case_id: str | None) -> Any:
     raise PromptgitError(
         f"suite {suite.name!r} has no case {case_id!r}", file=suite.path, hint=f"case ids start: {ids}"
     )
-
-
-def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
-    """`--var k=v` pairs as a mapping."""
-    values = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise PromptgitError(
-                f"--var {pair!r} is not NAME=VALUE", hint="e.g. --var ticket='My card was charged twice'"
-            )
-        values[key.strip()] = value
-    return values

@@ -1,0 +1,64 @@
+"""`promptgit ci`: evaluate the suites a change affects on both sides, apply the gates, give a verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from promptgit import git
+from promptgit.commands.diff import diff
+from promptgit.compare import DiffReport
+from promptgit.errors import PromptgitError
+from promptgit.evaluate import Progress
+from promptgit.gates import Gate, judge, overall
+from promptgit.project import Project, open_project
+from promptgit.sharing import pull_results
+from promptgit.store import Store
+
+
+@dataclass(frozen=True)
+class CiReport:
+    """Everything `ci` decided, for the report, the JSON and the exit code."""
+
+    verdict: str
+    diff: DiffReport
+    gates: tuple[Gate, ...]
+    prompt_diffs: dict[str, str]
+    notes: tuple[str, ...] = ()  # what the user should know about the run itself (shared results pulled or not)
+
+    def gate(self, suite: str) -> Gate:
+        """The gate of one suite."""
+        return next(g for g in self.gates if g.suite == suite)
+
+
+def ci(
+    project: Project,
+    store: Store,
+    base: str,
+    head: str | None,
+    names: Sequence[str] = (),
+    progress: Progress | None = None,
+    pull_from: str | None = None,
+    time_limit: float | None = None,
+) -> CiReport:
+    """Pull shared results when a remote has them, evaluate both sides, and judge every affected suite."""
+    root = project.root
+    notes = (_pull_quietly(project, store, pull_from),) if pull_from else ()
+    settings = open_project(head, root).settings
+    compared = diff(project, store, base, head, names, progress, time_limit)
+    gates = tuple(judge(d, settings.max_error_rate) for d in compared.suites)
+    prompt_diffs = {
+        d.name: git.diff_text(root, compared.base, head, list(d.prompt_files))
+        for d in compared.suites
+        if d.prompt_files
+    }
+    return CiReport(overall(gates), compared, gates, prompt_diffs, tuple(n for n in notes if n))
+
+
+def _pull_quietly(project: Project, store: Store, remote: str) -> str:
+    # Shared results only save calls: a remote that cannot be reached is said once and the run goes on.
+    try:
+        pulled = pull_results(project.root, store, remote)
+    except PromptgitError as err:
+        return f"no shared results pulled ({err.message})"
+    return f"pulled {pulled.rows} stored result row(s) from {remote}" if pulled.rows else ""

@@ -1,0 +1,49 @@
+"""`promptgit check` (commands/check.py): every problem found without calling a model, as text and as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Result
+
+
+@pytest.mark.parametrize("partial", ["_partials/labels", "_partials/deeper/hi"])
+def test_a_suite_whose_prompt_is_a_partial_is_one_clear_problem(
+    basic_project: Path, run_cli: Callable[..., Result], partial: str
+) -> None:
+    (basic_project / "prompts" / f"{partial}.jinja").parent.mkdir(parents=True, exist_ok=True)
+    (basic_project / "prompts" / f"{partial}.jinja").write_text("Hi {{ ticket }}\n", encoding="utf-8")
+    suite = basic_project / "evals/support/classify.yaml"
+    suite.write_text(suite.read_text().replace("prompt: support/classify", f"prompt: {partial}"), encoding="utf-8")
+
+    text = run_cli(["check"], basic_project)
+    assert text.code == 1
+    assert text.err.splitlines() == [
+        f"error: evals/support/classify.yaml:1: the suite's prompt {partial!r} is a partial: files and folders "
+        "under prompts/ starting with `_` are included by prompts, not evaluated",
+        "  hint: name the prompt that includes it, or rename the file without the leading `_` if it is a prompt itself",
+    ]
+
+    document = run_cli(["check", "--json"], basic_project)
+    assert document.code == 1
+    problems = json.loads(document.out)["problems"]
+    assert [(p["file"], p["line"]) for p in problems] == [("evals/support/classify.yaml", 1)]
+    assert "is a partial" in problems[0]["message"]
+
+
+def test_a_suite_whose_prompt_does_not_exist_suggests_the_near_name(
+    basic_project: Path, run_cli: Callable[..., Result]
+) -> None:
+    suite = basic_project / "evals/support/classify.yaml"
+    suite.write_text(suite.read_text().replace("prompt: support/classify", "prompt: support/clasify"))
+
+    result = run_cli(["check", "--json"], basic_project)
+
+    assert result.code == 1
+    (found,) = json.loads(result.out)["problems"]
+    assert found["message"] == "the suite's prompt 'support/clasify' does not exist"
+    assert "support/classify" in found["hint"]
