@@ -10,9 +10,11 @@ from typing import Any
 
 from promptgit import stats
 from promptgit.changes import SuitePair
-from promptgit.evaluate import CaseResult, Progress, SuiteResult, evaluate, options_for
+from promptgit.evaluate import CaseResult, Plan, Progress, SuiteResult, evaluate, options_for
+from promptgit.hashing import content_hash
 from promptgit.project import Project
 from promptgit.store import Store
+from promptgit.suites import Case
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,32 @@ class CaseChange:
 
 
 @dataclass(frozen=True)
+class CaseSets:
+    """How two sides' datasets differ, by case id (ids sorted); a case is its id, its `vars` and its `expected`."""
+
+    added: tuple[str, ...] = ()  # only in head
+    removed: tuple[str, ...] = ()  # only in base
+    changed: tuple[str, ...] = ()  # in both, with different vars or expected: a different question, not compared
+
+    @property
+    def differs(self) -> bool:
+        """Whether base and head hold different cases."""
+        return bool(self.added or self.removed or self.changed)
+
+
+@dataclass(frozen=True)
+class Compared:
+    """The set the paired delta is over: cases both sides share unchanged and both sides scored.
+
+    `base_score` and `head_score` are means over exactly these cases, so head - base is the delta.
+    """
+
+    cases: int = 0
+    base_score: float | None = None
+    head_score: float | None = None
+
+
+@dataclass(frozen=True)
 class SuiteDiff:
     """One suite compared across two revisions."""
 
@@ -39,6 +67,8 @@ class SuiteDiff:
     regressed: tuple[CaseChange, ...]
     noisy: tuple[str, ...]  # ids of cases that flipped only within their repeats' noise
     prompt_files: tuple[str, ...] = ()
+    dataset: CaseSets = CaseSets()
+    compared: Compared = Compared()
 
     @property
     def significant(self) -> bool:
@@ -55,12 +85,37 @@ class DiffReport:
     suites: tuple[SuiteDiff, ...]
 
 
-def compare_results(name: str, base: SuiteResult | None, head: SuiteResult | None) -> SuiteDiff:
-    """Pair the cases both sides scored; list who improved and who regressed beyond noise."""
+def case_sets(base: Sequence[Case], head: Sequence[Case]) -> CaseSets:
+    """Which case ids only head has, only base has, and which both have with a different input or expected."""
+    before = {case.id: _case_hash(case) for case in base}
+    after = {case.id: _case_hash(case) for case in head}
+    return CaseSets(
+        added=tuple(sorted(after.keys() - before.keys())),
+        removed=tuple(sorted(before.keys() - after.keys())),
+        changed=tuple(sorted(i for i in after.keys() & before.keys() if after[i] != before[i])),
+    )
+
+
+def _case_hash(case: Case) -> str:
+    return content_hash("case", {"vars": dict(case.vars), "expected": case.expected})
+
+
+def compare_results(
+    name: str, base: SuiteResult | None, head: SuiteResult | None, dataset: CaseSets | None = None
+) -> SuiteDiff:
+    """Pair the cases both sides scored and hold unchanged (`dataset.changed` are left out); list who moved.
+
+    The delta is stats.paired_delta over those pairs; a case is "noisy" rather than improved or regressed
+    when its flip is within its repeats' noise (stats.noisy_flip).
+    """
+    dataset = dataset or CaseSets()
     if base is None or head is None:
-        return SuiteDiff(name, base, head, None, (), (), ())
-    common = _scored_pairs(base, head)
-    delta = stats.paired_delta([b for _, _, b, _ in common], [h for _, _, _, h in common]) if common else None
+        return SuiteDiff(name, base, head, None, (), (), (), dataset=dataset)
+    left_out = set(dataset.changed)
+    common = [pair for pair in _scored_pairs(base, head) if pair[1].id not in left_out]
+    base_scores, head_scores = [b for _, _, b, _ in common], [h for _, _, _, h in common]
+    delta = stats.paired_delta(base_scores, head_scores) if common else None
+    compared = Compared(len(common), _mean(base_scores), _mean(head_scores))
     improved: list[CaseChange] = []
     regressed: list[CaseChange] = []
     noisy: list[str] = []
@@ -74,7 +129,20 @@ def compare_results(name: str, base: SuiteResult | None, head: SuiteResult | Non
         (improved if head_score > base_score else regressed).append(change)
     regressed.sort(key=lambda c: (c.head_score - c.base_score, c.id))
     improved.sort(key=lambda c: (c.base_score - c.head_score, c.id))
-    return SuiteDiff(name, base, head, delta, tuple(improved), tuple(regressed), tuple(noisy))
+    return SuiteDiff(
+        name, base, head, delta, tuple(improved), tuple(regressed), tuple(noisy), dataset=dataset, compared=compared
+    )
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def plans_case_sets(base: Plan | None, head: Plan | None) -> CaseSets:
+    """case_sets of two plans' suites; no difference when a side is missing (the suite is new or removed)."""
+    if base is None or head is None:
+        return CaseSets()
+    return case_sets(base.suite.cases, head.suite.cases)
 
 
 def _scored_pairs(base: SuiteResult, head: SuiteResult) -> list[tuple[CaseResult, CaseResult, float, float]]:
@@ -104,5 +172,6 @@ def evaluate_pairs(
         base = results.get(id(pair.base)) if pair.base else None
         head = results.get(id(pair.head)) if pair.head else None
         files = pair.head.sources.prompt_files if pair.head else ()
-        diffs.append(dataclasses.replace(compare_results(pair.name, base, head), prompt_files=files))
+        compared = compare_results(pair.name, base, head, plans_case_sets(pair.base, pair.head))
+        diffs.append(dataclasses.replace(compared, prompt_files=files))
     return diffs

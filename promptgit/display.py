@@ -194,8 +194,8 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
     rows = [
         [
             d.name,
-            pct(d.base.score) if d.base else "-",
-            pct(d.head.score) if d.head else "-",
+            pct(side_score(d, "base")),
+            pct(side_score(d, "head")),
             delta_text(d),
             str(len(d.improved)),
             str(len(d.regressed)),
@@ -209,6 +209,7 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
         (grid[1], None),
     ]
     lines += [(text, _tone(d)) for text, d in zip(grid[2:], report.suites)]
+    lines += [(f"{d.name}: {dataset_note(d)}", None) for d in report.suites if d.dataset.differs]
     for diff in report.suites:
         if diff.regressed:
             lines.append((f"\n{diff.name}: regressed cases", "bad"))
@@ -231,6 +232,35 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
                 )
             )
     return lines
+
+
+def side_score(diff: SuiteDiff, side: str) -> float | None:
+    """The score a table shows for `side` ("base" or "head"): over all its cases, unless the datasets differ.
+
+    When they differ, the score over the compared cases (both sides, unchanged), so head - base is the delta.
+    """
+    result = diff.base if side == "base" else diff.head
+    if result is None:
+        return None
+    if diff.dataset.differs:
+        return diff.compared.base_score if side == "base" else diff.compared.head_score
+    return result.score
+
+
+def dataset_note(diff: SuiteDiff) -> str:
+    """What changed in a suite's dataset and which numbers are over which cases, in one sentence."""
+    sets = diff.dataset
+    counts = f"{len(sets.added)} added, {len(sets.removed)} removed, {len(sets.changed)} changed"
+    whole = [
+        f"{side} {pct(result.score)} over its {len(result.cases)}"
+        for side, result in (("base", diff.base), ("head", diff.head))
+        if result is not None
+    ]
+    return (
+        f"cases {counts} (changed: same id, new input or expected); "
+        f"base, head and delta are over the {diff.compared.cases} case(s) both sides hold "
+        f"unchanged and scored (over all their cases: {', '.join(whole)})"
+    )
 
 
 def _tone(diff: SuiteDiff) -> str | None:
@@ -256,6 +286,19 @@ def suite_diff_json(diff: SuiteDiff) -> dict[str, Any]:
         "name": diff.name,
         "base_score": _num(diff.base.score) if diff.base else None,
         "head_score": _num(diff.head.score) if diff.head else None,
+        "base_cases": len(diff.base.cases) if diff.base else None,
+        "head_cases": len(diff.head.cases) if diff.head else None,
+        # The set the delta is over: ids on both sides with the same input and expected, scored on both.
+        "compared": {
+            "cases": diff.compared.cases,
+            "base_score": _num(diff.compared.base_score),
+            "head_score": _num(diff.compared.head_score),
+        },
+        "dataset": {
+            "added": list(diff.dataset.added),
+            "removed": list(diff.dataset.removed),
+            "changed": list(diff.dataset.changed),
+        },
         "delta": _num(delta.delta) if delta else None,
         "ci": [_num(delta.ci.low), _num(delta.ci.high)] if delta else None,
         "significant": diff.significant,
@@ -286,7 +329,7 @@ def log_text(log: SuiteLog) -> str:
                 e.commit.sha[:8],
                 e.commit.date[:10],
                 clip(e.commit.subject, 48),
-                ci_text(r) if r else "not evaluated",
+                ci_text(r) if r else (clip(e.note, 48) if e.note else "not evaluated"),
                 signed_pct(e.delta) if e.delta is not None else "",
                 e.state,
             ]
@@ -311,6 +354,7 @@ def log_json(log: SuiteLog) -> dict[str, Any]:
                 "delta": _num(e.delta),
                 "kept": e.state == "kept",
                 "state": e.state,
+                "note": e.note,
             }
             for e in log.entries
         ],
@@ -318,7 +362,9 @@ def log_json(log: SuiteLog) -> dict[str, Any]:
 
 
 def impact_text(impact: Impact) -> str:
-    """`-12.5 [-20.0, -5.0]` for one suite's impact, `·` when unknown."""
+    """`-12.5 [-20.0, -5.0]` for one suite's impact, `·` when unknown, `×` when the commit cannot be evaluated."""
+    if impact.note:
+        return "×"
     if impact.delta is None:
         return "·" if impact.after is None else f"{pct(impact.after)}"
     return f"{'' if impact.delta.significant else '~'}{paired_text(impact.delta)}"
@@ -334,6 +380,8 @@ def blame_rows(report: BlameReport) -> list[tuple[str, float | None]]:
         impacts = "  ".join(impact_text(i) for i in row.impacts)
         delta = next((i.delta.delta for i in row.impacts if i.delta is not None and i.delta.significant), None)
         out.append((f"{who} {impacts:>24} {row.line:>{width}}| {row.text}", delta))
+    notes = {(row.commit, i.suite): i.note for row in report.rows for i in row.impacts if i.note}
+    out += [(f"× {sha[:8]} {suite}: {note}", None) for (sha, suite), note in notes.items()]
     return out
 
 
@@ -348,6 +396,7 @@ def blame_json(report: BlameReport) -> dict[str, Any]:
             "delta": _num(d.delta) if d else None,
             "ci": [_num(d.ci.low), _num(d.ci.high)] if d else None,
             "significant": bool(d and d.significant),
+            "note": i.note,
         }
 
     return {
@@ -380,6 +429,9 @@ def bisect_text(report: BisectReport) -> str:
         )
     lines.append(f"\nevaluated {len(report.steps)} revision(s):")
     lines.extend(f"  {s.commit[:10]}  {pct(s.score):>7}  {s.verdict:<9} {s.note}" for s in report.steps)
+    if report.skipped:
+        lines.append(f"\nstepped over {len(report.skipped)} version(s) that cannot be evaluated:")
+        lines.extend(f"  {s.commit[:10]}  {s.note}" for s in report.skipped)
     if report.prompt_diff:
         lines.append("\n" + report.prompt_diff.rstrip())
     return "\n".join(lines)
@@ -390,6 +442,8 @@ def bisect_json(report: BisectReport) -> dict[str, Any]:
     return {
         "suite": report.suite,
         "case": report.case,
+        "good": report.good,
+        "bad": report.bad,
         "first_bad": report.first_bad.sha if report.first_bad else None,
         "evaluated": [s.commit for s in report.steps],
         "message": report.message,
@@ -398,6 +452,7 @@ def bisect_json(report: BisectReport) -> dict[str, Any]:
         ],
         "before": _num(report.before),
         "after": _num(report.after),
+        "skipped": [{"commit": s.commit, "verdict": s.verdict, "note": s.note} for s in report.skipped],
     }
 
 
@@ -415,8 +470,8 @@ def ci_json(result: CiReport) -> dict[str, Any]:
 
 
 def check_text(report: CheckReport) -> tuple[list[str], str]:
-    """`promptgit check`: one `error: ...` line per problem (for stderr), and the summary line (for stdout)."""
-    problems = [f"error: {found}" for found in report.problems]
+    """`promptgit check`: `note: ...` and `error: ...` lines (for stderr), and the summary line (for stdout)."""
+    problems = [f"note: {note}" for note in report.notes] + [f"error: {found}" for found in report.problems]
     summary = f"checked {report.prompts} prompts and {report.suites} suites ({report.cases} cases)"
     count = len(report.problems)
     return problems, f"{summary}: {count} problem{'s' if count != 1 else ''}" if count else f"{summary}: all good"
@@ -429,6 +484,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
         "suites": report.suites,
         "cases": report.cases,
         "problems": [{"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems],
+        "notes": list(report.notes),
     }
 
 
@@ -456,10 +512,9 @@ def ci_run_text(result: CiReport) -> str:
     return "\n".join([diff_text(result.diff), *gates, f"verdict: {result.verdict}"])
 
 
-def logs_json(report: LogReport) -> Any:
-    """`promptgit log --json`: one suite's log as an object; several as a list of them."""
-    logs = [log_json(entry) for entry in report.logs]
-    return logs[0] if len(logs) == 1 else logs
+def logs_json(report: LogReport) -> list[dict[str, Any]]:
+    """`promptgit log --json`: always a list of suite logs (log_json), also for one suite: one shape to parse."""
+    return [log_json(entry) for entry in report.logs]
 
 
 def logs_text(report: LogReport) -> str:

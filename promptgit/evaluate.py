@@ -15,9 +15,9 @@ from promptgit import stats
 from promptgit.errors import PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
-from promptgit.project import Project
+from promptgit.project import Project, no_cases
 from promptgit.prompts import Prompt, load_prompt, merged_settings, render
-from promptgit.scorers import JudgeReplyError, Scorer, ScorerSite, build
+from promptgit.scorers import Scorer, ScorerError, ScorerSite, build, judge_settings
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
 
@@ -46,6 +46,9 @@ class Plan:
     prompt: Prompt
     sources: SuiteSources
     fingerprint: str
+    # Reuse only results and responses computed on this machine, never ones pulled from a remote's
+    # shared ref (anyone who can push a ref can write those): `ci` sets it for the head side.
+    trusted_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,9 @@ class Options:
 def plan_suite(project: Project, name: str) -> Plan:
     """Load a suite and its prompt at the project's revision and compute its fingerprint."""
     suite = load_suite(project.tree, project.settings, name)
+    empty = no_cases(suite)
+    if empty:
+        raise empty
     try:
         prompt = load_prompt(project.tree, project.settings, suite.prompt)
     except PromptgitError as err:
@@ -212,9 +218,9 @@ class _Run:
         self.in_flight: dict[str, asyncio.Future[StoredResponse]] = {}
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
-        unique = list({p.fingerprint: p for p in plans}.values())
+        unique = _unique(plans)
         self.scorers = {p.fingerprint: _build_scorers(p) for p in unique}
-        stored = {p.fingerprint: self.store.case_keys(p.fingerprint) for p in unique}
+        stored = {p.fingerprint: self.store.case_keys(p.fingerprint, p.trusted_only) for p in unique}
         # A generator, not a list: a suite of 100,000 cases should not hold 100,000 jobs at once.
         jobs = (
             _Job(p, case, r)
@@ -265,20 +271,27 @@ class _Run:
         messages = [m.as_dict() for m in rendered.messages]
         settings = dict(rendered.settings)
         key = call_key(messages, settings, job.repeat)
-        response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path)
+        response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path, plan.trusted_only)
         if not paid:
             tally.cached += 1
             self.cached += 1
-        case = await self._score(plan, job, response, key, settings["model"])
+        case = await self._score(plan, job, response, key, settings)
         self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
         tally.finished = time.monotonic() - self.started
 
     async def _answer(
-        self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally, file: str
+        self,
+        settings: dict[str, Any],
+        messages: list[dict[str, str]],
+        key: str,
+        tally: _Tally,
+        file: str,
+        trusted_only: bool = False,
     ) -> tuple[StoredResponse, bool]:
-        """The response for `key` and whether this job paid a call for it: stored, shared with an identical
-        call already in flight (its answer or its failure), or called now. One call per key in a run."""
-        stored = self.store.get_response(key)
+        """The response for `key` and whether this job paid a call for it: stored (`trusted_only`: computed
+        here), shared with an identical call already in flight (its answer or its failure), or called now.
+        One call per key in a run."""
+        stored = self.store.get_response(key, trusted_only)
         if stored is not None:
             return stored, False
         pending = self.in_flight.get(key)
@@ -325,20 +338,28 @@ class _Run:
         self.store.put_response(key, response)
         return response
 
-    async def _score(self, plan: Plan, job: _Job, response: StoredResponse, key: str, model: str) -> StoredCase:
+    async def _score(
+        self, plan: Plan, job: _Job, response: StoredResponse, key: str, settings: Mapping[str, Any]
+    ) -> StoredCase:
         tally = self.tallies[plan.fingerprint]
 
-        async def judge(judge_model: str | None, messages: list[dict[str, str]], settings: dict[str, Any]) -> str:
-            chosen = {**settings, "model": judge_model or model}
+        async def judge(judge_model: str | None, messages: list[dict[str, str]], own: dict[str, Any], /) -> str:
+            # The suite's layered settings (or the project's defaults) say where the graded output may go.
+            chosen = judge_settings(judge_model, own, plan.project.settings.defaults, settings)
             judge_key = call_key(messages, chosen, 0)
-            response, _ = await self._answer(chosen, messages, judge_key, tally, plan.suite.path)
-            return response.text
+            stored = self.store.get_response(judge_key, plan.trusted_only)
+            if stored is not None:  # looked up first so that a cached judge never imports litellm
+                return stored.text
+            answered, _ = await self._answer(
+                _sendable(chosen), messages, judge_key, tally, plan.suite.path, plan.trusted_only
+            )
+            return answered.text
 
         parts = []
         for weight, scorer in self.scorers[plan.fingerprint]:
             try:
                 result = await scorer.score(response.text, job.case.expected, job.case, judge)
-            except JudgeReplyError as err:
+            except ScorerError as err:  # a judge without one verdict, user code that crashed or hung
                 raise _CallFailed(f"{scorer.label}: {err}") from None
             parts.append((scorer.label, weight, result))
         total_weight = sum(w for _, w, _ in parts)
@@ -348,7 +369,7 @@ class _Run:
             repeat=job.repeat,
             output=response.text,
             score=score,
-            passed=score >= plan.suite.pass_at - 1e-9,
+            passed=plan.suite.passes(score),
             scores=tuple((label, r.value, r.reason) for label, _, r in parts),
             call_key=key,
             input_tokens=response.input_tokens,
@@ -360,7 +381,7 @@ class _Run:
     def _result(self, plan: Plan) -> SuiteResult:
         tally = self.tallies[plan.fingerprint]
         rows: dict[str, dict[int, _Kept]] = defaultdict(dict)
-        for row in self.store.iter_cases(plan.fingerprint):
+        for row in self.store.iter_cases(plan.fingerprint, plan.trusted_only):
             # Only what a result shows: a stored row also carries keys and token counts.
             rows[row.case_id][row.repeat] = _Kept(row.output, row.score, _reasons(row) if row.repeat == 0 else ())
         cases = tuple(_case_result(plan.suite, case, rows.get(case.id, {}), tally.errors) for case in plan.suite.cases)
@@ -388,6 +409,25 @@ class _Run:
         )
 
 
+def _unique(plans: Sequence[Plan]) -> list[Plan]:
+    """Each fingerprint once, in first-seen order; trusted_only when any plan of that fingerprint asks for it."""
+    unique: dict[str, Plan] = {}
+    for plan in plans:
+        seen = unique.setdefault(plan.fingerprint, plan)
+        if plan.trusted_only and not seen.trusted_only:
+            unique[plan.fingerprint] = plan
+    return list(unique.values())
+
+
+def _sendable(settings: dict[str, Any]) -> dict[str, Any]:
+    """A judge call's settings without JSON mode for a provider that has none (the cache key keeps the request)."""
+    from promptgit import models  # litellm is imported only when a call is not cached
+
+    if "response_format" in settings and not models.supports_json_mode(settings["model"]):
+        return {k: v for k, v in settings.items() if k != "response_format"}
+    return settings
+
+
 def _consume(future: asyncio.Future[StoredResponse]) -> None:
     """Mark a shared call's failure as seen, so asyncio does not warn about it when no job was waiting."""
     if not future.cancelled():
@@ -408,7 +448,7 @@ def _build_scorers(plan: Plan) -> list[tuple[float, Scorer]]:
         )
     built = []
     for spec in plan.suite.scorers:
-        site = ScorerSite(suite_path=plan.suite.path, line=spec.line, tree=plan.project.tree)
+        site = ScorerSite(plan.suite.path, spec.line, plan.project.tree, plan.project.settings.scorer_timeout)
         built.append((spec.weight, build(spec.name, spec.config, site)))
     return built
 
@@ -438,9 +478,7 @@ def _case_result(
         )
     score = math.fsum(scores) / len(scores)
     reasons = repeats[0].reasons
-    return CaseResult(
-        case.id, score, score >= suite.pass_at - 1e-9, case.expected, outputs, scores, suite.pass_at, reasons
-    )
+    return CaseResult(case.id, score, suite.passes(score), case.expected, outputs, scores, suite.pass_at, reasons)
 
 
 def _model_of(plan: Plan) -> str | None:

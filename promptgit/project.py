@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptgit.config import Settings, load_settings
+from promptgit.errors import PromptgitError
 from promptgit.tree import WORKTREE, Tree, WorkTree, find_project_root
+
+if TYPE_CHECKING:  # suites imports this module's neighbours; only the type is needed here
+    from promptgit.suites import Suite
 
 
 @dataclass(frozen=True)
@@ -39,3 +44,27 @@ def open_project(rev: str | None = None, start: Path | None = None) -> Project:
 
         tree = GitTree(root, rev)
     return Project(root=root, tree=tree, settings=load_settings(tree))
+
+
+def no_suites(project: Project) -> PromptgitError:
+    """The error for a project with no suite at all: a run over zero suites must never read as a pass."""
+    evals = project.settings.evals
+    where = "" if project.revision == WORKTREE else f" at {project.revision[:12]}"
+    return PromptgitError(
+        f"no suite to run: {evals}/ holds no suite file (*.yaml, *.yml){where}",
+        file=f"{project.root / evals}",
+        hint=f"add a suite such as {evals}/example.yaml (`promptgit init` writes one), or set `evals:` in "
+        "promptgit.yaml to the folder that holds them",
+    )
+
+
+def no_cases(suite: Suite) -> PromptgitError | None:
+    """The error for a suite with no case, None otherwise: a score over zero cases would pass any threshold."""
+    if suite.cases:
+        return None
+    source = f"its dataset {suite.dataset}" if suite.dataset else "its `cases:`"
+    return PromptgitError(
+        f"suite {suite.name!r} has no cases: {source} holds no row",
+        file=suite.dataset or suite.path,
+        hint="add at least one case; a suite scored over zero cases would pass any gate",
+    )

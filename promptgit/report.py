@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from promptgit.compare import CaseChange, DiffReport, SuiteDiff
-from promptgit.display import paired_text, pct
+from promptgit.display import dataset_note, paired_text, pct, side_score
 from promptgit.gates import judge, overall
-from promptgit.github import MARKER, prepare_body
+from promptgit.github import MARKER, NOTHING_AFFECTED, prepare_body
 
 if TYPE_CHECKING:
     from promptgit.commands.ci import CiReport
@@ -57,8 +57,9 @@ def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -
     clipped_diff = prompt_diff if len(prompt_diff) <= limits.diff else prompt_diff[: limits.diff] + "\n… (diff cut)"
     return {
         "name": diff.name,
-        "base": pct(diff.base.score) if diff.base else "new",
-        "head": pct(diff.head.score) if diff.head else "removed",
+        "base": pct(side_score(diff, "base")) if diff.base else "new",
+        "head": pct(side_score(diff, "head")) if diff.head else "removed",
+        "dataset": f"Dataset changed: {dataset_note(diff)}." if diff.dataset.differs else "",
         "delta": f"{paired_text(delta)}{'' if delta.significant else ' within noise'}" if delta else "–",
         "up": len(diff.improved),
         "down": len(diff.regressed),
@@ -134,6 +135,7 @@ def render_report(
             verdict=verdict,
             headline=headline,
             suites=suites,
+            datasets_differ=any(d.dataset.differs for d in report.suites),
             footer=_footer(report),
         )
     )
@@ -165,16 +167,12 @@ def _shrink(limits: _Limits) -> bool:
     return True
 
 
-def ci_markdown(ci: CiReport) -> str:
-    """The `promptgit ci` report for a pull request comment."""
+def ci_markdown(ci: CiReport, limit: int = COMMENT_LIMIT) -> str:
+    """The `promptgit ci` report for a pull request comment (or, with a larger `limit`, the job summary)."""
     gates = {g.suite: g for g in ci.gates}
     count = len(ci.diff.suites)
-    headline = (
-        f"{count} suite{'s' if count != 1 else ''} affected by this change."
-        if count
-        else "No suite is affected by this change: nothing to evaluate."
-    )
-    return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits))
+    headline = f"{count} suite{'s' if count != 1 else ''} affected by this change." if count else NOTHING_AFFECTED
+    return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits), limit)
 
 
 def diff_markdown(report: DiffReport) -> str:

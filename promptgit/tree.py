@@ -29,17 +29,38 @@ class Tree(Protocol):
         """Every file under `folder`, recursively, sorted."""
         ...
 
+    def __hash__(self) -> int:
+        """Snapshots are hashed by identity: per-snapshot caches (Jinja environments, graphs) key on them."""
+        ...
+
 
 def read_text(tree: Tree, path: str) -> str:
-    """A file as UTF-8 text, with a clear error when it is missing or not text."""
+    """A file as UTF-8 text, with a clear error when it is missing or not text (see `decode`)."""
     try:
         data = tree.read_bytes(path)
     except FileNotFoundError:
         raise PromptgitError("file not found", file=path) from None
+    return decode(data, path)
+
+
+def decode(data: bytes, path: str) -> str:
+    """Every file promptgit reads is decoded here: UTF-8, a leading byte-order mark read as nothing.
+
+    Windows editors and Excel's "CSV UTF-8" start files with U+FEFF; kept, it would hide a prompt's
+    `---` or rename a CSV's first column. Bytes that are not UTF-8 raise a PromptgitError naming the
+    file, the line and the byte offset (0-based, counted in the file's bytes).
+    """
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise PromptgitError(f"not UTF-8 text ({err.reason})", file=path) from None
+        line = data.count(b"\n", 0, err.start) + 1
+        raise PromptgitError(
+            f"not UTF-8 text: byte 0x{data[err.start]:02x} at byte offset {err.start} ({err.reason})",
+            file=path,
+            line=line,
+            hint="save the file as UTF-8 (most editors offer it under 'Save with encoding')",
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def normalize(path: str) -> str:
@@ -90,12 +111,35 @@ class WorkTree:
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """The nearest folder holding promptgit.yaml, else the git top level, else `start`."""
+    """The project's folder, looked for upward from `start` (default: the current folder) as git looks for `.git`.
+
+    The nearest folder holding promptgit.yaml wins; without one anywhere, the nearest holding a `prompts/`
+    or `evals/` folder (a project on the default layout needs no settings file). The walk stops at the git
+    top level (the first folder holding `.git`) or the filesystem root: a repository's parent is never
+    taken for its project. Raises PromptgitError naming every folder looked at when none qualifies.
+    """
     here = (start or Path.cwd()).resolve()
+    looked: list[Path] = []
     for folder in (here, *here.parents):
-        if (folder / SETTINGS_FILE).is_file():
-            return folder
-    for folder in (here, *here.parents):
+        looked.append(folder)
         if (folder / ".git").exists():
-            return folder
-    return here
+            break
+    for marker in (_has_settings, _has_project_folders):
+        found = next((folder for folder in looked if marker(folder)), None)
+        if found is not None:
+            return found
+    stop = "the git top level" if (looked[-1] / ".git").exists() else "the filesystem root"
+    raise PromptgitError(
+        f"no promptgit project found: no {SETTINGS_FILE}, prompts/ or evals/ in "
+        f"{', '.join(str(folder) for folder in looked)} (stopped at {stop})",
+        hint="run promptgit from the project's folder (e.g. `cd ai` in a monorepo, or `working-directory:` "
+        "in the workflow), or create one with `promptgit init`",
+    )
+
+
+def _has_settings(folder: Path) -> bool:
+    return (folder / SETTINGS_FILE).is_file()
+
+
+def _has_project_folders(folder: Path) -> bool:
+    return (folder / "prompts").is_dir() or (folder / "evals").is_dir()

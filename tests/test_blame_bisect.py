@@ -93,10 +93,21 @@ def test_bisect_a_case_finds_where_it_began_to_fail(openai_server: Server, histo
 
 def test_bisect_defaults_good_to_the_best_stored_version(openai_server: Server, history_repo, run_cli) -> None:  # type: ignore[no-untyped-def]
     root, shas = history_repo
-    assert run_cli(["bisect", "route"], root).code == 2  # nothing stored yet: it says to pass --good
-    run_cli(["eval", "--rev", shas[0], "--json"], root)
+    run_cli(["eval", "--rev", shas[2], "--json"], root)  # a stored perfect score at the third version
     result = run_cli(["bisect", "route", "--json"], root)
-    assert json.loads(result.out)["first_bad"] == shas[CULPRIT - 1]
+    report = json.loads(result.out)
+    assert (result.code, report["first_bad"]) == (0, shas[CULPRIT - 1])
+    assert report["steps"][0] == {"commit": shas[2], "score": 1.0, "verdict": "good", "note": "starting point"}
+
+
+def test_bisect_with_nothing_stored_starts_from_the_oldest_version(
+    openai_server: Server, history_repo, run_cli
+) -> None:  # type: ignore[no-untyped-def]
+    root, shas = history_repo
+    result = run_cli(["bisect", "route", "--json"], root)
+    report = json.loads(result.out)
+    assert (result.code, report["first_bad"], report["good"]) == (0, shas[CULPRIT - 1], shas[0])
+    assert report["steps"][0] == {"commit": shas[0], "score": 1.0, "verdict": "good", "note": "starting point"}
 
 
 def test_blame_gives_each_line_its_commit_and_measured_drop(openai_server: Server, history_repo, run_cli) -> None:  # type: ignore[no-untyped-def]

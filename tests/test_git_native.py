@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,7 +78,7 @@ def three_commits(
     return repo, c1, c2, c3
 
 
-def cli_json(run_cli: Callable[..., Result], root: Path, args: Sequence[str], code: int = 0) -> dict:
+def cli_json(run_cli: Callable[..., Result], root: Path, args: Sequence[str], code: int = 0) -> Any:
     """Run a command that prints JSON; check its exit code and parse stdout."""
     result = run_cli(list(args), root)
     assert result.code == code, result.err
@@ -144,7 +145,7 @@ def test_diff_lists_exactly_the_flipped_cases(openai_server: Server, tmp_path: P
 
 def test_log_lists_the_commits_that_changed_the_fingerprint(openai_server: Server, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     repo, c1, c2, c3 = three_commits(tmp_path / "repo")
-    log = cli_json(run_cli, repo.path, ["log", "route", "--json"])
+    [log] = cli_json(run_cli, repo.path, ["log", "route", "--json"])
     assert log["suite"] == "route"
     assert [(e["commit"], e["message"], e["score"], e["delta"], e["state"], e["kept"]) for e in log["entries"]] == [
         (c1, "naive prompt", 12 / N, None, "kept", True),
@@ -156,7 +157,7 @@ def test_log_lists_the_commits_that_changed_the_fingerprint(openai_server: Serve
     repo.git("revert", "--no-edit", c3)
     c4 = repo.git("rev-parse", "HEAD")
     requests = len(openai_server.requests)
-    log = cli_json(run_cli, repo.path, ["log", "route", "--json"])
+    [log] = cli_json(run_cli, repo.path, ["log", "route", "--json"])
     assert [(e["commit"], e["score"], e["delta"], e["state"]) for e in log["entries"]] == [
         (c1, 12 / N, None, "kept"),
         (c3, 32 / N, 0.5, "reverted"),
@@ -171,7 +172,7 @@ def test_log_without_eval_shows_only_stored_scores(openai_server: Server, tmp_pa
     repo, c1, _, c3 = three_commits(tmp_path / "repo")
     cli_json(run_cli, repo.path, ["eval", "--rev", c1, "--json"])
     requests = len(openai_server.requests)
-    log = cli_json(run_cli, repo.path, ["log", "--no-eval", "--json"])
+    [log] = cli_json(run_cli, repo.path, ["log", "--no-eval", "--json"])
     assert [(e["commit"], e["score"], e["delta"]) for e in log["entries"]] == [(c1, 12 / N, None), (c3, None, None)]
     assert len(openai_server.requests) == requests
 
@@ -326,7 +327,7 @@ def test_log_follows_a_renamed_suite(openai_server: Server, tmp_path: Path, run_
     c2 = repo.commit("answer with one queue", {"prompts/route.jinja": GOOD_PROMPT})
     repo.git("mv", "evals/a.yaml", "evals/b.yaml")
     repo.commit("rename suite a to b")
-    log = cli_json(run_cli, repo.path, ["log", "b", "--json"])
+    [log] = cli_json(run_cli, repo.path, ["log", "b", "--json"])
     assert [(e["commit"], e["score"], e["delta"], e["state"]) for e in log["entries"]] == [
         (c1, 12 / N, None, "kept"),
         (c2, 32 / N, 0.5, "kept"),
@@ -345,7 +346,7 @@ def test_log_sees_a_dataset_outside_the_evals_folder(openai_server: Server, tmp_
         },
     )
     c2 = repo.commit("harder cases", {"data/cases.jsonl": dataset(8, naive_right=set(range(4)))})
-    log = cli_json(run_cli, repo.path, ["log", "route", "--json"])
+    [log] = cli_json(run_cli, repo.path, ["log", "route", "--json"])
     assert [(e["commit"], e["message"], e["score"], e["delta"]) for e in log["entries"]] == [
         (c1, "suite", 1.0, None),
         (c2, "harder cases", 0.5, -0.5),

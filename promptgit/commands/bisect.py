@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from promptgit import git
-from promptgit.compare import compare_results
+from promptgit.compare import compare_results, plans_case_sets
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for
-from promptgit.history import Version, suite_versions
-from promptgit.project import Project, open_project
+from promptgit.history import suite_at, suite_versions
+from promptgit.project import Project
 from promptgit.store import Store
 
-GOOD, BAD, UNDECIDED = "good", "bad", "undecided"
+GOOD, BAD, UNDECIDED, NOT_EVALUABLE = "good", "bad", "undecided", "not evaluable"
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,15 @@ class BisectReport:
     prompt_diff: str = ""
     before: float | None = None
     after: float | None = None
+    skipped: tuple[Step, ...] = ()  # versions between good and bad that could not be evaluated, stepped over
+
+
+@dataclass(frozen=True)
+class Point:
+    """An evaluable version of the suite: the commit and its plan."""
+
+    commit: git.Commit
+    plan: Plan
 
 
 @dataclass
@@ -52,19 +60,37 @@ class _Search:
     case: str | None
     progress: Progress | None
     results: dict[str, SuiteResult] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
+    skipped: list[Step] = field(default_factory=list)
 
     def result(self, plan: Plan) -> SuiteResult:
         if plan.fingerprint not in self.results:
             options = options_for(self.project)
             self.results[plan.fingerprint] = evaluate([plan], self.store, options, self.progress)[0]
+            self.plans[plan.fingerprint] = plan
         return self.results[plan.fingerprint]
 
     def judge(self, commit: str, plan: Plan, good: SuiteResult, bad: SuiteResult) -> str:
         result = self.result(plan)
-        verdict, note = (_case_verdict if self.case else _suite_verdict)(result, good, bad, self.case)
+        verdict, note = _case_verdict(result, self.case) if self.case else self.suite_verdict(result, good, bad)
         self.steps.append(Step(commit, _score(result, self.case), verdict, note))
         return verdict
+
+    def suite_verdict(self, result: SuiteResult, good: SuiteResult, bad: SuiteResult) -> tuple[str, str]:
+        # Same significance test as `diff`: bad only when significantly below good; good only when
+        # significantly above bad; anything else is noise we refuse to guess through.
+        if self.dropped(good, result):
+            return BAD, "significantly below good"
+        if self.dropped(result, bad):
+            return GOOD, "significantly above bad"
+        return UNDECIDED, "within noise of both good and bad"
+
+    def dropped(self, before: SuiteResult, after: SuiteResult) -> bool:
+        """Whether `after` is significantly below `before` on the cases both hold unchanged (as `diff` compares)."""
+        sets = plans_case_sets(self.plans.get(before.fingerprint), self.plans.get(after.fingerprint))
+        delta = compare_results("", before, after, sets).delta
+        return bool(delta and delta.significant and delta.delta < 0)
 
 
 def _score(result: SuiteResult, case: str | None) -> float | None:
@@ -74,22 +100,7 @@ def _score(result: SuiteResult, case: str | None) -> float | None:
     return found.score if found else None
 
 
-def _suite_verdict(result: SuiteResult, good: SuiteResult, bad: SuiteResult, case: str | None) -> tuple[str, str]:
-    # Same significance test as `diff`: bad only when significantly below good; good only when
-    # significantly above bad; anything else is noise we refuse to guess through.
-    if _dropped(good, result):
-        return BAD, "significantly below good"
-    if _dropped(result, bad):
-        return GOOD, "significantly above bad"
-    return UNDECIDED, "within noise of both good and bad"
-
-
-def _dropped(before: SuiteResult, after: SuiteResult) -> bool:
-    delta = compare_results("", before, after).delta
-    return bool(delta and delta.significant and delta.delta < 0)
-
-
-def _case_verdict(result: SuiteResult, good: SuiteResult, bad: SuiteResult, case: str | None) -> tuple[str, str]:
+def _case_verdict(result: SuiteResult, case: str | None) -> tuple[str, str]:
     found = result.by_id().get(case or "")
     if found is None:
         return UNDECIDED, "the case does not exist here"
@@ -114,13 +125,20 @@ def bisect(
     if not versions:
         raise PromptgitError(f"no commit up to {bad} has suite {suite!r}")
     search = _Search(project, store, suite, case, progress)
-    good_version = _good_version(search, versions, good, bad_sha)
-    between = _versions_between(root, versions, good_version.commit.sha, bad_sha)
+    points = [Point(v.commit, v.plan) for v in versions if v.evaluable and v.plan is not None]
+    good_version = _good_version(search, points, good, bad_sha)
+    inside = {c.sha for c in git.history(root, until=bad_sha, since=good_version.commit.sha)}
+    between = [p for p in points if p.commit.sha in inside]
+    search.skipped = [
+        Step(v.commit.sha, None, NOT_EVALUABLE, v.problem or "")
+        for v in versions
+        if v.commit.sha in inside and not v.evaluable
+    ]
     good_result = search.result(good_version.plan)
     bad_plan = between[-1].plan if between else good_version.plan
     bad_result = search.result(bad_plan)
     search.steps += [
-        Step(good_version.commit.sha, _score(good_result, case), GOOD, "given good"),
+        Step(good_version.commit.sha, _score(good_result, case), GOOD, "given good" if good else "starting point"),
         Step(bad_sha, _score(bad_result, case), BAD, "given bad"),
     ]
     problem = _endpoints_problem(search, good_result, bad_result, bool(between))
@@ -143,44 +161,41 @@ def bisect(
             )
         lo, hi = (mid, hi) if verdict == GOOD else (lo, mid)
     culprit = between[hi]
-    before = between[lo].plan if lo >= 0 else good_version.plan
+    before = between[lo] if lo >= 0 else good_version
     return _culprit_report(search, good_version.commit.sha, bad_sha, culprit, before)
 
 
-def _good_version(search: _Search, versions: list[Version], good: str | None, bad_sha: str) -> Version:
+def _good_version(search: _Search, points: list[Point], good: str | None, bad_sha: str) -> Point:
+    """--good's version; else the best stored score before bad; else the oldest version that can be evaluated."""
     if good is not None:
         return _version_at(search, git.resolve(search.project.root, good))
-    stored = search.store.runs([v.plan.fingerprint for v in versions[:-1]])
-    scored = [(v, _stored_score(search, v)) for v in versions[:-1] if v.plan.fingerprint in stored]
-    scored = [(v, s) for v, s in scored if s is not None]
-    if not scored:
+    earlier = points[:-1]  # the last evaluable version is bad's own
+    if not earlier:
         raise PromptgitError(
-            f"no stored score for suite {search.suite!r} before {bad_sha[:10]} to start from",
-            hint="pass --good REV, a revision where the suite was still good (`promptgit log` lists the versions)",
+            f"suite {search.suite!r} has no version before {bad_sha[:10]} that can be evaluated",
+            hint="`promptgit log` lists its versions and why any cannot be evaluated",
         )
-    return max(scored, key=lambda vs: (vs[1], vs[0].commit.timestamp))[0]
+    stored = search.store.runs([p.plan.fingerprint for p in earlier])
+    scored = [(p, _stored_score(search, p)) for p in earlier if p.plan.fingerprint in stored]
+    scored = [(p, s) for p, s in scored if s is not None]
+    if not scored:
+        return earlier[0]  # nothing stored to prefer: the oldest evaluable version is the natural good
+    return max(scored, key=lambda ps: (ps[1], ps[0].commit.timestamp))[0]
 
 
-def _version_at(search: _Search, sha: str) -> Version:
-    from promptgit.evaluate import plan_suite
-
-    try:
-        plan = plan_suite(open_project(sha, search.project.root), search.suite)
-    except PromptgitError as err:
+def _version_at(search: _Search, sha: str) -> Point:
+    found = suite_at(search.project.root, sha, search.suite)
+    plan, problem = found if found is not None else (None, "the suite does not exist there")
+    if plan is None or problem is not None:
         raise PromptgitError(
-            f"suite {search.suite!r} cannot be read at the good revision {sha[:10]}: {err.message}",
-            hint="pass a later --good revision",
-        ) from None
-    return Version(git.history(search.project.root, until=sha, max_count=1)[0], plan)
+            f"suite {search.suite!r} cannot be evaluated at the good revision {sha[:10]}: {problem}",
+            hint="pass a later --good revision (`promptgit log` marks the versions that cannot be evaluated)",
+        )
+    return Point(git.history(search.project.root, until=sha, max_count=1)[0], plan)
 
 
-def _stored_score(search: _Search, version: Version) -> float | None:
+def _stored_score(search: _Search, version: Point) -> float | None:
     return _score(search.result(version.plan), search.case)
-
-
-def _versions_between(root: Path, versions: list[Version], good_sha: str, bad_sha: str) -> list[Version]:
-    inside = {c.sha for c in git.history(root, until=bad_sha, since=good_sha)}
-    return [v for v in versions if v.commit.sha in inside]
 
 
 def _endpoints_problem(search: _Search, good: SuiteResult, bad: SuiteResult, has_between: bool) -> str | None:
@@ -196,26 +211,38 @@ def _endpoints_problem(search: _Search, good: SuiteResult, bad: SuiteResult, has
         if bad_case is not None and bad_case.passed:
             return f"case {search.case!r} passes at the bad revision: nothing to find"
         return None
-    if not _dropped(good, bad):
+    if not search.dropped(good, bad):
         return "the bad revision's score is not significantly below the good one's: nothing to find"
     return None
 
 
-def _culprit_report(search: _Search, good_sha: str, bad_sha: str, culprit: Version, before: Plan) -> BisectReport:
-    before_result, after_result = search.result(before), search.result(culprit.plan)
+def _culprit_report(search: _Search, good_sha: str, bad_sha: str, culprit: Point, before: Point) -> BisectReport:
+    before_result, after_result = search.result(before.plan), search.result(culprit.plan)
     parent = culprit.commit.parents[0] if culprit.commit.parents else good_sha
     prompt_diff = git.diff_text(search.project.root, parent, culprit.commit.sha, list(culprit.plan.sources.all))
     before_score, after_score = _score(before_result, search.case), _score(after_result, search.case)
+    message = f"first bad commit: {culprit.commit.sha[:10]} {culprit.commit.subject}"
+    hidden = _skipped_between(search, before.commit.sha, culprit.commit.sha)
+    if hidden:
+        message += (
+            f" (or one of {', '.join(s.commit[:10] for s in hidden)} just before it, where the suite "
+            "could not be evaluated)"
+        )
     return _report(
         search,
         good_sha,
         bad_sha,
         culprit.commit,
-        f"first bad commit: {culprit.commit.sha[:10]} {culprit.commit.subject}",
+        message,
         prompt_diff,
         before_score,
         after_score,
     )
+
+
+def _skipped_between(search: _Search, after_sha: str, until_sha: str) -> list[Step]:
+    inside = {c.sha for c in git.history(search.project.root, until=until_sha, since=after_sha)}
+    return [s for s in search.skipped if s.commit in inside]
 
 
 def _report(
@@ -229,5 +256,15 @@ def _report(
     after: float | None = None,
 ) -> BisectReport:
     return BisectReport(
-        search.suite, search.case, good, bad, first_bad, tuple(search.steps), message, prompt_diff, before, after
+        search.suite,
+        search.case,
+        good,
+        bad,
+        first_bad,
+        tuple(search.steps),
+        message,
+        prompt_diff,
+        before,
+        after,
+        tuple(search.skipped),
     )

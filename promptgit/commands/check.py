@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from promptgit import scorers
 from promptgit.errors import PromptgitError
-from promptgit.project import Project
+from promptgit.project import Project, no_cases, no_suites
 from promptgit.prompts import (
     Prompt,
     TemplateGraph,
@@ -38,6 +38,7 @@ class CheckReport:
     suites: int
     cases: int
     problems: tuple[PromptgitError, ...]
+    notes: tuple[str, ...] = ()  # what the user should know that is not a problem (computed template names)
 
 
 def check(project: Project) -> CheckReport:
@@ -48,14 +49,22 @@ def check(project: Project) -> CheckReport:
         prompts[name] = _check_prompt(project, name, problems)
     suites = 0
     cases = 0
-    for name in suite_names(project.tree, project.settings):
+    names = suite_names(project.tree, project.settings)
+    for name in names:
         suite = _attempt(partial(load_suite, project.tree, project.settings, name), problems)
         if suite is None:
             continue
         suites += 1
         cases += len(suite.cases)
+        empty = no_cases(suite)
+        if empty:
+            problems.append(empty)
+            continue
         _check_suite(project, suite, prompts, problems)
-    return CheckReport(len(prompts), suites, cases, tuple(problems))
+    if not names:
+        problems.append(no_suites(project))
+    notes = tuple(ref.note for found in prompts.values() if found for ref in found.graph.computed)
+    return CheckReport(len(prompts), suites, cases, tuple(problems), notes)
 
 
 def _attempt(step: Callable[[], T], problems: list[PromptgitError]) -> T | None:

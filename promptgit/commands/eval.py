@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from promptgit.evaluate import Progress, SuiteResult, evaluate, options_for, plan_suites
 from promptgit.gates import Gate, overall, suite_gate
-from promptgit.project import Project
+from promptgit.project import Project, no_suites
 from promptgit.store import Store
+from promptgit.suites import suite_names
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ def eval_suites(
     time_limit: float | None = None,
 ) -> EvalReport:
     """Evaluate the named suites (default: all; with `changed_since`, those a change since that revision affects)."""
+    if not names and not suite_names(project.tree, project.settings):
+        raise no_suites(project)
     if changed_since:
         from promptgit.changes import affected_plans
 

@@ -11,9 +11,14 @@ from promptgit.evaluate import Plan, Progress, SuiteResult, results_for
 from promptgit.history import Version, plan_at, suite_versions
 from promptgit.project import Project
 from promptgit.store import Store
-from promptgit.suites import suite_names
+from promptgit.suites import suite_names, suite_path
+from promptgit.tree import SETTINGS_FILE
 
-KEPT, REVERTED, SUPERSEDED = "kept", "reverted", "superseded"
+# Each row's state (README, "promptgit log"): kept = the change still shapes HEAD (it owns a line there, or
+# HEAD's suite is exactly this version); reverted = a later version restored the fingerprint from before it;
+# superseded = later commits replaced all of its lines; not evaluable = the suite could not be scored there
+# (it, its dataset, its prompt or promptgit.yaml did not load, or no model was configured yet).
+KEPT, REVERTED, SUPERSEDED, NOT_EVALUABLE = "kept", "reverted", "superseded", "not evaluable"
 
 
 @dataclass(frozen=True)
@@ -21,10 +26,11 @@ class LogEntry:
     """One row of the refinement log."""
 
     commit: git.Commit
-    fingerprint: str
-    result: SuiteResult | None  # None when not evaluated (`--no-eval`)
-    delta: float | None  # score minus the previous row's
-    state: str  # kept | reverted | superseded
+    fingerprint: str | None  # None where the suite did not load
+    result: SuiteResult | None  # None when not evaluated (`--no-eval`, or not evaluable)
+    delta: float | None  # score minus the previous scored row's
+    state: str  # kept | reverted | superseded | not evaluable
+    note: str | None = None  # why a "not evaluable" row could not be scored
 
 
 @dataclass(frozen=True)
@@ -61,30 +67,38 @@ def suite_log(
     root = project.root
     versions = suite_versions(root, suite)
     if not versions:
+        suite_path(project.tree, project.settings, suite)  # a name no suite has: say so, with near names
         raise PromptgitError(
             f"no commit has suite {suite!r}", hint="commit the suite first; `promptgit eval` scores the working tree"
         )
-    results = results_for(project, store, [v.plan for v in versions], progress, stored_only)
+    plans = [v.plan for v in versions if v.evaluable and v.plan is not None]
+    results = results_for(project, store, plans, progress, stored_only)
     # Blame the files as HEAD names them: the last version may know them by names renamed since.
-    surviving = _surviving_commits(project, plan_at(root, "HEAD", suite) or versions[-1].plan)
+    latest = plan_at(root, "HEAD", suite) or next((v.plan for v in reversed(versions) if v.plan), None)
+    surviving = _surviving_commits(project, latest) if latest else set()
     entries: list[LogEntry] = []
     previous: SuiteResult | None = None
     for index, version in enumerate(versions):
-        result = results.get(version.plan.fingerprint)
+        plan = version.plan
+        if not version.evaluable or plan is None:
+            fingerprint = plan.fingerprint if plan else None
+            entries.append(LogEntry(version.commit, fingerprint, None, None, NOT_EVALUABLE, version.problem))
+            continue
+        result = results.get(plan.fingerprint)
         delta = None
         if result and previous and result.score is not None and previous.score is not None:
             delta = result.score - previous.score
         state = _state(versions, index, surviving)
-        entries.append(LogEntry(version.commit, version.plan.fingerprint, result, delta, state))
+        entries.append(LogEntry(version.commit, plan.fingerprint, result, delta, state))
         previous = result or previous
     return SuiteLog(suite, tuple(entries))
 
 
 def _surviving_commits(project: Project, latest: Plan) -> set[str]:
-    """Commits that still own at least one line of the suite's files at HEAD."""
+    """Commits that still own at least one line of the suite's files (or of promptgit.yaml) at HEAD."""
     owners: set[str] = set()
     head = git.GitTree(project.root, "HEAD")
-    for path in latest.sources.all:
+    for path in (*latest.sources.all, SETTINGS_FILE):  # the settings' defaults are part of the fingerprint
         if head.exists(path):
             owners |= {line.commit for line in git.blame(project.root, path, "HEAD")}
     return owners
@@ -93,7 +107,10 @@ def _surviving_commits(project: Project, latest: Plan) -> set[str]:
 def _state(versions: Sequence[Version], index: int, surviving: set[str]) -> str:
     # A later version that restores the fingerprint from before this commit undid it: the loop's "revert".
     if index > 0:
-        before = versions[index - 1].plan.fingerprint
-        if any(v.plan.fingerprint == before for v in versions[index + 1 :]):
+        before = versions[index - 1].key
+        if any(v.key == before for v in versions[index + 1 :]):
             return REVERTED
-    return KEPT if versions[index].commit.sha in surviving or index == len(versions) - 1 else SUPERSEDED
+    # Kept: its lines are still at HEAD, or HEAD's suite is exactly this version (after a revert, git blame
+    # credits the reverting commit with the restored lines).
+    version = versions[index]
+    return KEPT if version.commit.sha in surviving or version.key == versions[-1].key else SUPERSEDED
