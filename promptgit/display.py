@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not
     from promptgit.compare import DiffReport, SuiteDiff
     from promptgit.evaluate import CaseResult, SuiteResult
     from promptgit.prompts import Rendered
-    from promptgit.stats import PairedDelta
+    from promptgit.stats import PairedTest
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -93,6 +93,7 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
         for r in report.suites
     ]
     parts = [table(header, rows, right=range(2, 12))]
+    parts += [f"{result.name}: {note}" for result in report.suites for note in suite_notes(result)]
     for result in report.suites:
         low = _lowest(result.cases, worst)
         if low:
@@ -113,6 +114,29 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
                 )
             )
     return "\n".join(parts)
+
+
+def suite_notes(result: SuiteResult) -> list[str]:
+    """What a suite's score can and cannot say: the smallest drop it could call significant (with a
+    warning when `max_drop` is below it), and where a score below `threshold` lies against it."""
+    from promptgit.gates import sensitivity, sensitivity_text, sensitivity_warning, threshold_position
+
+    if result.score is None:
+        return []
+    notes = [sensitivity_warning(result) or sensitivity_text(sensitivity(result))]
+    where = threshold_position(result)
+    if where is not None and result.threshold is not None and result.score < result.threshold:
+        confidence = "with confidence" if where == "below" else "within noise of it (its 95% CI reaches it)"
+        notes.append(f"score {ci_text(result)} is below the threshold {pct(result.threshold)}, {confidence}")
+    return notes
+
+
+def sensitivity_json(result: SuiteResult) -> dict[str, Any]:
+    """`{"cases": 6, "drop": 0.25}`: the fewest cases, and the share of the suite, a significant drop needs."""
+    from promptgit.gates import sensitivity
+
+    seen = sensitivity(result)
+    return {"cases": seen.cases, "drop": _num(seen.drop)}
 
 
 def _lowest(cases: Sequence[CaseResult], count: int) -> list[CaseResult]:
@@ -142,6 +166,9 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
         "threshold": result.threshold,
         "repeat": result.repeat,
         "flaky": result.flaky,
+        "sensitivity": sensitivity_json(result),
+        "threshold_rule": result.threshold_rule,
+        "against_threshold": _against(result),
         "results": [
             {
                 "id": c.id,
@@ -165,6 +192,12 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
     }
 
 
+def _against(result: SuiteResult) -> str | None:
+    from promptgit.gates import threshold_position
+
+    return threshold_position(result)
+
+
 def eval_json(report: EvalReport) -> dict[str, Any]:
     """`promptgit eval --json`."""
     return {"revision": report.revision, "suites": [suite_json(r) for r in report.suites]}
@@ -174,16 +207,43 @@ def _num(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else round(value, 6)
 
 
-def paired_text(delta: PairedDelta) -> str:
-    """A paired delta in points with its 95% CI: `-5.0 [-8.1, -1.9]`."""
-    return f"{signed_pct(delta.delta)} [{delta.ci.low * 100:+.1f}, {delta.ci.high * 100:+.1f}]"
+def p_text(p_value: float) -> str:
+    """`p = 0.125`; `p < 0.001` below that (Monte Carlo p-values are never exactly small)."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3g}"
+
+
+def test_text(test: PairedTest) -> str:
+    """A paired test in one phrase: `p = 0.125, 0 up / 4 down`."""
+    return f"{p_text(test.p_value)}, {test.up} up / {test.down} down"
+
+
+def paired_text(test: PairedTest) -> str:
+    """A paired delta in points with its 95% CI, p-value and counts: `-5.0 [-8.1, -1.9] p = 0.012, 1 up / 7 down`;
+    `No case changed` when no case's score moved (its interval would be the point [+0.0, +0.0])."""
+    if test.changed == 0:
+        return "No case changed"
+    return f"{interval_text(test)} {test_text(test)}"
+
+
+def interval_text(test: PairedTest) -> str:
+    """`-5.0 [-8.1, -1.9]`, or `No case changed`."""
+    if test.changed == 0:
+        return "No case changed"
+    return f"{signed_pct(test.delta)} [{test.ci.low * 100:+.1f}, {test.ci.high * 100:+.1f}]"
+
+
+def verdict_word(test: PairedTest) -> str:
+    """`significant` (p < 0.05), `within noise`, or nothing when no case changed."""
+    if test.changed == 0:
+        return ""
+    return "significant" if test.significant else "within noise"
 
 
 def delta_text(diff: SuiteDiff) -> str:
-    """`-5.0 [-8.1, -1.9] significant` or `within noise`."""
+    """`-5.0 [-8.1, -1.9] p = 0.012, 1 up / 7 down significant`, `... within noise` or `No case changed`."""
     if diff.delta is None:
         return "new" if diff.base is None else "-"
-    return f"{paired_text(diff.delta)} {'significant' if diff.delta.significant else 'within noise'}"
+    return f"{paired_text(diff.delta)} {verdict_word(diff.delta)}".rstrip()
 
 
 def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | None]]:
@@ -210,6 +270,7 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
     ]
     lines += [(text, _tone(d)) for text, d in zip(grid[2:], report.suites)]
     lines += [(f"{d.name}: {dataset_note(d)}", None) for d in report.suites if d.dataset.differs]
+    lines += [(f"{d.name}: {warning}", None) for d in report.suites if (warning := change_warning(d))]
     for diff in report.suites:
         if diff.regressed:
             lines.append((f"\n{diff.name}: regressed cases", "bad"))
@@ -263,6 +324,15 @@ def dataset_note(diff: SuiteDiff) -> str:
     )
 
 
+def change_warning(diff: SuiteDiff) -> str | None:
+    """gates.sensitivity_warning for a diff's head and the drop it shows (None when none applies)."""
+    from promptgit.gates import sensitivity_warning  # gates imports display: loaded when used
+
+    if diff.head is None or diff.delta is None or diff.delta.changed == 0:
+        return None
+    return sensitivity_warning(diff.head, diff.delta.delta)
+
+
 def _tone(diff: SuiteDiff) -> str | None:
     if diff.delta is None or not diff.delta.significant:
         return None
@@ -301,6 +371,9 @@ def suite_diff_json(diff: SuiteDiff) -> dict[str, Any]:
         },
         "delta": _num(delta.delta) if delta else None,
         "ci": [_num(delta.ci.low), _num(delta.ci.high)] if delta else None,
+        "p_value": delta.p_value if delta else None,
+        "up": delta.up if delta else None,
+        "down": delta.down if delta else None,
         "significant": diff.significant,
         "improved": [c.id for c in diff.improved],
         "regressed": [c.id for c in diff.regressed],
@@ -367,19 +440,22 @@ def impact_text(impact: Impact) -> str:
         return "×"
     if impact.delta is None:
         return "·" if impact.after is None else f"{pct(impact.after)}"
+    if impact.delta.changed == 0:
+        return "no case changed"
     return f"{'' if impact.delta.significant else '~'}{paired_text(impact.delta)}"
 
 
 def blame_rows(report: BlameReport) -> list[tuple[str, float | None]]:
     """Each blame line as text, with the signed delta that colours it (None: no measured change)."""
     width = max((len(str(r.line)) for r in report.rows), default=1)
+    column = max((len("  ".join(impact_text(i) for i in r.impacts)) for r in report.rows), default=24)
     out = []
     for row in report.rows:
         commit = report.commits.get(row.commit)
         who = f"{row.commit[:8]} {commit.date[:10]}" if commit else f"{row.commit[:8]:<8} {'':10}"
         impacts = "  ".join(impact_text(i) for i in row.impacts)
         delta = next((i.delta.delta for i in row.impacts if i.delta is not None and i.delta.significant), None)
-        out.append((f"{who} {impacts:>24} {row.line:>{width}}| {row.text}", delta))
+        out.append((f"{who} {impacts:>{column}} {row.line:>{width}}| {row.text}", delta))
     notes = {(row.commit, i.suite): i.note for row in report.rows for i in row.impacts if i.note}
     out += [(f"× {sha[:8]} {suite}: {note}", None) for (sha, suite), note in notes.items()]
     return out
@@ -395,6 +471,9 @@ def blame_json(report: BlameReport) -> dict[str, Any]:
             "after": _num(i.after),
             "delta": _num(d.delta) if d else None,
             "ci": [_num(d.ci.low), _num(d.ci.high)] if d else None,
+            "p_value": d.p_value if d else None,
+            "up": d.up if d else None,
+            "down": d.down if d else None,
             "significant": bool(d and d.significant),
             "note": i.note,
         }

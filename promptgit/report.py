@@ -10,8 +10,18 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from promptgit.compare import CaseChange, DiffReport, SuiteDiff
-from promptgit.display import dataset_note, paired_text, pct, side_score
-from promptgit.gates import judge, overall
+from promptgit.display import (
+    change_warning,
+    ci_text,
+    dataset_note,
+    interval_text,
+    p_text,
+    pct,
+    side_score,
+    verdict_word,
+)
+from promptgit.evaluate import SuiteResult
+from promptgit.gates import judge, overall, sensitivity, sensitivity_text, sensitivity_warning, threshold_position
 from promptgit.github import MARKER, prepare_body
 
 if TYPE_CHECKING:
@@ -60,9 +70,13 @@ def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -
         "base": pct(side_score(diff, "base")) if diff.base else "new",
         "head": pct(side_score(diff, "head")) if diff.head else "removed",
         "dataset": f"Dataset changed: {dataset_note(diff)}." if diff.dataset.differs else "",
-        "delta": f"{paired_text(delta)}{'' if delta.significant else ' within noise'}" if delta else "–",
+        "delta": f"{interval_text(delta)} {verdict_word(delta)}".rstrip() if delta else "–",
+        "p": p_text(delta.p_value).removeprefix("p = ") if delta and delta.changed else "–",
         "up": len(diff.improved),
         "down": len(diff.regressed),
+        "moved": f"{delta.up} / {delta.down}" if delta else "–",
+        "sees": _sensitivity_note(diff),
+        "threshold": _threshold_note(diff.head) if diff.head else "",
         "gate_icon": ICONS.get(gate.verdict, ""),
         "reason": gate.reason,
         "summary": _suite_summary(diff),
@@ -74,6 +88,31 @@ def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -
         "prompt_diff": clipped_diff.rstrip("\n") if limits.diff else "",
         "fence": _fence(clipped_diff),
     }
+
+
+def _sensitivity_note(diff: SuiteDiff) -> str:
+    """What the head suite can see, as a warning when max_drop or the drop shown is below it."""
+    head = diff.head
+    if head is None or head.score is None:
+        return ""
+    warning = change_warning(diff) or sensitivity_warning(head)
+    text = warning or sensitivity_text(sensitivity(head))
+    sentence = text[0].upper() + text[1:]
+    return f"⚠️ {sentence}" if warning else sentence
+
+
+def _threshold_note(result: SuiteResult) -> str:
+    """Where the score lies against `threshold`, as the gate sees it (empty without a threshold)."""
+    where = threshold_position(result)
+    if where is None or result.threshold is None:
+        return ""
+    rule = "whole 95% CI below it" if result.threshold_rule == "interval" else "score below it"
+    place = {
+        "below": "below the threshold with confidence (all of its 95% CI is below)",
+        "within noise": "within noise of the threshold (its 95% CI straddles it)",
+        "above": "above the threshold with confidence",
+    }[where]
+    return f"Threshold {pct(result.threshold)} (fails on: {rule}): score {ci_text(result)} is {place}."
 
 
 def _suite_summary(diff: SuiteDiff) -> str:
