@@ -84,7 +84,7 @@ def secho(text: str, **style: Any) -> None:
     """Print a line on stdout, styled unless NO_COLOR is set or stdout is not a terminal."""
     from promptgit.terminal import use_colour
 
-    secho(text, color=use_colour(sys.stdout), **style)
+    click.secho(text, color=use_colour(sys.stdout), **style)
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:

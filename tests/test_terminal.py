@@ -82,3 +82,11 @@ def test_no_color_turns_styling_off(monkeypatch: pytest.MonkeyPatch, value: str 
     else:
         monkeypatch.setenv("NO_COLOR", value)
     assert use_colour(Terminal()) is expected
+
+
+def test_render_prints_plain_text_under_no_color(basic_project, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = run_cli(["render", "support/classify", "--var", "ticket=hi"], basic_project)
+    assert result.code == 0
+    assert "\x1b[" not in result.out
+    assert result.out.splitlines()[1:3] == ["system:", "You route tickets."]
