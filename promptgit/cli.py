@@ -284,6 +284,7 @@ def sync(direction: str, remote: str) -> int:
 )
 @click.option("--pull/--no-pull", default=True, help="Pull shared results from the remote first (default: on).")
 @click.option("--remote", default="origin", show_default=True, help="The remote to pull shared results from.")
+@click.option("--no-bisect", is_flag=True, help="Do not bisect a failing pull request for the commit that caused it.")
 @time_limit_option
 @quiet_option
 @json_option
@@ -294,6 +295,7 @@ def ci(
     report_path: Path | None,
     pull: bool,
     remote: str,
+    no_bisect: bool,
     time_limit: float | None,
     quiet: bool,
     as_json: bool,
@@ -306,7 +308,9 @@ def ci(
 
     with opened() as (project, store):
         pull_from = remote if pull else None
-        result = ci(project, store, base, head, suites, progress("ci", quiet), pull_from, time_limit)
+        result = ci(
+            project, store, base, head, suites, progress("ci", quiet), pull_from, time_limit, bisect=not no_bisect
+        )
     for note in result.notes:
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not load the evaluation machinery
-    from promptgit.commands.bisect import BisectReport
+    from promptgit.commands.bisect import BisectReport, Culprit
     from promptgit.commands.blame import BlameReport, Impact
     from promptgit.commands.check import CheckReport
     from promptgit.commands.ci import CiReport
@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not
     from promptgit.compare import DiffReport, SuiteDiff
     from promptgit.evaluate import CaseResult, SuiteResult
     from promptgit.prompts import Rendered
-    from promptgit.stats import PairedTest
+    from promptgit.stats import BisectCall, PairedTest
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -506,6 +506,8 @@ def bisect_text(report: BisectReport) -> str:
             if report.case is None
             else f"  case {report.case}: {pct(report.before, 0)} -> {pct(report.after, 0)}"
         )
+    if report.change is not None and report.change.test.changed:
+        lines.append(f"  good -> bad: {change_text(report.change)}")
     lines.append(f"\nevaluated {len(report.steps)} revision(s):")
     lines.extend(f"  {s.commit[:10]}  {pct(s.score):>7}  {s.verdict:<9} {s.note}" for s in report.steps)
     if report.skipped:
@@ -532,6 +534,29 @@ def bisect_json(report: BisectReport) -> dict[str, Any]:
         "before": _num(report.before),
         "after": _num(report.after),
         "skipped": [{"commit": s.commit, "verdict": s.verdict, "note": s.note} for s in report.skipped],
+        **change_json(report.change),
+    }
+
+
+def change_text(call: BisectCall) -> str:
+    """Both answers about good vs bad: the gate's (the exact test) and bisect's (is it a real change?)."""
+    gate = "significant" if call.test.significant else "within noise for the gate"
+    follows = "reproducible (temperature 0, repeats agree), so bisect follows it" if call.reproducible else call.verdict
+    return f"{paired_text(call.test)}, {gate}; for bisect: {follows}"
+
+
+def change_json(call: BisectCall | None) -> dict[str, Any]:
+    """Good vs bad in `bisect --json`: the paired test and bisect's call (changed, same or undecided)."""
+    test = call.test if call else None
+    return {
+        "delta": _num(test.delta) if test else None,
+        "ci": [_num(test.ci.low), _num(test.ci.high)] if test else None,
+        "p_value": test.p_value if test else None,
+        "up": test.up if test else None,
+        "down": test.down if test else None,
+        "significant": bool(test and test.significant),
+        "call": call.verdict if call else None,
+        "reproducible": bool(call and call.reproducible),
     }
 
 
@@ -542,10 +567,36 @@ def ci_json(result: CiReport) -> dict[str, Any]:
         "base": result.diff.base,
         "head": result.diff.head,
         "suites": [
-            {**suite_diff_json(d), "verdict": result.gate(d.name).verdict, "reason": result.gate(d.name).reason}
+            {
+                **suite_diff_json(d),
+                "verdict": result.gate(d.name).verdict,
+                "reason": result.gate(d.name).reason,
+                "culprit": culprit_json(next((c for c in result.culprits if c.suite == d.name), None)),
+            }
             for d in result.diff.suites
         ],
     }
+
+
+def culprit_json(culprit: Culprit | None) -> dict[str, Any] | None:
+    """The commit inside the pull request that caused a suite's drop (`ci --json`), or None."""
+    if culprit is None:
+        return None
+    return {
+        "commit": culprit.commit.sha,
+        "subject": culprit.commit.subject,
+        "author": culprit.commit.author,
+        "before": _num(culprit.before),
+        "after": _num(culprit.after),
+        "evaluated": culprit.evaluated,
+        "prompt_diff": culprit.prompt_diff,
+    }
+
+
+def culprit_text(culprit: Culprit) -> str:
+    """`route: caused by 1a2b3c4d5e Answer from the short field (score 100.0% -> 97.3%)`."""
+    scores = f"score {pct(culprit.before)} -> {pct(culprit.after)}"
+    return f"{culprit.suite}: caused by {culprit.commit.sha[:10]} {culprit.commit.subject} ({scores})"
 
 
 def check_text(report: CheckReport) -> tuple[list[str], str]:
@@ -587,7 +638,8 @@ def render_json(rendered: Rendered) -> dict[str, Any]:
 def ci_run_text(result: CiReport) -> str:
     """`promptgit ci`: the comparison, each suite's gate and the verdict."""
     gates = [f"{gate.suite}: {gate.verdict} ({gate.reason})" for gate in result.gates]
-    return "\n".join([diff_text(result.diff), *gates, f"verdict: {result.verdict}"])
+    culprits = [culprit_text(c) for c in result.culprits]
+    return "\n".join([diff_text(result.diff), *gates, *culprits, f"verdict: {result.verdict}"])
 
 
 def logs_json(report: LogReport) -> list[dict[str, Any]]:

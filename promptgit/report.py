@@ -25,6 +25,7 @@ from promptgit.gates import judge, overall, sensitivity, sensitivity_text, sensi
 from promptgit.github import MARKER, prepare_body
 
 if TYPE_CHECKING:
+    from promptgit.commands.bisect import Culprit
     from promptgit.commands.ci import CiReport
 
 COMMENT_LIMIT = 65_536
@@ -60,7 +61,9 @@ def _cases(changes: tuple[CaseChange, ...], limit: int) -> tuple[list[CaseChange
     return list(changes[:limit]), (f" (first {limit} shown)" if more > 0 else "")
 
 
-def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -> dict[str, Any]:
+def _suite_view(
+    diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits, culprit: Culprit | None = None
+) -> dict[str, Any]:
     delta = diff.delta
     regressed, regressed_more = _cases(diff.regressed, limits.cases)
     improved, improved_more = _cases(diff.improved, limits.cases)
@@ -87,6 +90,21 @@ def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -
         "noisy": list(diff.noisy),
         "prompt_diff": clipped_diff.rstrip("\n") if limits.diff else "",
         "fence": _fence(clipped_diff),
+        "culprit": _culprit_view(culprit, limits) if culprit else None,
+    }
+
+
+def _culprit_view(culprit: Culprit, limits: _Limits) -> dict[str, Any]:
+    """The commit that caused the drop: its id, subject, scores and the lines it changed."""
+    changed = culprit.prompt_diff
+    clipped = changed if len(changed) <= limits.diff else changed[: limits.diff] + "\n… (diff cut)"
+    return {
+        "sha": culprit.commit.sha[:10],
+        "subject": culprit.commit.subject,
+        "scores": f"{pct(culprit.before)} → {pct(culprit.after)}",
+        "evaluated": culprit.evaluated,
+        "diff": clipped.rstrip("\n") if limits.diff else "",
+        "fence": _fence(clipped),
     }
 
 
@@ -161,10 +179,14 @@ def render_report(
     prompt_diffs: dict[str, str],
     headline: str,
     limits: _Limits | None = None,
+    culprits: tuple[Culprit, ...] = (),
 ) -> str:
     """Render the report with the given limits."""
     limits = limits or _Limits()
-    suites = [_suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits) for d in report.suites]
+    by_suite = {c.suite: c for c in culprits}
+    suites = [
+        _suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits, by_suite.get(d.name)) for d in report.suites
+    ]
     return (
         _environment(limits)
         .get_template("report.md.jinja")
@@ -215,7 +237,7 @@ def ci_markdown(ci: CiReport) -> str:
         if count
         else "No suite is affected by this change: nothing to evaluate."
     )
-    return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits))
+    return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits, ci.culprits))
 
 
 def diff_markdown(report: DiffReport) -> str:
