@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not
     from promptgit.commands.check import CheckReport
     from promptgit.commands.ci import CiReport
     from promptgit.commands.eval import EvalReport
-    from promptgit.commands.log import LogReport, SuiteLog
+    from promptgit.commands.log import LogEntry, LogReport, SuiteLog
     from promptgit.compare import DiffReport, SuiteDiff
     from promptgit.evaluate import CaseResult, SuiteResult
     from promptgit.prompts import Rendered
@@ -375,6 +375,8 @@ def suite_diff_json(diff: SuiteDiff) -> dict[str, Any]:
         "up": delta.up if delta else None,
         "down": delta.down if delta else None,
         "significant": diff.significant,
+        "sensitivity": sensitivity_json(diff.head) if diff.head and diff.head.score is not None else None,
+        "against_threshold": _against(diff.head) if diff.head else None,
         "improved": [c.id for c in diff.improved],
         "regressed": [c.id for c in diff.regressed],
         "noisy": list(diff.noisy),
@@ -403,13 +405,20 @@ def log_text(log: SuiteLog) -> str:
                 e.commit.date[:10],
                 clip(e.commit.subject, 48),
                 ci_text(r) if r else (clip(e.note, 48) if e.note else "not evaluated"),
-                signed_pct(e.delta) if e.delta is not None else "",
+                _log_delta(e),
                 e.state,
             ]
         )
     return f"{log.suite}\n" + table(
         ["commit", "date", "change made", "score [95% CI]", "delta", "keep?"], rows, right=(4,)
     )
+
+
+def _log_delta(entry: LogEntry) -> str:
+    """A log row's change from the previous scored row: the paired test (~ within noise), else the score difference."""
+    if entry.test is not None:
+        return f"{'' if entry.test.significant or not entry.test.changed else '~'}{paired_text(entry.test)}"
+    return signed_pct(entry.delta) if entry.delta is not None else ""
 
 
 def log_json(log: SuiteLog) -> dict[str, Any]:
@@ -425,6 +434,9 @@ def log_json(log: SuiteLog) -> dict[str, Any]:
                 "score": _num(e.result.score) if e.result else None,
                 "ci": [_num(e.result.ci.low), _num(e.result.ci.high)] if e.result else None,
                 "delta": _num(e.delta),
+                "p_value": e.test.p_value if e.test else None,
+                "up": e.test.up if e.test else None,
+                "down": e.test.down if e.test else None,
                 "kept": e.state == "kept",
                 "state": e.state,
                 "note": e.note,

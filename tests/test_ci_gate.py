@@ -171,6 +171,11 @@ def test_a_suite_under_its_threshold_fails(openai_server: Server, tmp_path: Path
     [suite] = document["suites"]
     assert (document["verdict"], suite["verdict"], suite["head_score"]) == ("fail", "fail", 0.8)
     assert suite["reason"] == "score 80.0% [65.2, 89.5] is below the threshold 90.0%, with confidence"
+    assert (suite["against_threshold"], suite["sensitivity"]) == ("below", {"cases": 6, "drop": 0.15})
+    assert (
+        "Threshold 90.0% (fails on: score below it): score 80.0% [65.2, 89.5] is below the threshold with "
+        "confidence (all of its 95% CI is below)."
+    ) in report.splitlines()
     assert "threshold" in tables(report)[0][1][6]
 
 
