@@ -1,4 +1,4 @@
-"""Project settings from `promptgit.yaml` (SPEC section 5), with their defaults."""
+"""Project settings from `promptgit.yaml` (docs/spec.md, Project settings), with their defaults."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class Settings:
     max_error_rate: float = 0.05
     timeout: float = 120.0  # seconds for one model call
     retries: int = 4  # extra attempts after a failed model call
+    scorer_timeout: float = 30.0  # seconds a python scorer may take on one output
 
 
 _NUMBERS = {"concurrency": int, "max_error_rate": float, "timeout": float, "retries": int}
@@ -76,7 +77,7 @@ def load_settings(tree: Tree) -> Settings:
         raise PromptgitError(
             "settings must be a mapping of keys to values",
             file=SETTINGS_FILE,
-            hint="see SPEC section 5 for the keys, e.g. `concurrency: 8`",
+            hint=f"e.g. `concurrency: 8`; the keys are {', '.join(f.name for f in dataclasses.fields(Settings))}",
         )
     return _parse(data, key_lines(text))
 
@@ -130,4 +131,6 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
         raise bad("at least 1")
     if key in ("timeout", "retries") and value < 0:
         raise bad("zero or more")
+    if key == "scorer_timeout" and not value > 0:
+        raise bad("a number of seconds above 0")
     return kind(value)

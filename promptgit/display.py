@@ -612,8 +612,8 @@ def culprit_text(culprit: Culprit) -> str:
 
 
 def check_text(report: CheckReport) -> tuple[list[str], str]:
-    """`promptgit check`: one `error: ...` line per problem (for stderr), and the summary line (for stdout)."""
-    problems = [f"error: {found}" for found in report.problems]
+    """`promptgit check`: `note: ...` and `error: ...` lines (for stderr), and the summary line (for stdout)."""
+    problems = [f"note: {note}" for note in report.notes] + [f"error: {found}" for found in report.problems]
     summary = f"checked {report.prompts} prompts and {report.suites} suites ({report.cases} cases)"
     count = len(report.problems)
     return problems, f"{summary}: {count} problem{'s' if count != 1 else ''}" if count else f"{summary}: all good"
@@ -626,6 +626,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
         "suites": report.suites,
         "cases": report.cases,
         "problems": [{"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems],
+        "notes": list(report.notes),
     }
 
 

@@ -17,7 +17,7 @@ from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
 from promptgit.project import Project, no_cases
 from promptgit.prompts import Prompt, load_prompt, merged_settings, render
-from promptgit.scorers import JudgeReplyError, Scorer, ScorerSite, build
+from promptgit.scorers import Scorer, ScorerError, ScorerSite, build, judge_settings
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
 
@@ -273,7 +273,7 @@ class _Run:
         if not paid:
             tally.cached += 1
             self.cached += 1
-        case = await self._score(plan, job, response, key, settings["model"])
+        case = await self._score(plan, job, response, key, settings)
         self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
         tally.finished = time.monotonic() - self.started
 
@@ -329,20 +329,26 @@ class _Run:
         self.store.put_response(key, response)
         return response
 
-    async def _score(self, plan: Plan, job: _Job, response: StoredResponse, key: str, model: str) -> StoredCase:
+    async def _score(
+        self, plan: Plan, job: _Job, response: StoredResponse, key: str, settings: Mapping[str, Any]
+    ) -> StoredCase:
         tally = self.tallies[plan.fingerprint]
 
-        async def judge(judge_model: str | None, messages: list[dict[str, str]], settings: dict[str, Any]) -> str:
-            chosen = {**settings, "model": judge_model or model}
+        async def judge(judge_model: str | None, messages: list[dict[str, str]], own: dict[str, Any], /) -> str:
+            # The suite's layered settings (or the project's defaults) say where the graded output may go.
+            chosen = judge_settings(judge_model, own, plan.project.settings.defaults, settings)
             judge_key = call_key(messages, chosen, 0)
-            response, _ = await self._answer(chosen, messages, judge_key, tally, plan.suite.path)
-            return response.text
+            stored = self.store.get_response(judge_key)
+            if stored is not None:  # looked up first so that a cached judge never imports litellm
+                return stored.text
+            answered, _ = await self._answer(_sendable(chosen), messages, judge_key, tally, plan.suite.path)
+            return answered.text
 
         parts = []
         for weight, scorer in self.scorers[plan.fingerprint]:
             try:
                 result = await scorer.score(response.text, job.case.expected, job.case, judge)
-            except JudgeReplyError as err:
+            except ScorerError as err:  # a judge without one verdict, user code that crashed or hung
                 raise _CallFailed(f"{scorer.label}: {err}") from None
             parts.append((scorer.label, weight, result))
         total_weight = sum(w for _, w, _ in parts)
@@ -352,7 +358,7 @@ class _Run:
             repeat=job.repeat,
             output=response.text,
             score=score,
-            passed=score >= plan.suite.pass_at - 1e-9,
+            passed=plan.suite.passes(score),
             scores=tuple((label, r.value, r.reason) for label, _, r in parts),
             call_key=key,
             input_tokens=response.input_tokens,
@@ -393,6 +399,15 @@ class _Run:
         )
 
 
+def _sendable(settings: dict[str, Any]) -> dict[str, Any]:
+    """A judge call's settings without JSON mode for a provider that has none (the cache key keeps the request)."""
+    from promptgit import models  # litellm is imported only when a call is not cached
+
+    if "response_format" in settings and not models.supports_json_mode(settings["model"]):
+        return {k: v for k, v in settings.items() if k != "response_format"}
+    return settings
+
+
 def _consume(future: asyncio.Future[StoredResponse]) -> None:
     """Mark a shared call's failure as seen, so asyncio does not warn about it when no job was waiting."""
     if not future.cancelled():
@@ -413,7 +428,7 @@ def _build_scorers(plan: Plan) -> list[tuple[float, Scorer]]:
         )
     built = []
     for spec in plan.suite.scorers:
-        site = ScorerSite(suite_path=plan.suite.path, line=spec.line, tree=plan.project.tree)
+        site = ScorerSite(plan.suite.path, spec.line, plan.project.tree, plan.project.settings.scorer_timeout)
         built.append((spec.weight, build(spec.name, spec.config, site)))
     return built
 
@@ -443,9 +458,7 @@ def _case_result(
         )
     score = math.fsum(scores) / len(scores)
     reasons = repeats[0].reasons
-    return CaseResult(
-        case.id, score, score >= suite.pass_at - 1e-9, case.expected, outputs, scores, suite.pass_at, reasons
-    )
+    return CaseResult(case.id, score, suite.passes(score), case.expected, outputs, scores, suite.pass_at, reasons)
 
 
 def _model_of(plan: Plan) -> str | None:

@@ -1,4 +1,7 @@
-"""A suite's fingerprint: the hash of everything that decides its result (SPEC section 6)."""
+"""A suite's fingerprint: the hash of everything that decides its result.
+
+docs/spec.md, Fingerprints and change detection.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,12 @@ from dataclasses import dataclass
 from promptgit import scorers
 from promptgit.config import Settings
 from promptgit.hashing import content_hash, output_settings
-from promptgit.prompts import Prompt, template_graph
+from promptgit.prompts import ComputedRef, Prompt, template_graph
 from promptgit.suites import Suite
 from promptgit.tree import Tree
 
 # Bump when built-in scoring or result semantics change, so stored results are not reused wrongly.
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2  # 2: regex on RE2, the judge reads a JSON verdict
 
 
 @dataclass(frozen=True)
@@ -22,8 +25,9 @@ class SuiteSources:
 
     suite: str
     dataset: str | None
-    prompt_files: tuple[str, ...]  # the prompt first, then its includes and imports
+    prompt_files: tuple[str, ...]  # the prompt first, then every file it can load (see `includes`)
     scorer_files: tuple[str, ...]
+    computed: tuple[ComputedRef, ...] = ()  # loads named at render time, and the files each could be
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -36,16 +40,22 @@ def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) 
     scorer_files: list[str] = []
     for spec in suite.scorers:
         scorer_files.extend(scorers.files_read(spec.name, spec.config, suite.path))
+    graph = template_graph(tree, settings, prompt)
     return SuiteSources(
         suite=suite.path,
         dataset=suite.dataset,
-        prompt_files=template_graph(tree, settings, prompt).files,
+        prompt_files=graph.files,
         scorer_files=tuple(dict.fromkeys(scorer_files)),
+        computed=graph.computed,
     )
 
 
 def fingerprint(tree: Tree, settings: Settings, sources: SuiteSources) -> str:
-    """Hash the content (not the names) of every file the suite reads, and the project's model defaults."""
+    """Hash the content of every file the suite reads, and the project's model defaults.
+
+    Names are left out so a renamed suite or prompt keeps its results, except the files a computed
+    template name can reach: there the name decides which content is loaded, so it is hashed too.
+    """
 
     def digest(path: str) -> str | None:
         try:
@@ -62,5 +72,7 @@ def fingerprint(tree: Tree, settings: Settings, sources: SuiteSources) -> str:
             "prompt": [digest(p) for p in sources.prompt_files],
             "scorers": [digest(p) for p in sources.scorer_files],
             "defaults": output_settings(settings.defaults),
+            # Only present when a name is computed, so fingerprints of other suites stay as they were.
+            **({"computed": sorted({p for ref in sources.computed for p in ref.files})} if sources.computed else {}),
         },
     )

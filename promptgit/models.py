@@ -222,6 +222,21 @@ async def complete(
         await asyncio.sleep(_delay(attempt, failure.retry_after))
 
 
+def supports_json_mode(model: str) -> bool:
+    """Whether `model`'s provider takes OpenAI's `response_format` (JSON mode), by litellm's table of parameters.
+
+    False when litellm does not know the model or its provider (the embedded `local/` provider
+    included), so the call goes out without the setting rather than being refused for it.
+    """
+    if model.startswith("local/"):
+        return False
+    try:
+        params = _litellm().get_supported_openai_params(model=model)
+    except Exception:  # litellm raises a variety of errors for a provider it cannot map
+        return False
+    return bool(params) and "response_format" in params
+
+
 def _ensure_local_model(model: str) -> None:
     """Check the model exists, its runtime is installed and its file verified; then register the provider.
 

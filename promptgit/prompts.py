@@ -1,28 +1,41 @@
-"""Prompt files: YAML front matter, a sandboxed Jinja body, and the role lines that split it into messages."""
+"""Prompt files: front matter (promptgit's own, or Prompty's), a sandboxed Jinja body, and its messages."""
 
 from __future__ import annotations
 
-import functools
-import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
-import jinja2
-from jinja2 import nodes
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
-
+from promptgit import includes, templating
 from promptgit.config import MODEL_SETTINGS, Settings
 from promptgit.errors import PromptgitError, did_you_mean
-from promptgit.tree import Tree, normalize, read_text
+from promptgit.includes import ComputedRef, TemplateGraph
+from promptgit.templating import PROMPT_EXTENSIONS, ROLES, split_front_matter, template_path
+from promptgit.tree import Tree, read_text
 from promptgit.yamlio import key_lines, load_yaml
 
-PROMPT_EXTENSIONS = (".jinja", ".jinja2", ".j2")
-ROLES = ("system", "user", "assistant")
+__all__ = [
+    "PROMPT_EXTENSIONS",
+    "ROLES",
+    "ComputedRef",
+    "Message",
+    "Prompt",
+    "Rendered",
+    "TemplateGraph",
+    "load_prompt",
+    "merged_settings",
+    "prompt_names",
+    "prompt_path",
+    "render",
+    "split_front_matter",
+    "split_messages",
+    "template_graph",
+    "template_path",
+]
+
 METADATA_KEYS = frozenset({"description", "inputs"})
-_ROLE_LINE = re.compile(r"^(system|user|assistant):[ \t]*$")
+# The keys of a typed input in Prompty's front matter; a default that looks like one is refused here.
+_TYPED_INPUT_KEYS = frozenset({"type", "kind", "description", "default", "sample", "example", "required", "name"})
 
 
 @dataclass(frozen=True)
@@ -90,30 +103,18 @@ def _split_ext(path: str) -> tuple[str, str | None]:
 
 
 def load_prompt(tree: Tree, settings: Settings, name: str) -> Prompt:
-    """Read and validate the prompt `name` (front matter and Jinja syntax)."""
+    """Read and validate the prompt `name` (front matter and Jinja syntax); `.prompty` files by Prompty's rules."""
     path = prompt_path(tree, settings, name)
     front, source = split_front_matter(read_text(tree, path), path)
-    prompt = Prompt(name=name, path=path, source=source, **_front_matter_fields(front, path))
-    _parse(tree, settings, source, path)
+    if path.endswith(".prompty"):
+        from promptgit.prompty import prompty_fields
+
+        fields = prompty_fields(front, path)
+    else:
+        fields = _front_matter_fields(front, path)
+    prompt = Prompt(name=name, path=path, source=source, **fields)
+    templating.parse(tree, settings.prompts, source, path)
     return prompt
-
-
-def split_front_matter(text: str, path: str) -> tuple[tuple[str, int] | None, str]:
-    """Split `---` front matter from the body; the body keeps its line numbers (front matter blanked)."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip() != "---":
-        return None, text
-    for index in range(1, len(lines)):
-        if lines[index].rstrip() == "---":
-            front = "".join(lines[1:index])
-            body = "\n" * (index + 1) + "".join(lines[index + 1 :])
-            return (front, 2), body
-    raise PromptgitError(
-        "front matter is not closed",
-        file=path,
-        line=1,
-        hint="end the settings block with a line that is exactly `---`",
-    )
 
 
 def _front_matter_fields(front: tuple[str, int] | None, path: str) -> dict[str, Any]:
@@ -139,6 +140,14 @@ def _front_matter_fields(front: tuple[str, int] | None, path: str) -> dict[str, 
                 hint=did_you_mean(str(key), MODEL_SETTINGS | METADATA_KEYS)
                 or "front matter holds model settings passed to litellm, `description` and `inputs`",
             )
+    if "model" in data and not isinstance(data["model"], str):
+        raise PromptgitError(
+            f"model must be a model name, not {data['model']!r}",
+            file=path,
+            line=lines.get("model"),
+            hint="e.g. `model: openai/gpt-4o-mini`; a Prompty file (model with api/configuration) "
+            "is read as Prompty when named .prompty",
+        )
     return {
         "settings": {k: v for k, v in data.items() if k in MODEL_SETTINGS},
         "description": data.get("description"),
@@ -152,6 +161,14 @@ def _inputs(value: Any, path: str, line: int | None) -> dict[str, Any]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return {v: None for v in value}
     if isinstance(value, dict):
+        for name, default in value.items():
+            if isinstance(default, dict) and {"type", "kind"} & set(default) and set(default) <= _TYPED_INPUT_KEYS:
+                raise PromptgitError(
+                    f"input {name!r} is written as a typed Prompty input; here its value is the default",
+                    file=path,
+                    line=line,
+                    hint=f"write `{name}: <default>` (or `{name}: null`), or name the file .prompty",
+                )
         return {str(k): v for k, v in value.items()}
     raise PromptgitError(
         "inputs must list variable names, or map each to its default",
@@ -161,149 +178,9 @@ def _inputs(value: Any, path: str, line: int | None) -> dict[str, Any]:
     )
 
 
-class _TreeLoader(jinja2.BaseLoader):
-    """Resolves include and import names under the prompts folder of a Tree, and nowhere else."""
-
-    def __init__(self, tree: Tree, folder: str) -> None:
-        self.tree = tree
-        self.folder = folder
-
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
-        path = template_path(self.folder, template)
-        try:
-            text = self.tree.read_bytes(path).decode("utf-8")
-        except FileNotFoundError:
-            raise jinja2.TemplateNotFound(template) from None
-        _, body = split_front_matter(text, path)
-        return body, path, lambda: True
-
-
-def template_path(folder: str, template: str) -> str:
-    """The file an include name refers to; a name that leaves the prompts folder is refused."""
-    try:
-        path = normalize(f"{folder}/{template}")
-    except PromptgitError:
-        path = ""
-    if not path.startswith(folder + "/"):
-        raise PromptgitError(
-            f"include {template!r} is outside {folder}/",
-            hint=f"templates may include only files under {folder}/, named relative to it",
-        )
-    return path
-
-
-def environment(tree: Tree, settings: Settings) -> SandboxedEnvironment:
-    """The sandboxed Jinja environment prompts render in: strict about undefined variables."""
-    return _environment(tree, settings.prompts)
-
-
-@functools.lru_cache(maxsize=8)
-def _environment(tree: Tree, folder: str) -> SandboxedEnvironment:
-    # One environment per snapshot, so a suite's thousand renders compile the template once.
-    return SandboxedEnvironment(
-        loader=_TreeLoader(tree, folder),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
-def _parse(tree: Tree, settings: Settings, source: str, path: str) -> nodes.Template:
-    try:
-        return environment(tree, settings).parse(source, name=path, filename=path)
-    except jinja2.TemplateSyntaxError as err:
-        raise PromptgitError(
-            f"template syntax error: {err.message}",
-            file=err.filename or path,
-            line=err.lineno,
-            hint="check the {% %} and {{ }} tags around this line",
-        ) from None
-
-
-@dataclass(frozen=True)
-class TemplateRef:
-    """An include or import of another template, where it is written."""
-
-    name: str
-    file: str
-    line: int
-
-
-@dataclass(frozen=True)
-class TemplateGraph:
-    """What a prompt reads: the files it includes or imports, transitively, and the variables it uses."""
-
-    files: tuple[str, ...]  # the prompt's own file first
-    variables: frozenset[str]
-    problems: tuple[PromptgitError, ...]
-
-
 def template_graph(tree: Tree, settings: Settings, prompt: Prompt) -> TemplateGraph:
-    """Walk includes and imports from `prompt`, collecting files, variables and broken references."""
-    files = [prompt.path]
-    variables: set[str] = set()
-    problems: list[PromptgitError] = []
-    pending = [(prompt.path, prompt.source, True)]
-    while pending:
-        path, source, shares_context = pending.pop()
-        try:
-            ast = _parse(tree, settings, source, path)
-        except PromptgitError as err:
-            problems.append(err)
-            continue
-        if shares_context:
-            from jinja2 import meta
-
-            variables |= meta.find_undeclared_variables(ast)
-        for ref in _refs_in(ast, path):
-            _follow(tree, settings, ref, files, pending, problems)
-    return TemplateGraph(tuple(files), frozenset(variables), tuple(problems))
-
-
-def _refs_in(ast: nodes.Template, path: str) -> list[tuple[TemplateRef, bool]]:
-    refs = []
-    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport)):
-        # An include sees the caller's variables; an import does so only `with context`.
-        shares = isinstance(node, nodes.Include) or bool(getattr(node, "with_context", False))
-        template = node.template
-        items = template.items if isinstance(template, (nodes.List, nodes.Tuple)) else [template]
-        for item in items:
-            if isinstance(item, nodes.Const) and isinstance(item.value, str):
-                refs.append((TemplateRef(item.value, path, node.lineno), shares))
-    return refs
-
-
-def _follow(
-    tree: Tree,
-    settings: Settings,
-    ref_share: tuple[TemplateRef, bool],
-    files: list[str],
-    pending: list[tuple[str, str, bool]],
-    problems: list[PromptgitError],
-) -> None:
-    ref, shares = ref_share
-    try:
-        target = template_path(settings.prompts, ref.name)
-    except PromptgitError as err:
-        problems.append(err.located(ref.file, ref.line))
-        return
-    if target in files:
-        return
-    if not tree.exists(target):
-        problems.append(
-            PromptgitError(
-                f"included template {ref.name!r} not found (looked for {target})",
-                file=ref.file,
-                line=ref.line,
-                hint=f"include names are relative to {settings.prompts}/",
-            )
-        )
-        return
-    files.append(target)
-    _, body = split_front_matter(read_text(tree, target), target)
-    pending.append((target, body, shares))
+    """Every file `prompt` can load (see `includes`), the variables it uses and its broken references."""
+    return includes.template_graph(tree, settings.prompts, prompt.path, prompt.source)
 
 
 def merged_settings(settings: Settings, prompt: Prompt, override: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -321,71 +198,49 @@ def render(
     """Render `prompt` with `variables` (over its declared input defaults) into role-split messages."""
     values = {k: v for k, v in prompt.inputs.items() if v is not None}
     values.update(variables)
-    try:
-        template = environment(tree, settings).get_template(prompt.path[len(settings.prompts) + 1 :])
-        text = template.render(values)
-    except PromptgitError as err:
-        raise err.located(*_template_frame(sys.exc_info()[2], prompt.path)) from None
-    except jinja2.TemplateSyntaxError as err:
-        raise PromptgitError(f"template syntax error: {err.message}", file=err.filename, line=err.lineno) from None
-    except jinja2.UndefinedError as err:
-        raise PromptgitError(
-            f"undefined variable: {err.message}",
-            **_where(sys.exc_info()[2], prompt.path),
-            hint="pass it with --var NAME=VALUE, from the suite's dataset (or `vars:`), "
-            "or give it a default in `inputs:`",
-        ) from None
-    except SecurityError as err:
-        raise PromptgitError(
-            f"the template reaches for Python internals ({err})",
-            **_where(sys.exc_info()[2], prompt.path),
-            hint="templates may use variables, filters and tests, not attributes such as __class__",
-        ) from None
-    except jinja2.TemplateNotFound as err:
-        raise PromptgitError(
-            f"included template {err.name!r} not found",
-            **_where(sys.exc_info()[2], prompt.path),
-            hint=f"include names are relative to {settings.prompts}/",
-        ) from None
+    text, loaded = templating.render_file(tree, settings.prompts, prompt.path, values)
+    _refuse_uncovered(tree, settings, prompt, loaded)
     return Rendered(prompt.name, merged_settings(settings, prompt, override), split_messages(text, prompt.path))
 
 
-def _where(tb: TracebackType | None, default_file: str) -> dict[str, Any]:
-    file, line = _template_frame(tb, default_file)
-    return {"file": file, "line": line}
+def _refuse_uncovered(tree: Tree, settings: Settings, prompt: Prompt, loaded: set[str]) -> None:
+    """The second line of defence: a render that loaded a file its fingerprint does not cover is refused.
 
-
-def _template_frame(tb: TracebackType | None, default_file: str) -> tuple[str, int | None]:
-    """The innermost template file and line in a traceback (Jinja rewrites frames to template lines)."""
-    found: tuple[str, int | None] = (default_file, None)
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith(PROMPT_EXTENSIONS) or filename == default_file:
-            found = (filename, tb.tb_lineno)
-        tb = tb.tb_next
-    return found
+    The fingerprint hashes `template_graph(...).files`; a file outside it could change without the
+    fingerprint changing, and a stored result would be reused for a prompt that is no longer the same.
+    """
+    covered = set(template_graph(tree, settings, prompt).files)
+    stray = sorted(loaded - covered)
+    if stray:
+        raise PromptgitError(
+            f"the render loaded {', '.join(stray)}, which the suite's fingerprint does not cover",
+            file=prompt.path,
+            hint="name templates so their constant start and end match the file (e.g. "
+            '"_partials/" ~ lang ~ ".jinja"), without `..` in the computed part',
+        )
 
 
 def split_messages(text: str, path: str) -> tuple[Message, ...]:
-    """Split rendered text at lines that are exactly `system:`, `user:` or `assistant:`."""
-    sections: list[tuple[str | None, list[str]]] = [(None, [])]
-    for line in text.splitlines():
-        match = _ROLE_LINE.match(line)
-        if match:
-            sections.append((match.group(1), []))
-        else:
-            sections[-1][1].append(line)
-    lead = "\n".join(sections[0][1]).strip()
-    if len(sections) == 1:
+    """Split rendered text at the role markers its template's role lines rendered to (see `templating`).
+
+    Text from values never splits: only role lines written in template source become markers.
+    A body with no role line is one user message; text before the first role line is refused.
+    """
+    parts = templating.split_marked(text)
+    lead = templating.unescape(parts[0]).strip()
+    if len(parts) == 1:
         if not lead:
             raise PromptgitError(
                 "the prompt renders to no message", file=path, hint="write a body under the front matter"
             )
-        return (Message("user", lead),)  # a body with no role line is one user message
+        return (Message("user", lead),)
     if lead:
         raise PromptgitError(
             f"text before the first role line: {lead[:60]!r}",
             file=path,
             hint="start the body with `system:` or `user:` on a line of its own, or use no role line at all",
         )
-    return tuple(Message(role, "\n".join(lines).strip()) for role, lines in sections[1:] if role)
+    return tuple(
+        Message(templating.ROLE_OF_CODE[code], templating.unescape(content).strip())
+        for code, content in zip(parts[1::2], parts[2::2])
+    )

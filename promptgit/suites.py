@@ -1,22 +1,19 @@
-"""Eval suites (SPEC section 4): a prompt, a dataset of cases, scorers and gates."""
+"""Eval suites: a prompt, a dataset of cases (read by `datasets`), scorers and gates."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from promptgit.config import Settings
+from promptgit.datasets import inline_rows, json_cells, load_rows
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.tree import Tree, normalize, read_text
-from promptgit.yamlio import item_lines, key_lines, load_data_file, load_yaml
+from promptgit.yamlio import item_lines, key_lines, load_yaml
 
 SUITE_EXTENSIONS = (".yaml", ".yml")
-DATASET_EXTENSIONS = (".jsonl", ".json", ".csv", ".yaml", ".yml")
 SUITE_KEYS = frozenset(
     {
         "prompt",
@@ -33,6 +30,7 @@ SUITE_KEYS = frozenset(
         "model",
         "pass_at",
         "description",
+        "json_columns",
     }
 )
 
@@ -74,6 +72,10 @@ class Suite:
     model: str | None = None
     pass_at: float = 1.0
     threshold_rule: str = "score"  # issue 13: "score" fails below threshold; "interval" only when all of the CI is
+
+    def passes(self, score: float) -> bool:
+        """The pass rule: a case (or one repeat) passes at `pass_at`; 1e-9 absorbs the rounding of weighted means."""
+        return score >= self.pass_at - 1e-9
 
     @property
     def override(self) -> dict[str, Any]:
@@ -127,7 +129,7 @@ def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
             "a suite must be a mapping of keys to values",
             file=path,
             line=1,
-            hint="start with `prompt: <prompt name>` and `dataset: <file>` (SPEC section 4)",
+            hint="start with `prompt: <prompt name>` and `dataset: <file>`",
         )
     lines = key_lines(text)
     _refuse_unknown_keys(data, path, lines)
@@ -223,6 +225,16 @@ class _Fields:
             raise self._bad("vars", "a mapping of template variable to dataset field")
         return {str(k): v for k, v in value.items()}
 
+    def names(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self._bad(key, "a list of dataset field names")
+        return tuple(value)
+
     def field_name(self, key: str, default: str | None) -> str | None:
         value = self.data.get(key, default)
         if value is not None and not isinstance(value, str):
@@ -242,7 +254,7 @@ def _rows(
             hint="e.g. `dataset: tickets.jsonl`, relative to the suite file",
         )
     if has_cases:
-        return None, _inline_rows(data["cases"], path, lines.get("cases"))
+        return None, inline_rows(data["cases"], path, lines.get("cases"))
     if not isinstance(data["dataset"], str):
         raise PromptgitError("dataset must be a file name", file=path, line=lines.get("dataset"))
     try:
@@ -259,85 +271,15 @@ def _rows(
     return dataset, load_rows(tree, dataset)
 
 
-def _inline_rows(value: Any, path: str, line: int | None) -> list[tuple[dict, int | None]]:
-    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
-        raise PromptgitError(
-            "cases must be a list of mappings",
-            file=path,
-            line=line,
-            hint="e.g. `cases: [{id: a, review: Great!, expected: positive}]`",
-        )
-    return [(row, None) for row in value]
-
-
-def load_rows(tree: Tree, path: str) -> list[tuple[dict, int | None]]:
-    """A dataset file's rows with their line numbers, by extension: .jsonl .json .csv .yaml."""
-    text = read_text(tree, path)
-    if path.endswith(".jsonl"):
-        return _jsonl_rows(text, path)
-    if path.endswith(".csv"):
-        return _csv_rows(text, path)
-    if not path.endswith(DATASET_EXTENSIONS):
-        raise PromptgitError(
-            f"unknown dataset format {posixpath.splitext(path)[1]!r}",
-            file=path,
-            hint=f"use one of {', '.join(DATASET_EXTENSIONS)}",
-        )
-    data = load_data_file(text, path)
-    if isinstance(data, dict) and "cases" in data:
-        data = data["cases"]
-    return _inline_rows(data, path, 1)
-
-
-def _jsonl_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
-    rows: list[tuple[dict, int | None]] = []
-    bad: list[int] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            row = None
-        if isinstance(row, dict):
-            rows.append((row, number))
-        else:
-            bad.append(number)
-    if bad:
-        more = (
-            f" (and {len(bad) - 1} more: lines {', '.join(map(str, bad[1:6]))}{'…' if len(bad) > 6 else ''})"
-            if len(bad) > 1
-            else ""
-        )
-        raise PromptgitError(
-            f"line is not a JSON object{more}",
-            file=path,
-            line=bad[0],
-            hint='each line of a .jsonl dataset is one JSON object, e.g. {"id": "t1", "text": "..."}',
-        )
-    return rows
-
-
-def _csv_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
-    reader = csv.DictReader(io.StringIO(text))
-    rows: list[tuple[dict, int | None]] = []
-    try:
-        for row in reader:
-            if None in row:
-                raise PromptgitError("row has more cells than the header", file=path, line=reader.line_num)
-            rows.append((dict(row), reader.line_num))
-    except csv.Error as err:
-        raise PromptgitError(f"invalid CSV: {err}", file=path, line=reader.line_num) from None
-    return rows
-
-
 def _cases(rows: list[tuple[dict, int | None]], fields: _Fields, file: str) -> tuple[Case, ...]:
     id_field = fields.field_name("id", None)
     expected_field = fields.field_name("expected", "expected")
     var_map = fields.var_map() or {}
+    json_columns = fields.names("json_columns")
     cases: list[Case] = []
     seen: dict[str, int | None] = {}
     for number, (row, line) in enumerate(rows, start=1):
+        row = json_cells(row, json_columns, file, line)
         case_id = _case_id(row, id_field, number, file, line)
         if case_id in seen:
             raise PromptgitError(
@@ -372,7 +314,7 @@ def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple
             "the suite lists no scorers",
             file=path,
             line=line,
-            hint="add e.g. `scorers: [exact_match]` (SPEC section 4 lists the built-ins)",
+            hint="add e.g. `scorers: [exact_match]` (docs/spec.md, Scorers, lists the built-ins)",
         )
     return tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
 

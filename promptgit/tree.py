@@ -29,17 +29,38 @@ class Tree(Protocol):
         """Every file under `folder`, recursively, sorted."""
         ...
 
+    def __hash__(self) -> int:
+        """Snapshots are hashed by identity: per-snapshot caches (Jinja environments, graphs) key on them."""
+        ...
+
 
 def read_text(tree: Tree, path: str) -> str:
-    """A file as UTF-8 text, with a clear error when it is missing or not text."""
+    """A file as UTF-8 text, with a clear error when it is missing or not text (see `decode`)."""
     try:
         data = tree.read_bytes(path)
     except FileNotFoundError:
         raise PromptgitError("file not found", file=path) from None
+    return decode(data, path)
+
+
+def decode(data: bytes, path: str) -> str:
+    """Every file promptgit reads is decoded here: UTF-8, a leading byte-order mark read as nothing.
+
+    Windows editors and Excel's "CSV UTF-8" start files with U+FEFF; kept, it would hide a prompt's
+    `---` or rename a CSV's first column. Bytes that are not UTF-8 raise a PromptgitError naming the
+    file, the line and the byte offset (0-based, counted in the file's bytes).
+    """
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise PromptgitError(f"not UTF-8 text ({err.reason})", file=path) from None
+        line = data.count(b"\n", 0, err.start) + 1
+        raise PromptgitError(
+            f"not UTF-8 text: byte 0x{data[err.start]:02x} at byte offset {err.start} ({err.reason})",
+            file=path,
+            line=line,
+            hint="save the file as UTF-8 (most editors offer it under 'Save with encoding')",
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def normalize(path: str) -> str:

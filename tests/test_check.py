@@ -47,3 +47,25 @@ def test_a_suite_whose_prompt_does_not_exist_suggests_the_near_name(
     (found,) = json.loads(result.out)["problems"]
     assert found["message"] == "the suite's prompt 'support/clasify' does not exist"
     assert "support/classify" in found["hint"]
+
+
+def test_check_says_when_a_computed_template_name_made_the_fingerprint_cover_several_files(
+    basic_project: Path, run_cli: Callable[..., Result]
+) -> None:
+    prompt = basic_project / "prompts/support/classify.jinja"
+    prompt.write_text(prompt.read_text().replace('"_partials/labels.jinja"', '"_partials/" ~ lang ~ ".jinja"'))
+    (basic_project / "prompts/_partials/en.jinja").write_text("Labels: billing, refunds.\n")
+    suite = basic_project / "evals/support/classify.yaml"
+    suite.write_text(suite.read_text().replace("vars: {ticket: text}", "vars: {ticket: text, lang: lang}"))
+    data = basic_project / "evals/support/tickets.jsonl"
+    data.write_text(data.read_text().replace('"label"', '"lang": "en", "label"'))
+
+    text = run_cli(["check"], basic_project)
+    document = run_cli(["check", "--json"], basic_project)
+
+    note = (
+        "the template name at prompts/support/classify.jinja:7 is computed when rendering; "
+        "the fingerprint covers all 2 files matching '_partials/*.jinja'"
+    )
+    assert (text.code, text.err.splitlines()) == (0, [f"note: {note}"])
+    assert json.loads(document.out)["notes"] == [note]

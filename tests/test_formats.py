@@ -11,6 +11,7 @@ from promptgit.config import Settings
 from promptgit.errors import PromptgitError
 from promptgit.prompts import Message, load_prompt, render, split_messages, template_graph
 from promptgit.suites import load_suite, suite_names
+from promptgit.templating import mark_roles
 from promptgit.tree import WorkTree
 
 
@@ -33,7 +34,7 @@ def test_body_without_role_line_is_one_user_message() -> None:
 
 def test_text_before_the_first_role_line_is_refused() -> None:
     with pytest.raises(PromptgitError, match="before the first role line"):
-        split_messages("stray\nuser:\nhi\n", "p.jinja")
+        split_messages(mark_roles("stray\nuser:\nhi\n", "p.jinja"), "p.jinja")
 
 
 def test_template_graph_follows_includes_and_collects_variables(write) -> None:  # type: ignore[no-untyped-def]

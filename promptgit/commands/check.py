@@ -38,6 +38,7 @@ class CheckReport:
     suites: int
     cases: int
     problems: tuple[PromptgitError, ...]
+    notes: tuple[str, ...] = ()  # what the user should know that is not a problem (computed template names)
 
 
 def check(project: Project) -> CheckReport:
@@ -62,7 +63,8 @@ def check(project: Project) -> CheckReport:
         _check_suite(project, suite, prompts, problems)
     if not names:
         problems.append(no_suites(project))
-    return CheckReport(len(prompts), suites, cases, tuple(problems))
+    notes = tuple(ref.note for found in prompts.values() if found for ref in found.graph.computed)
+    return CheckReport(len(prompts), suites, cases, tuple(problems), notes)
 
 
 def _attempt(step: Callable[[], T], problems: list[PromptgitError]) -> T | None:

@@ -1,0 +1,135 @@
+"""Dataset files, by format: .jsonl, .json, .csv (as spreadsheets write it), .yaml; rows with their lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import posixpath
+from typing import Any
+
+from promptgit.errors import PromptgitError
+from promptgit.tree import Tree, read_text
+from promptgit.yamlio import load_data_file
+
+DATASET_EXTENSIONS = (".jsonl", ".json", ".csv", ".yaml", ".yml")
+Rows = list[tuple[dict, int | None]]  # each row with its 1-based line (None for inline cases)
+
+
+def inline_rows(value: Any, path: str, line: int | None) -> Rows:
+    """Rows given as a list of mappings (a suite's `cases:`, a .json or .yaml dataset)."""
+    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+        raise PromptgitError(
+            "cases must be a list of mappings",
+            file=path,
+            line=line,
+            hint="e.g. `cases: [{id: a, review: Great!, expected: positive}]`",
+        )
+    return [(row, None) for row in value]
+
+
+def load_rows(tree: Tree, path: str) -> list[tuple[dict, int | None]]:
+    """A dataset file's rows with their line numbers, by extension: .jsonl .json .csv .yaml."""
+    text = read_text(tree, path)
+    if path.endswith(".jsonl"):
+        return _jsonl_rows(text, path)
+    if path.endswith(".csv"):
+        return _csv_rows(text, path)
+    if not path.endswith(DATASET_EXTENSIONS):
+        raise PromptgitError(
+            f"unknown dataset format {posixpath.splitext(path)[1]!r}",
+            file=path,
+            hint=f"use one of {', '.join(DATASET_EXTENSIONS)}",
+        )
+    data = load_data_file(text, path)
+    if isinstance(data, dict) and "cases" in data:
+        data = data["cases"]
+    return inline_rows(data, path, 1)
+
+
+def _jsonl_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
+    rows: list[tuple[dict, int | None]] = []
+    bad: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict):
+            rows.append((row, number))
+        else:
+            bad.append(number)
+    if bad:
+        more = (
+            f" (and {len(bad) - 1} more: lines {', '.join(map(str, bad[1:6]))}{'…' if len(bad) > 6 else ''})"
+            if len(bad) > 1
+            else ""
+        )
+        raise PromptgitError(
+            f"line is not a JSON object{more}",
+            file=path,
+            line=bad[0],
+            hint='each line of a .jsonl dataset is one JSON object, e.g. {"id": "t1", "text": "..."}',
+        )
+    return rows
+
+
+def _csv_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
+    """Rows of a CSV as spreadsheets write it: header names trimmed, a space after a comma skipped."""
+    # skipinitialspace: in `"a", "b"` the space before the quote is not part of the second cell,
+    # which would otherwise read as ` "b"` with its quotes kept.
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    rows: list[tuple[dict, int | None]] = []
+    try:
+        header = next(reader, None)
+        if header is None:
+            return rows
+        names = [name.strip() for name in header]
+        _refuse_duplicate_columns(names, path)
+        for cells in reader:
+            if not cells:
+                continue  # a blank line
+            if len(cells) > len(names):
+                raise PromptgitError("row has more cells than the header", file=path, line=reader.line_num)
+            row: dict[str, Any] = dict(zip(names, cells))
+            row.update({name: None for name in names[len(cells) :]})
+            rows.append((row, reader.line_num))
+    except csv.Error as err:
+        raise PromptgitError(f"invalid CSV: {err}", file=path, line=reader.line_num) from None
+    return rows
+
+
+def _refuse_duplicate_columns(names: list[str], path: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise PromptgitError(
+                f"column {name!r} appears twice in the header", file=path, line=1, hint="give every column its own name"
+            )
+        seen.add(name)
+
+
+def json_cells(row: dict, columns: tuple[str, ...], file: str, line: int | None) -> dict:
+    """`row` with each of `columns` that holds text parsed as JSON (an empty cell is null)."""
+    if not columns:
+        return row
+    parsed = dict(row)
+    for column in columns:
+        value = row.get(column)
+        if not isinstance(value, str):
+            continue
+        if not value.strip():
+            parsed[column] = None
+            continue
+        try:
+            parsed[column] = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise PromptgitError(
+                f"column {column!r} is not JSON ({err.msg} at character {err.pos}): {value[:60]!r}",
+                file=file,
+                line=line,
+                hint="the suite's `json_columns:` says this column holds JSON; quote strings as JSON does",
+            ) from None
+    return parsed

@@ -1,0 +1,261 @@
+"""The Jinja boundary: the sandboxed environment prompts render in, the loader that reads a Tree, and role markers.
+
+Role lines (`system:`, `user:`, `assistant:` alone on a line) are recognised in template *source*, at
+parse time, and replaced by a marker that no value can produce: NUL followed by a role code. Every
+value handed to a template has its NULs escaped (NUL becomes NUL + ESCAPE), so a dataset value that
+holds `user:` lines, or even the marker itself, stays text inside the message where the template put
+it. Role lines written in the template keep working wherever they are (loops, macros, partials),
+because the marker is emitted like any other template text.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.ext import Extension
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
+
+from promptgit.errors import PromptgitError
+from promptgit.tree import Tree, normalize, read_text
+
+PROMPT_EXTENSIONS = (".jinja", ".jinja2", ".j2", ".prompty")
+ROLES = ("system", "user", "assistant")
+
+_NUL = "\x00"
+_ESCAPE = "\x04"
+_ROLE_CODE = {"system": "\x01", "user": "\x02", "assistant": "\x03"}
+ROLE_OF_CODE = {code: role for role, code in _ROLE_CODE.items()}
+MARKER = re.compile("\x00([\x01\x02\x03])")
+
+# promptgit's own role line: exactly the lowercase role and a colon (trailing spaces allowed).
+_ROLE_LINE = re.compile(r"^(system|user|assistant):[ \t]*(\r?)$", re.MULTILINE)
+# Prompty's parser is laxer: any case, leading spaces and an optional markdown `#`.
+_PROMPTY_ROLE_LINE = re.compile(
+    r"^[ \t]*#?[ \t]*(system|user|assistant)[ \t]*:[ \t]*(\r?)$", re.MULTILINE | re.IGNORECASE
+)
+
+
+def role_marker(role: str) -> str:
+    """The text a role line in a template renders to."""
+    return _NUL + _ROLE_CODE[role]
+
+
+def mark_roles(source: str, filename: str | None) -> str:
+    """Template source with each role line replaced by its marker; line numbers are kept."""
+    if _NUL in source:
+        line = source.count("\n", 0, source.index(_NUL)) + 1
+        raise jinja2.TemplateSyntaxError("the template contains a NUL character", line, filename, filename)
+    pattern = _PROMPTY_ROLE_LINE if (filename or "").endswith(".prompty") else _ROLE_LINE
+    return pattern.sub(lambda m: role_marker(m.group(1).lower()) + m.group(2), source)
+
+
+def escape_values(value: Any) -> Any:
+    """`value` with every NUL in its strings escaped, so no value can carry a role marker.
+
+    Mappings, lists and tuples are copied only where a string inside them changes.
+    """
+    if isinstance(value, str):
+        return value.replace(_NUL, _NUL + _ESCAPE) if _NUL in value else value
+    if isinstance(value, Mapping):
+        items = [(escape_values(k), escape_values(v)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items())):
+            return value
+        return dict(items)
+    if isinstance(value, (list, tuple)):
+        escaped = [escape_values(v) for v in value]
+        if all(a is b for a, b in zip(escaped, value)):
+            return value
+        return tuple(escaped) if isinstance(value, tuple) else escaped
+    return value
+
+
+def unescape(text: str) -> str:
+    """Rendered text between markers, with escaped NULs restored."""
+    return text.replace(_NUL + _ESCAPE, _NUL)
+
+
+class _RoleLines(Extension):
+    """Turns role lines into markers before Jinja lexes the source (parse and load alike)."""
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        return mark_roles(source, filename or name)
+
+
+_LOADED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("promptgit_loaded", default=None)
+
+
+class _Environment(SandboxedEnvironment):
+    """The sandbox, recording the file of every template a render loads (includes, imports, extends)."""
+
+    def get_template(self, name: str | jinja2.Template, parent: str | None = None, globals: Any = None) -> Any:
+        template = super().get_template(name, parent, globals)
+        _record(template)
+        return template
+
+    def select_template(self, names: Any, parent: str | None = None, globals: Any = None) -> Any:
+        template = super().select_template(names, parent, globals)
+        _record(template)
+        return template
+
+
+def _record(template: jinja2.Template) -> None:
+    loaded = _LOADED.get()
+    if loaded is not None and template.filename:
+        loaded.add(template.filename)
+
+
+@contextmanager
+def recording_loads() -> Iterator[set[str]]:
+    """Collect the files of every template loaded inside the block (project-relative paths)."""
+    loaded: set[str] = set()
+    token = _LOADED.set(loaded)
+    try:
+        yield loaded
+    finally:
+        _LOADED.reset(token)
+
+
+class _TreeLoader(jinja2.BaseLoader):
+    """Resolves include and import names under the prompts folder of a Tree, and nowhere else."""
+
+    def __init__(self, tree: Tree, folder: str) -> None:
+        self.tree = tree
+        self.folder = folder
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        path = template_path(self.folder, template)
+        if not self.tree.exists(path):
+            raise jinja2.TemplateNotFound(template)
+        _, body = split_front_matter(read_text(self.tree, path), path)
+        return body, path, lambda: True
+
+
+def template_path(folder: str, template: str) -> str:
+    """The file an include name refers to; a name that leaves the prompts folder is refused."""
+    try:
+        path = normalize(f"{folder}/{template}")
+    except PromptgitError:
+        path = ""
+    if not path.startswith(folder + "/"):
+        raise PromptgitError(
+            f"include {template!r} is outside {folder}/",
+            hint=f"templates may include only files under {folder}/, named relative to it",
+        )
+    return path
+
+
+def split_front_matter(text: str, path: str) -> tuple[tuple[str, int] | None, str]:
+    """Split `---` front matter from the body; the body keeps its line numbers (front matter blanked)."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
+        return None, text
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() == "---":
+            front = "".join(lines[1:index])
+            body = "\n" * (index + 1) + "".join(lines[index + 1 :])
+            return (front, 2), body
+    raise PromptgitError(
+        "front matter is not closed",
+        file=path,
+        line=1,
+        hint="end the settings block with a line that is exactly `---`",
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def environment(tree: Tree, folder: str) -> SandboxedEnvironment:
+    """The sandboxed environment for one snapshot (so a suite's thousand renders compile a template once)."""
+    return _Environment(
+        loader=_TreeLoader(tree, folder),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=[_RoleLines],
+    )
+
+
+def parse(tree: Tree, folder: str, source: str, path: str) -> nodes.Template:
+    """Parse template source (role lines marked); a syntax error becomes a PromptgitError at its line."""
+    try:
+        return environment(tree, folder).parse(source, name=path, filename=path)
+    except jinja2.TemplateSyntaxError as err:
+        raise PromptgitError(
+            f"template syntax error: {err.message}",
+            file=err.filename or path,
+            line=err.lineno,
+            hint="check the {% %} and {{ }} tags around this line",
+        ) from None
+
+
+def loads_in(ast: nodes.Template) -> Iterator[nodes.Node]:
+    """Every node of `ast` that loads another template: include, import, from-import, extends."""
+    yield from ast.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))
+
+
+def split_marked(text: str) -> Sequence[str]:
+    """Rendered text split at role markers: [lead, code, content, code, content, ...]."""
+    return MARKER.split(text)
+
+
+def render_file(tree: Tree, folder: str, path: str, values: Mapping[str, Any]) -> tuple[str, set[str]]:
+    """Render the template at `path` with `values` (escaped, see `escape_values`).
+
+    Returns the rendered text (role markers in it) and the files of every template the render loaded.
+    Jinja's errors become PromptgitErrors at the template file and line where they happened.
+    """
+    try:
+        with recording_loads() as loaded:
+            env = environment(tree, folder)
+            template = env.get_template(path[len(folder) + 1 :])
+            text = template.render(escape_values(values))
+    except PromptgitError as err:
+        raise err.located(*_template_frame(sys.exc_info()[2], path)) from None
+    except jinja2.TemplateSyntaxError as err:
+        raise PromptgitError(f"template syntax error: {err.message}", file=err.filename, line=err.lineno) from None
+    except jinja2.UndefinedError as err:
+        raise PromptgitError(
+            f"undefined variable: {err.message}",
+            **_where(sys.exc_info()[2], path),
+            hint="pass it with --var NAME=VALUE, from the suite's dataset (or `vars:`), "
+            "or give it a default in `inputs:`",
+        ) from None
+    except SecurityError as err:
+        raise PromptgitError(
+            f"the template reaches for Python internals ({err})",
+            **_where(sys.exc_info()[2], path),
+            hint="templates may use variables, filters and tests, not attributes such as __class__",
+        ) from None
+    except jinja2.TemplateNotFound as err:
+        raise PromptgitError(
+            f"included template {err.name!r} not found",
+            **_where(sys.exc_info()[2], path),
+            hint=f"include names are relative to {folder}/",
+        ) from None
+    return text, loaded
+
+
+def _where(tb: TracebackType | None, default_file: str) -> dict[str, Any]:
+    file, line = _template_frame(tb, default_file)
+    return {"file": file, "line": line}
+
+
+def _template_frame(tb: TracebackType | None, default_file: str) -> tuple[str, int | None]:
+    """The innermost template file and line in a traceback (Jinja rewrites frames to template lines)."""
+    found: tuple[str, int | None] = (default_file, None)
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(PROMPT_EXTENSIONS) or filename == default_file:
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
