@@ -22,7 +22,7 @@ from promptgit.display import (
 )
 from promptgit.evaluate import SuiteResult
 from promptgit.gates import judge, overall, sensitivity, sensitivity_text, sensitivity_warning, threshold_position
-from promptgit.github import MARKER, prepare_body
+from promptgit.github import MARKER, NOTHING_AFFECTED, prepare_body
 
 if TYPE_CHECKING:
     from promptgit.commands.bisect import Culprit
@@ -228,16 +228,14 @@ def _shrink(limits: _Limits) -> bool:
     return True
 
 
-def ci_markdown(ci: CiReport) -> str:
-    """The `promptgit ci` report for a pull request comment."""
+def ci_markdown(ci: CiReport, limit: int = COMMENT_LIMIT) -> str:
+    """The `promptgit ci` report for a pull request comment (or, with a larger `limit`, the job summary)."""
     gates = {g.suite: g for g in ci.gates}
     count = len(ci.diff.suites)
-    headline = (
-        f"{count} suite{'s' if count != 1 else ''} affected by this change."
-        if count
-        else "No suite is affected by this change: nothing to evaluate."
+    headline = f"{count} suite{'s' if count != 1 else ''} affected by this change." if count else NOTHING_AFFECTED
+    return fit(
+        lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits, ci.culprits), limit
     )
-    return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits, ci.culprits))
 
 
 def diff_markdown(report: DiffReport) -> str:

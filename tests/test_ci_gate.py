@@ -203,7 +203,7 @@ def test_a_failing_model_is_inconclusive(openai_server: Server, tmp_path: Path, 
     assert "head: 0/40 passed, 40 errors" in report
 
 
-def test_ci_reuses_results_a_teammate_pushed(openai_server: Server, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_ci_reuses_a_teammates_results_for_the_base_side_only(openai_server: Server, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     repo, c1, c2 = two_versions(tmp_path / "repo", dataset(), gates="threshold: 0.7\n")
     remote = tmp_path / "remote.git"
     repo.git("init", "-q", "--bare", "-b", "main", str(remote))
@@ -211,11 +211,23 @@ def test_ci_reuses_results_a_teammate_pushed(openai_server: Server, tmp_path: Pa
     repo.git("push", "-q", "origin", "main")
     first, _ = run_ci(run_cli, repo, c1, c2, 0)
     assert run_cli(["sync", "push"], repo.path).code == 0
+    verdicts = (first["verdict"], first["suites"][0]["base_score"], first["suites"][0]["head_score"])
+
+    # Pulled results stand in for the base; the head, what the pull request claims, is evaluated here.
     clone = Repo(tmp_path / "clone")
     repo.git("clone", "-q", str(remote), str(clone.path), cwd=tmp_path)
     requests = len(openai_server.requests)
     second, report = run_ci(run_cli, clone, c1, c2, 0)  # pulls from origin first (--pull is the default)
-    assert second == first
+    assert (second["verdict"], second["suites"][0]["base_score"], second["suites"][0]["head_score"]) == verdicts
+    assert len(openai_server.requests) == requests + 40
+    assert "40 model calls made, 40 cached" in report
+
+    # Opting in lets them stand in for the head too.
+    trusting = Repo(tmp_path / "trusting")
+    repo.git("clone", "-q", str(remote), str(trusting.path), cwd=tmp_path)
+    requests = len(openai_server.requests)
+    third, report = run_ci(run_cli, trusting, c1, c2, 0, "--trust-shared-head")
+    assert (third["verdict"], third["suites"][0]["base_score"], third["suites"][0]["head_score"]) == verdicts
     assert len(openai_server.requests) == requests
     assert "0 model calls made, 80 cached" in report
 

@@ -3,6 +3,7 @@ culprit inside a pull request whose gate failed (`ci`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -71,10 +72,14 @@ class _Search:
     moved: frozenset[str] | None = None  # the cases that changed between good and bad, once known
     change: stats.BisectCall | None = None
     span: str = ""  # good..bad, as a range to name
+    trusted_after: str | None = None  # a fingerprint (good's): every other version only from our own results
 
     def result(self, plan: Plan) -> SuiteResult:
         if plan.fingerprint not in self.results:
             options = options_for(self.project)
+            if self.trusted_after is not None and plan.fingerprint != self.trusted_after:
+                # Inside a pull request, pulled results may stand in for the base only (the trust rule).
+                plan = dataclasses.replace(plan, trusted_only=True)
             self.results[plan.fingerprint] = evaluate([plan], self.store, options, self.progress)[0]
             self.plans[plan.fingerprint] = plan
         return self.results[plan.fingerprint]
@@ -171,8 +176,13 @@ def bisect(
     good: str | None = None,
     bad: str = "HEAD",
     progress: Progress | None = None,
+    base_only_shared: bool = False,
 ) -> BisectReport:
-    """Binary search over the commits that change the suite's fingerprint, between good and bad."""
+    """Binary search over the commits that change the suite's fingerprint, between good and bad.
+
+    `base_only_shared`: pulled (shared) results may stand in for good's version only; every later
+    version is evaluated from this machine's own results (the trust rule of `ci`).
+    """
     root = project.root
     bad_sha = git.resolve(root, bad)
     versions = suite_versions(root, suite, until=bad_sha)
@@ -181,6 +191,8 @@ def bisect(
     search = _Search(project, store, suite, case, progress)
     points = [Point(v.commit, v.plan) for v in versions if v.evaluable and v.plan is not None]
     good_version = _good_version(search, points, good, bad_sha)
+    if base_only_shared:
+        search.trusted_after = good_version.plan.fingerprint
     inside = {c.sha for c in git.history(root, until=bad_sha, since=good_version.commit.sha)}
     between = [p for p in points if p.commit.sha in inside]
     search.skipped = [
@@ -358,11 +370,13 @@ def culprit_in_range(
     """Bisect `suite` inside base..head: the commit that caused its drop, or None when none can be named.
 
     Only the commits that change the suite's fingerprint are candidates, at most about log2 of them are
-    evaluated, and each result is stored (`bisect`). None when bisect finds nothing (no drop, within
-    noise, or the suite cannot be evaluated at base): the gate's verdict stands on its own then.
+    evaluated, and each result is stored (`bisect`). Pulled results may stand in for base only: the
+    pull request's own commits are evaluated from this machine's results (the trust rule). None when
+    bisect finds nothing (no drop, within noise, or the suite cannot be evaluated at base): the gate's
+    verdict stands on its own then.
     """
     try:
-        found = bisect(project, store, suite, good=base, bad=head, progress=progress)
+        found = bisect(project, store, suite, good=base, bad=head, progress=progress, base_only_shared=True)
     except PromptgitError:
         return None
     if found.first_bad is None:
