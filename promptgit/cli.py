@@ -291,6 +291,7 @@ def sync(direction: str, remote: str) -> int:
     is_flag=True,
     help="Let pulled results stand in for the head side too (anyone who can push a ref can write them).",
 )
+@click.option("--no-bisect", is_flag=True, help="Do not bisect a failing pull request for the commit that caused it.")
 @time_limit_option
 @quiet_option
 @json_option
@@ -301,6 +302,7 @@ def ci(
     report_path: Path | None,
     pull: bool,
     remote: str,
+    no_bisect: bool,
     trust_shared_head: bool,
     time_limit: float | None,
     quiet: bool,
@@ -314,7 +316,18 @@ def ci(
 
     with opened() as (project, store):
         pull_from = remote if pull else None
-        result = ci(project, store, base, head, suites, progress("ci", quiet), pull_from, time_limit, trust_shared_head)
+        result = ci(
+            project,
+            store,
+            base,
+            head,
+            suites,
+            progress("ci", quiet),
+            pull_from,
+            time_limit,
+            trust_shared_head,
+            bisect=not no_bisect,
+        )
     for note in result.notes:
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)

@@ -99,6 +99,7 @@ class SuiteResult:
     seconds: float = 0.0
     model: str | None = None
     stopped: str | None = None  # why the run ended before every case was evaluated (a time limit), if it did
+    threshold_rule: str = "score"  # the suite's `threshold_rule:`, which gates.py applies
 
     @property
     def passed(self) -> int:
@@ -406,6 +407,7 @@ class _Run:
             seconds=tally.finished - tally.started if tally.started is not None else 0.0,
             model=_model_of(plan),
             stopped=self.stopped if any(c.score is None for c in cases) else None,
+            threshold_rule=plan.suite.threshold_rule,
         )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptgit import git
+from promptgit.commands.bisect import Culprit, pull_request_culprits
 from promptgit.commands.diff import diff
 from promptgit.compare import DiffReport
 from promptgit.errors import PromptgitError
@@ -25,6 +26,7 @@ class CiReport:
     gates: tuple[Gate, ...]
     prompt_diffs: dict[str, str]
     notes: tuple[str, ...] = ()  # what the user should know about the run itself (shared results pulled or not)
+    culprits: tuple[Culprit, ...] = ()  # the commit inside the range behind each failed drop (issue 13, item 7)
 
     def gate(self, suite: str) -> Gate:
         """The gate of one suite."""
@@ -41,12 +43,14 @@ def ci(
     pull_from: str | None = None,
     time_limit: float | None = None,
     trust_shared_head: bool = False,
+    bisect: bool = True,
 ) -> CiReport:
     """Pull shared results when a remote has them, evaluate both sides, and judge every affected suite.
 
     Shared (pulled) results and responses may stand in for the base side only: the head side is
     evaluated from this machine's own results unless `trust_shared_head` (docs/github-action.md,
-    "Shared results and trust").
+    "Shared results and trust"). With `bisect` (default), a suite that failed with a drop is bisected
+    inside base..head for its culprit.
     """
     root = project.root
     notes = _pull_quietly(project, store, pull_from) if pull_from else ()
@@ -58,7 +62,9 @@ def ci(
         for d in compared.suites
         if d.prompt_files
     }
-    return CiReport(overall(gates), compared, gates, prompt_diffs, notes)
+    # Issue 13, item 7: name the commit behind each failed drop (commands/bisect.py holds the logic).
+    culprits = pull_request_culprits(project, store, compared, gates, head, progress) if bisect else ()
+    return CiReport(overall(gates), compared, gates, prompt_diffs, notes, culprits)
 
 
 def _pull_quietly(project: Project, store: Store, remote: str) -> tuple[str, ...]:
