@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import random
 import time
+import uuid
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -15,11 +18,21 @@ from promptgit import stats
 from promptgit.errors import PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
+from promptgit.limiter import AdaptiveLimit
 from promptgit.project import Project, no_cases
 from promptgit.prompts import Prompt, load_prompt, merged_settings, render
 from promptgit.scorers import Scorer, ScorerError, ScorerSite, build, judge_settings
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
+
+# A call's claim on its key (Store.claim) lasts one attempt's bound, and its owner renews it every
+# third of that while it works, so a live run never loses a claim and a dead one's lapses within a lease.
+# The environment variable, in seconds, is for tests that kill a claimer.
+LEASE_ENV = "PROMPTGIT_CLAIM_LEASE"
+# Seconds between a waiter's looks at the store, doubling from the first to the cap (then jittered):
+# an answer from another process is seen at most this late.
+POLL_FIRST = 0.02
+POLL_CAP = 0.5
 
 
 @dataclass(frozen=True)
@@ -217,6 +230,10 @@ class _Run:
         self.stopped: str | None = None
         # Calls in flight by cache key: a second job needing the same answer waits for the first's call.
         self.in_flight: dict[str, asyncio.Future[StoredResponse]] = {}
+        # This run's name on its claims in the store, so other processes wait for its calls, not repeat them.
+        self.owner = uuid.uuid4().hex
+        self.lease = _lease(options)
+        self.limit = AdaptiveLimit(options.concurrency)  # requests in flight, halved on 429s
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = _unique(plans)
@@ -233,8 +250,16 @@ class _Run:
         self.total = sum(len(p.suite.cases) * p.suite.repeat - len(stored[p.fingerprint]) for p in unique)
         for plan in unique:
             self.tallies[plan.fingerprint].cached += len(stored[plan.fingerprint])
+        if self.total:
+            # Work that is not stored will most likely need a call: import litellm meanwhile.
+            from promptgit import models
+
+            models.preload()
         self._report()
-        await self._drain(jobs)
+        try:
+            await self._drain(jobs)
+        finally:
+            self.store.release_all(self.owner)  # whatever a cancelled call still held
         results = {p.fingerprint: self._result(p) for p in unique}
         return [results[p.fingerprint] for p in plans]
 
@@ -243,11 +268,20 @@ class _Run:
         if not self.total:
             return
         limit = self.options.time_limit
+        renewing = asyncio.ensure_future(self._renew_claims())
         try:
             await asyncio.wait_for(asyncio.gather(*(self._worker(jobs) for _ in range(width))), timeout=limit)
         except asyncio.TimeoutError:
             # What finished is stored; the cases cut off are left unevaluated, so the run is inconclusive.
             self.stopped = f"the run's time limit of {limit:g} s was reached"
+        finally:
+            renewing.cancel()
+
+    async def _renew_claims(self) -> None:
+        """Keep this run's claims alive while it runs (a call may outlast a lease: retries, 429s)."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            self.store.renew(self.owner, self.lease)
 
     async def _worker(self, jobs: Iterator[_Job]) -> None:
         for job in jobs:  # a shared iterator: each worker takes the next job when it is free
@@ -291,7 +325,7 @@ class _Run:
     ) -> tuple[StoredResponse, bool]:
         """The response for `key` and whether this job paid a call for it: stored (`trusted_only`: computed
         here), shared with an identical call already in flight (its answer or its failure), or called now.
-        One call per key in a run."""
+        One call per key in a run, and across runs sharing the store (_claimed)."""
         stored = self.store.get_response(key, trusted_only)
         if stored is not None:
             return stored, False
@@ -302,7 +336,7 @@ class _Run:
         future.add_done_callback(_consume)
         self.in_flight[key] = future
         try:
-            response = await self._call(settings, messages, key, tally, file)
+            response, paid = await self._claimed(settings, messages, key, tally, file, trusted_only)
         except Exception as err:  # the call's failure is every waiter's failure
             future.set_exception(err)
             raise
@@ -312,7 +346,33 @@ class _Run:
         finally:
             del self.in_flight[key]
         future.set_result(response)
-        return response, True
+        return response, paid
+
+    async def _claimed(
+        self,
+        settings: dict[str, Any],
+        messages: list[dict[str, str]],
+        key: str,
+        tally: _Tally,
+        file: str,
+        trusted_only: bool,
+    ) -> tuple[StoredResponse, bool]:
+        """Call for `key` under this run's claim on it in the store, or wait for the run that holds the
+        claim to store its answer; whether this run paid. When the holder gives up without an answer
+        (its call failed) or its lease lapses (it died), this run claims the key and calls itself."""
+        delay = POLL_FIRST
+        while not self.store.claim(key, self.owner, self.lease, trusted_only):
+            stored = self.store.get_response(key, trusted_only)
+            while stored is None and self.store.claimed(key):
+                await asyncio.sleep(random.uniform(delay / 2, delay))  # jittered: waiters do not poll in step
+                delay = min(POLL_CAP, delay * 2)
+                stored = self.store.get_response(key, trusted_only)
+            if stored is not None:
+                return stored, False
+        try:
+            return await self._call(settings, messages, key, tally, file), True
+        finally:
+            self.store.release(key, self.owner)  # after the answer is stored: a waiter finds it, not a gap
 
     async def _call(
         self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally, file: str
@@ -322,7 +382,12 @@ class _Run:
         options = {k: v for k, v in settings.items() if k != "model"}
         try:
             done = await models.complete(
-                settings["model"], messages, options, timeout=self.options.timeout, retries=self.options.retries
+                settings["model"],
+                messages,
+                options,
+                timeout=self.options.timeout,
+                retries=self.options.retries,
+                limit=self.limit,
             )
         except PromptgitError as err:
             raise err.located(file) from None  # a rejected setting or key: name the file that set the model
@@ -428,6 +493,23 @@ def _sendable(settings: dict[str, Any]) -> dict[str, Any]:
     if "response_format" in settings and not models.supports_json_mode(settings["model"]):
         return {k: v for k, v in settings.items() if k != "response_format"}
     return settings
+
+
+def _lease(options: Options) -> float:
+    """Seconds a claim lasts unless renewed: one attempt's bound (the call timeout plus its grace), or
+    the PROMPTGIT_CLAIM_LEASE environment variable."""
+    from promptgit.models import TIMEOUT_GRACE  # models imports litellm only when a call is made
+
+    override = os.environ.get(LEASE_ENV)
+    if override:
+        try:
+            seconds = float(override)
+        except ValueError:
+            raise PromptgitError(f"{LEASE_ENV} must be a number of seconds, not {override!r}") from None
+        if seconds > 0:
+            return seconds
+        raise PromptgitError(f"{LEASE_ENV} must be a number of seconds above 0, not {override!r}")
+    return options.timeout + TIMEOUT_GRACE
 
 
 def _consume(future: asyncio.Future[StoredResponse]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import gc
 import json
@@ -10,6 +11,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from promptgit.errors import PromptgitError
+from promptgit.limiter import AdaptiveLimit, Outcome
 
 # Full-jitter exponential backoff: attempt n waits uniform(0, min(CAP, BASE * 2**(n-1))) seconds.
 # Module constants so tests can shorten them.
@@ -24,6 +27,11 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 20.0
 # A provider's Retry-After is honoured up to this; beyond it we would rather fail and report.
 RETRY_AFTER_CAP = 60.0
+# 429s do not spend the retry budget (the provider is busy, not failing); a call waits out rate limits
+# for at most this long in total, then fails. A run's time limit, when set, cancels it sooner.
+RATE_LIMIT_PATIENCE = 600.0
+# OpenAI answers 429 also for an exhausted quota, which no wait cures: such a call fails at once.
+_QUOTA_PHRASES = ("insufficient_quota", "exceeded your current quota")
 # litellm enforces `timeout` itself; this grace only catches a provider that ignores it.
 TIMEOUT_GRACE = 5.0
 
@@ -37,6 +45,8 @@ _BOILERPLATE = re.compile(r"^(litellm\.\w+: )?(\w+Error: )?(\w+Exception - )?")
 
 _random = random.Random()
 _litellm_module: ModuleType | None = None
+_import_lock = threading.Lock()  # litellm is imported and set up once, by a preload thread or a caller
+_preloader: threading.Thread | None = None
 _unpriced: set[str] = set()  # model names litellm has no price for
 _prepared_local: set[str] = set()  # local models whose runtime and verified file are in place
 
@@ -69,14 +79,49 @@ class _Failure:
     message: str
     retryable: bool
     retry_after: float | None = None
+    rate_limited: bool = False  # a 429: waited out apart from the retry budget
 
 
 class _MalformedResponse(Exception):
     """A 200 answer we cannot use (no choices, no content): retried like a server error."""
 
 
+def preload() -> None:
+    """Start importing litellm on a background thread, so that the first call waits only for what remains.
+
+    For a command that knows it will call a model: the import (about 3 s of CPU here, most of the time
+    before a first request) overlaps whatever the command does meanwhile. Idempotent; a failed import
+    is left for the first call to raise.
+    """
+    global _preloader
+    if _litellm_module is None and _preloader is None:
+        _preloader = threading.Thread(target=_import_quietly, name="promptgit-import-litellm", daemon=True)
+        _preloader.start()
+
+
+async def ready() -> None:
+    """Wait, without blocking the event loop, for a preload() in progress to finish."""
+    thread = _preloader
+    if thread is not None and thread.is_alive():
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+
+
+def _import_quietly() -> None:
+    # A failed import is raised again by the caller's own _litellm(), where it can be reported.
+    with contextlib.suppress(Exception):
+        _litellm()
+
+
 def _litellm() -> ModuleType:
-    """litellm, imported on first use (it takes seconds) and quietened."""
+    """litellm, imported on first use (it takes seconds) and quietened; safe to call from two threads."""
+    if _litellm_module is None:
+        with _import_lock:
+            _import_litellm()
+    assert _litellm_module is not None
+    return _litellm_module
+
+
+def _import_litellm() -> None:
     global _litellm_module
     if _litellm_module is None:
         # Without this litellm downloads its price list from the internet at import.
@@ -93,7 +138,6 @@ def _litellm() -> ModuleType:
         # walking them (a full collection mid-run paused every call for ~185 ms).
         gc.freeze()
         _litellm_module = litellm
-    return _litellm_module
 
 
 def _trim_per_call_work(litellm: ModuleType) -> None:
@@ -195,16 +239,27 @@ async def complete(
     *,
     timeout: float,
     retries: int,
+    limit: AdaptiveLimit | None = None,
 ) -> Completion:
-    """Call `model` once through litellm, retrying transient failures up to `retries` times."""
+    """Call `model` once through litellm, retrying transient failures up to `retries` times.
+
+    Rate limits (429) are waited out apart from `retries`, for up to RATE_LIMIT_PATIENCE seconds in
+    all, each wait the provider's Retry-After plus full jitter. With `limit`, every request holds one
+    of its slots while in flight, and tells it whether the provider had room (AIMD: limiter.py).
+    Raises ModelCallError when the call still fails, PromptgitError for a configuration problem.
+    """
+    await ready()
     litellm = _litellm()
     if model.startswith("local/"):
         _ensure_local_model(model)
     kwargs = {k: v for k, v in settings.items() if k not in _OWN_KWARGS}
-    attempt = 0
+    sent = failed = limited = 0
+    waited = 0.0  # seconds spent waiting out 429s
     while True:
-        attempt += 1
+        sent += 1
+        ticket = await limit.acquire() if limit is not None else 0
         started = time.monotonic()
+        outcome = Outcome.OTHER
         try:
             response = await asyncio.wait_for(
                 litellm.acompletion(
@@ -218,13 +273,30 @@ async def complete(
                 ),
                 timeout + TIMEOUT_GRACE,
             )
-            return _completion(litellm, response, time.monotonic() - started, attempt)
+            outcome = Outcome.OK
+            return _completion(litellm, response, time.monotonic() - started, sent)
         except Exception as exc:  # every failure is classified below
             failure = _classify(exc, model, kwargs, timeout)
-        if not failure.retryable or attempt > retries:
-            tries = f" after {attempt} attempts" if attempt > 1 else ""
-            raise ModelCallError(f"{model}: {failure.message}{tries}", attempts=attempt) from None
-        await asyncio.sleep(_delay(attempt, failure.retry_after))
+            outcome = Outcome.LIMITED if failure.rate_limited else Outcome.OTHER
+        finally:
+            if limit is not None:
+                limit.release(ticket, outcome)
+        tries = f" after {sent} attempts" if sent > 1 else ""
+        if failure.rate_limited:
+            limited += 1
+            pause = _delay(limited, failure.retry_after)
+            if waited + pause > RATE_LIMIT_PATIENCE:
+                raise ModelCallError(
+                    f"{model}: {failure.message}{tries}, still rate limited after {waited:.1f} s of waiting",
+                    attempts=sent,
+                ) from None
+            waited += pause
+            await asyncio.sleep(pause)
+            continue
+        failed += 1
+        if not failure.retryable or failed > retries:
+            raise ModelCallError(f"{model}: {failure.message}{tries}", attempts=sent) from None
+        await asyncio.sleep(_delay(failed, failure.retry_after))
 
 
 def supports_json_mode(model: str) -> bool:
@@ -319,7 +391,9 @@ def _classify(exc: Exception, model: str, settings: Mapping[str, Any], timeout: 
     if isinstance(exc, (asyncio.TimeoutError, errors.Timeout)):
         return _Failure(f"timed out after {timeout:g} s", retryable=True)
     if isinstance(exc, errors.RateLimitError):
-        return _Failure(f"rate limited: {text}", retryable=True, retry_after=_retry_after(exc))
+        if any(phrase in text.lower() for phrase in _QUOTA_PHRASES):
+            return _Failure(f"quota exhausted: {text}", retryable=False)
+        return _Failure(f"rate limited: {text}", retryable=True, retry_after=_retry_after(exc), rate_limited=True)
     status = getattr(exc, "status_code", None)
     if isinstance(exc, errors.APIConnectionError) or (isinstance(status, int) and status >= 500):
         return _Failure(text, retryable=True, retry_after=_retry_after(exc))
@@ -403,9 +477,12 @@ def _parse_retry_after(value: str) -> float:
 
 
 def _delay(attempt: int, retry_after: float | None) -> float:
-    """Seconds to wait before attempt `attempt + 1`."""
+    """Seconds to wait after the `attempt`-th failure of its kind: full jitter, uniform(0, min(CAP, BASE *
+    2**(attempt-1))) ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015), after the
+    provider's Retry-After when it gave one, so that callers told the same Retry-After do not all
+    come back at the same instant."""
     backoff = _random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
-    return backoff if retry_after is None else max(retry_after, backoff)
+    return backoff if retry_after is None else retry_after + backoff
 
 
 def _clean(text: str, settings: Mapping[str, Any]) -> str:

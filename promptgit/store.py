@@ -140,6 +140,15 @@ def m002_origin(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE {table} ADD COLUMN origin TEXT NOT NULL DEFAULT 'unknown'")
 
 
+@migration
+def m003_claims(db: sqlite3.Connection) -> None:
+    """Calls in flight, so that processes sharing a store pay each call key once (Store.claim).
+
+    `owner` is a run's random id, `expires` the unix time its lease lapses unless renewed.
+    """
+    db.execute("CREATE TABLE claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL)")
+
+
 def _applied(db: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in this database, in the order they ran."""
     exists = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
@@ -368,6 +377,53 @@ class Store:
                 origin = excluded.origin""",
             (key, r.text, r.model, r.input_tokens, r.output_tokens, r.cost, r.seconds, time.time(), LOCAL),
         )
+
+    # --- claims: one call per key across processes ------------------------------------------------
+
+    def claim(self, key: str, owner: str, lease: float, trusted_only: bool = False) -> bool:
+        """Take the claim on `key` for `lease` seconds; False when its response is stored (`trusted_only`:
+        one computed here) or another owner's claim on it has not expired.
+
+        One statement, so one short write transaction: two processes cannot both take a key, and a
+        response stored just before is seen. A lapsed claim (its owner died) is taken over in place.
+        """
+        now = time.time()
+        trust = _TRUSTED if trusted_only else ""
+        cursor = self._execute(
+            f"""INSERT INTO claims (key, owner, expires)
+            SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM responses WHERE key = ?{trust})
+            ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
+            WHERE claims.expires < ?""",
+            (key, owner, now + lease, key, now),
+        )
+        return cursor.rowcount == 1
+
+    def claimed(self, key: str) -> bool:
+        """Whether a claim on `key` is live (not expired), whoever holds it; a read, no lock taken."""
+        row = self._execute("SELECT 1 FROM claims WHERE key = ? AND expires >= ?", (key, time.time())).fetchone()
+        return row is not None
+
+    def release(self, key: str, owner: str) -> None:
+        """Give up `owner`'s claim on `key` (after storing its response, or when the call failed)."""
+        self._execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+
+    def renew(self, owner: str, lease: float) -> int:
+        """Extend every claim `owner` holds to `lease` seconds from now, and drop lapsed claims of anyone
+        (owners that died); returns how many claims `owner` holds."""
+        now = time.time()
+        self._execute("BEGIN IMMEDIATE")
+        try:
+            held = self._execute("UPDATE claims SET expires = ? WHERE owner = ?", (now + lease, owner)).rowcount
+            self._execute("DELETE FROM claims WHERE expires < ?", (now,))
+            self._execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return held
+
+    def release_all(self, owner: str) -> None:
+        """Give up every claim `owner` still holds (a run ending, cancelled or not)."""
+        self._execute("DELETE FROM claims WHERE owner = ?", (owner,))
 
     # --- results --------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from promptgit import models
+from promptgit import evaluate, models
 from tests.conftest import Result
 from tests.openai_fixtures import DUMMY_KEY
 from tests.openai_server import Server, spawn_server
@@ -162,7 +163,8 @@ def test_a_sigkilled_run_resumes_without_paying_again(write, tmp_path: Path) -> 
     server = spawn_server(latency=0.2)
     try:
         root = labelled_project(write, 60, wrong={5}, settings="concurrency: 4\n")
-        env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY, "OPENAI_API_BASE": server.api_base}
+        # The killed run's claims on its calls in flight lapse after this lease; the second run then takes them.
+        env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY, "OPENAI_API_BASE": server.api_base, evaluate.LEASE_ENV: "1"}
         first = _cli(root, "eval", "--json", env=env)
         deadline = time.monotonic() + 30
         while server.stats().count < 20 and time.monotonic() < deadline:
@@ -193,7 +195,8 @@ def test_two_evaluations_at_once_on_one_store_both_score_the_truth(write) -> Non
             suite = json.loads(out)["suites"][0]
             assert (process.returncode, suite["score"], suite["errors"]) == (0, 117 / 120, 0), err
         paid = server.stats().count
-        assert 120 <= paid <= 240  # a case both runs reached before either stored it is paid twice, no more
+        assert paid == 120  # a call one run had in flight, the other waited for (its claim in the store)
+        assert sum(json.loads(out)["suites"][0]["calls"] for out, _ in outputs) == 120
         third = _cli(root, "eval", "--json", env=env)
         out, _ = third.communicate(timeout=60)
         assert (json.loads(out)["suites"][0]["calls"], server.stats().count) == (0, paid)
@@ -352,3 +355,64 @@ def test_identical_calls_in_flight_are_paid_once(openai_server: Server, write, r
     assert [(s["name"], s["score"]) for s in document["suites"]] == [("route", 0.95), ("route_again", 0.95)]
     assert sum(s["calls"] for s in document["suites"]) == 20
     assert sum(s["cached"] for s in document["suites"]) == 20
+
+
+def claims_in(root: Path) -> list[tuple[str, str, float]]:
+    """The claims table of a project's store, read as another process would."""
+    with sqlite3.connect(root / ".promptgit" / "store.sqlite3", timeout=30) as db:
+        return db.execute("SELECT key, owner, expires FROM claims ORDER BY key").fetchall()
+
+
+def test_a_killed_claimers_calls_are_taken_over_once_its_lease_lapses(write) -> None:  # type: ignore[no-untyped-def]
+    server = spawn_server(latency=60.0)  # the first run's calls never come back before it is killed
+    try:
+        root = labelled_project(write, 8, wrong={6}, settings="concurrency: 4\n")
+        env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY, "OPENAI_API_BASE": server.api_base, evaluate.LEASE_ENV: "2"}
+        first = _cli(root, "eval", "--json", env=env)
+        deadline = time.monotonic() + 60
+        while server.stats().max_in_flight < 4 and time.monotonic() < deadline:  # its four calls were sent
+            time.sleep(0.05)
+        claims = claims_in(root)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        killed = time.monotonic()
+        assert len(claims) == 4 and len({owner for _, owner, _ in claims}) == 1
+        lapses = max(expires for *_, expires in claims) - time.time() + time.monotonic()  # on the server's clock
+        server.configure(latency=0.05)
+
+        second = _cli(root, "eval", "--json", env=env)
+        out, err = second.communicate(timeout=60)
+
+        suite = json.loads(out)["suites"][0]
+        assert (second.returncode, suite["score"], suite["errors"], suite["calls"]) == (0, 7 / 8, 0, 8), err
+        # The four killed calls (answered nothing) and the second run's eight: no call paid while a claim was live.
+        assert server.stats().count == 12
+        later = [arrival for arrival, _ in server.timeline() if arrival > killed]
+        assert len(later) == 8 and min(later) >= lapses - 0.1  # it waited the lease out before taking them over
+        assert claims_in(root) == []  # every claim released
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(("concurrency", "provider_limit", "retries"), [(32, 8, 4), (32, 8, 0), (16, 3, 1)])
+def test_rate_limits_lower_the_concurrency_and_never_end_a_case(  # type: ignore[no-untyped-def]
+    write, concurrency: int, provider_limit: int, retries: int
+) -> None:
+    server = spawn_server(latency=0.05, max_concurrency=provider_limit, retry_after=0.2)
+    try:
+        root = labelled_project(
+            write, 400, wrong=set(range(0, 400, 8)), settings=f"concurrency: {concurrency}\nretries: {retries}\n"
+        )
+        env = {**os.environ, "OPENAI_API_KEY": DUMMY_KEY, "OPENAI_API_BASE": server.api_base}
+        done = subprocess.run(
+            [sys.executable, "-m", "promptgit", "eval", "--json"], cwd=root, env=env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+        suite = json.loads(done.stdout)["suites"][0]
+        stats = server.stats()
+        assert (done.returncode, suite["errors"], suite["score"], suite["calls"]) == (0, 0, 0.875, 400), done.stderr
+        assert stats.outcomes["ok"] == 400  # each case answered once: a 429 is never followed by a second answer
+        assert stats.count == 400 + stats.outcomes.get("busy", 0)
+        assert stats.max_in_flight == provider_limit
+    finally:
+        server.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
+import re
 import subprocess
 import sys
 import time
@@ -195,7 +197,8 @@ def test_backoff_is_full_jitter_and_capped(monkeypatch: pytest.MonkeyPatch) -> N
     delays = [models._delay(10, None) for _ in range(200)]
     assert min(delays) >= 0.0 and max(delays) <= 20.0 and max(delays) > 10.0
     assert all(models._delay(1, None) <= 0.5 for _ in range(50))
-    assert models._delay(1, 3.0) == 3.0  # Retry-After wins over a shorter backoff
+    after = [models._delay(1, 3.0) for _ in range(200)]  # Retry-After, then full jitter on top
+    assert min(after) >= 3.0 and max(after) <= 3.5 and len(set(after)) == 200
 
 
 def test_busy_server_429s_are_waited_out(openai_server: Server) -> None:
@@ -366,3 +369,69 @@ def test_in_process_server_records_requests() -> None:
     assert isinstance(record, RequestRecord)
     assert (record.status, record.outcome, record.attempt) == (200, "ok", 0)
     assert record.finish >= record.arrival
+
+
+def test_429s_do_not_spend_the_retry_budget_and_retry_after_is_jittered(openai_server: Server) -> None:
+    openai_server.configure(script=("429", "429", "429", "500"), retry_after=0.2)
+    result = call(openai_server, retries=1)  # three 429s and one 500: only the 500 spends the one retry
+    assert (result.text, result.attempts) == ("billing", 5)
+    assert outcomes(openai_server) == ["429", "429", "429", "500", "ok"]
+    records = sorted(openai_server.requests, key=lambda r: r.arrival)
+    waits = [later.arrival - earlier.finish for earlier, later in itertools.pairwise(records[:4])]
+    assert all(0.2 <= wait < 0.2 + 0.02 * 2**n + 0.3 for n, wait in enumerate(waits))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "You exceeded your current quota, please check your plan and billing details.",
+        "insufficient_quota: no credit left",
+    ],
+)
+def test_an_exhausted_quota_is_not_waited_out(message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    litellm = models._litellm()
+    error = litellm.exceptions.RateLimitError(message, llm_provider="openai", model="gpt-4o-mini")
+    assert models._classify(error, "openai/gpt-4o-mini", {}, 5.0) == models._Failure(
+        f"quota exhausted: RateLimitError: {message}", retryable=False
+    )
+    busy = litellm.exceptions.RateLimitError("too many requests in flight", llm_provider="openai", model="m")
+    assert models._classify(busy, "openai/m", {}, 5.0).rate_limited
+
+
+def test_rate_limiting_past_the_patience_is_an_error(openai_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(models, "RATE_LIMIT_PATIENCE", 0.5)
+    openai_server.configure(rates={"429": 1.0}, retry_after=0.2)
+    with pytest.raises(ModelCallError) as caught:
+        call(openai_server, retries=10)
+    assert caught.value.attempts == 3  # waits of 0.2 s and a little jitter: a third would pass 0.5 s
+    assert re.fullmatch(
+        r"openai/test-model: rate limited: RateLimitError: .*injected rate limit.* after 3 attempts, "
+        r"still rate limited after 0\.4 s of waiting",
+        caught.value.message,
+    ), caught.value.message
+
+
+def test_a_shared_limit_adapts_to_a_provider_that_allows_fewer_calls(openai_server: Server) -> None:
+    from promptgit.limiter import AdaptiveLimit
+
+    openai_server.configure(latency=0.05, max_concurrency=4, retry_after=0.05)
+    limit = AdaptiveLimit(16)
+
+    async def many() -> list[Completion]:
+        settings = {**litellm_settings(openai_server), "temperature": 0}
+        calls = [
+            models.complete(
+                TEST_MODEL, [{"role": "user", "content": f"case {i} ANSWER: {i}"}], settings, timeout=5, retries=0,
+                limit=limit,
+            )
+            for i in range(48)
+        ]  # fmt: skip
+        return await asyncio.gather(*calls)
+
+    results = asyncio.run(many())
+    assert [r.text for r in results] == [str(i) for i in range(48)]
+    stats = openai_server.stats()
+    assert (stats.outcomes["ok"], stats.max_in_flight, limit.in_flight) == (48, 4, 0)
+    assert limit.lowest <= 4 < 16  # it halved below the provider's limit at least once
+    # Without the limit every one of 48 callers would hammer the server; with it, 429s stay a minority.
+    assert stats.outcomes.get("busy", 0) < 48

@@ -402,3 +402,74 @@ def test_case_keys_list_what_is_stored_for_one_fingerprint(tmp_path: Path) -> No
         store.put_case("v1:other", "s", "p", "WORKTREE", make_case("c"))
         assert store.case_keys("v1:f") == {("a", 0), ("a", 1), ("b", 0)}
         assert store.case_keys("v1:none") == set()
+
+
+# --- claims ---------------------------------------------------------------------------------------
+
+
+def test_a_key_has_one_claimer_until_released_or_lapsed(tmp_path: Path) -> None:
+    with Store(tmp_path) as first, Store(tmp_path) as second:
+        assert (first.claim("v1:a", "A", 30), second.claim("v1:a", "B", 30)) == (True, False)
+        assert (second.claimed("v1:a"), second.claimed("v1:b")) == (True, False)
+        first.release("v1:a", "B")  # not B's: nothing happens
+        assert second.claim("v1:a", "B", 30) is False
+        first.release("v1:a", "A")
+        assert (second.claimed("v1:a"), second.claim("v1:a", "B", 0.05)) == (False, True)
+        time.sleep(0.1)  # B's lease lapses: B is taken to have died
+        assert (first.claimed("v1:a"), first.claim("v1:a", "A", 30)) == (False, True)
+        assert first._db.execute("SELECT owner FROM claims").fetchall() == [("A",)]
+
+
+def test_a_key_with_a_stored_response_cannot_be_claimed(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        store.put_response("v1:local", RESPONSE)
+        store.import_results([{"kind": "response", "key": "v1:pulled", **_response_fields()}])
+        assert store.claim("v1:local", "A", 30) is False
+        assert store.claim("v1:pulled", "A", 30) is False
+        assert store.claim("v1:pulled", "B", 30, trusted_only=True) is True  # a pulled answer is not trusted
+
+
+def _response_fields() -> dict[str, object]:
+    r = RESPONSE
+    return {"text": r.text, "model": r.model, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+            "cost": r.cost, "seconds": r.seconds}  # fmt: skip
+
+
+def test_renew_extends_ones_own_claims_and_drops_lapsed_ones(tmp_path: Path) -> None:
+    with Store(tmp_path) as store:
+        assert store.claim("v1:a", "A", 0.05) and store.claim("v1:b", "A", 0.05) and store.claim("v1:c", "dead", 0.05)
+        time.sleep(0.1)
+        assert store.renew("A", 30) == 2
+        assert store._db.execute("SELECT key, owner FROM claims ORDER BY key").fetchall() == [
+            ("v1:a", "A"),
+            ("v1:b", "A"),
+        ]
+        assert store.claim("v1:a", "B", 30) is False
+        store.release_all("A")
+        assert store._db.execute("SELECT count(*) FROM claims").fetchone() == (0,)
+
+
+CLAIMER = """
+import sys
+import time
+from pathlib import Path
+from promptgit.store import Store
+store = Store(Path(sys.argv[1]))
+while not (Path(sys.argv[1]) / "go").exists():  # every racer open and waiting: their claims overlap
+    time.sleep(0.001)
+won = [k for k in range(400) if store.claim(f"v1:{k}", sys.argv[2], 60)]
+print(",".join(map(str, won)))
+"""
+
+
+def test_processes_racing_for_the_same_keys_take_each_exactly_once(tmp_path: Path) -> None:
+    Store(tmp_path).close()
+    racers = [
+        subprocess.Popen([sys.executable, "-c", CLAIMER, str(tmp_path), name], stdout=subprocess.PIPE, text=True)
+        for name in ("A", "B", "C")
+    ]
+    time.sleep(3)  # the racers' start-up (imports) on a loaded machine
+    (tmp_path / "go").touch()
+    won = [set(map(int, filter(None, racer.communicate(timeout=120)[0].strip().split(",")))) for racer in racers]
+    assert sum(len(w) for w in won) == 400 and set().union(*won) == set(range(400))
+    assert sum(1 for w in won if w) >= 2  # they did race
