@@ -7,6 +7,7 @@ of a run over 100,000 cached cases. Run it from the repository root:
 
     .venv/bin/python bench/bench_eval.py            # the full set (about 2 minutes)
     .venv/bin/python bench/bench_eval.py --quick    # smaller N, for a smoke test
+    .venv/bin/python bench/bench_eval.py --start    # time to first request only (1 and N cases), and claims' cost
 """
 
 from __future__ import annotations
@@ -147,6 +148,91 @@ def prefill_cache(project: Path, n: int) -> None:
     assert n == len(suite.cases)
 
 
+def seconds_to_import_litellm() -> float:
+    """Process start to `import litellm` done (as promptgit sets it up: local cost map), one fresh process."""
+    probe = "import os, time; os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] = 'True'; import litellm; print(time.time())"
+    started = time.time()
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return float(done.stdout) - started
+
+
+def claim_cost(keys: int = 2000) -> tuple[float, float]:
+    """Microseconds per paid call that the store's claim adds (the claim, and its release inside the
+    response's put), and what the put alone takes, on fresh stores on this disk."""
+    from promptgit.store import Store, StoredResponse
+
+    response = StoredResponse("billing", "openai/bench-model", 20, 1, 0.0, 0.2)
+    timings = []
+    for claiming in (False, True):
+        with tempfile.TemporaryDirectory() as folder, Store(Path(folder)) as store:
+            started = time.perf_counter()
+            for k in range(keys):
+                key = f"v1:{k:064d}"
+                if claiming:
+                    store.claim(key, "bench", 125.0)
+                store.put_response(key, response, releasing="bench" if claiming else None)
+            timings.append((time.perf_counter() - started) / keys * 1e6)
+    plain, claimed = timings
+    return claimed - plain, plain
+
+
+# `promptgit eval --json` that also says on stderr when litellm's import (and promptgit's set-up of it) ended.
+IMPORT_PROBE = """
+import sys, time
+from promptgit import models
+original = models._litellm
+def timed():
+    first = models._litellm_module is None
+    module = original()
+    if first:
+        print("LITELLM-READY", time.monotonic(), file=sys.stderr, flush=True)
+    return module
+models._litellm = timed
+from promptgit.cli import main
+main(["eval", "--json"])
+"""
+
+
+def first_request(project: Path, env: dict[str, str], server: RemoteServer) -> tuple[float, float]:
+    """(process start to first request, litellm ready to first request) of one cold `promptgit eval`."""
+    server.reset()
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE], cwd=project, env=env, capture_output=True, text=True)
+    ready = [float(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("LITELLM-READY")]
+    first = server.stats().first_arrival
+    if done.returncode not in (0, 1) or not ready or first is None:
+        raise SystemExit(f"eval failed ({done.returncode}): {done.stderr[-2000:]}")
+    return first - started, first - ready[0]
+
+
+def start_only(n: int, c: int, latency: float, repeat: int) -> None:
+    """Medians of `repeat` cold runs of 1 and of `n` cases: start to first request, and litellm's import
+    finishing to first request; beside `import litellm` alone, and what claims add per paid call.
+
+    Set PYTHONPATH to another checkout's folder to measure its promptgit (the server and this script stay).
+    """
+    server = spawn_server(latency=latency)
+    work = Path(tempfile.mkdtemp(prefix="promptgit-bench-"))
+    env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "OPENAI_API_BASE": server.api_base}
+    load = os.getloadavg()[0]
+    try:
+        imports = [seconds_to_import_litellm() for _ in range(repeat)]
+        rows = [("python -c 'import litellm' (process start to import done)", imports)]
+        for size in (1, n):
+            runs = [first_request(make_project(work / f"start{size}-{k}", size, c), env, server) for k in range(repeat)]
+            rows.append((f"N={size}: start to first request", [r[0] for r in runs]))
+            rows.append((f"N={size}: litellm ready to first request", [r[1] for r in runs]))
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"load average (1 min) before: {load:.1f}, after: {os.getloadavg()[0]:.1f}")
+    print("| measurement | median | runs |\n|---|---|---|")
+    for name, values in rows:
+        print(f"| {name} | {statistics.median(values):.3f} s | {', '.join(f'{v:.3f}' for v in values)} |")
+    added, put = claim_cost()
+    print(f"| claim + release per paid call | {added:.0f} us | (the response's put alone: {put:.0f} us) |")
+
+
 def main() -> None:
     """Run every measurement and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -156,7 +242,11 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=100_000, help="cases in the cached memory run (0 to skip)")
     parser.add_argument("--repeat", type=int, default=3, help="cold runs to take the median of")
     parser.add_argument("--quick", action="store_true", help="200 cases, 10,000 in the memory run, one cold run")
+    parser.add_argument("--start", action="store_true", help="only the time to first request, and claims' cost")
     args = parser.parse_args()
+    if args.start:
+        start_only(args.cases, args.concurrency, args.latency, args.repeat)
+        return
     if args.quick:
         args.cases, args.big, args.repeat = 200, 10_000, 1
     n, c, latency = args.cases, args.concurrency, args.latency

@@ -370,9 +370,10 @@ class _Run:
             if stored is not None:
                 return stored, False
         try:
-            return await self._call(settings, messages, key, tally, file), True
-        finally:
-            self.store.release(key, self.owner)  # after the answer is stored: a waiter finds it, not a gap
+            return await self._call(settings, messages, key, tally, file), True  # its put releases the claim
+        except BaseException:  # failed or cancelled: a waiter claims the key and calls itself
+            self.store.release(key, self.owner)
+            raise
 
     async def _call(
         self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally, file: str
@@ -401,7 +402,7 @@ class _Run:
         response = StoredResponse(
             done.text, settings["model"], done.input_tokens, done.output_tokens, done.cost, done.seconds
         )
-        self.store.put_response(key, response)
+        self.store.put_response(key, response, releasing=self.owner)
         return response
 
     async def _score(
@@ -497,19 +498,22 @@ def _sendable(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _lease(options: Options) -> float:
     """Seconds a claim lasts unless renewed: one attempt's bound (the call timeout plus its grace), or
-    the PROMPTGIT_CLAIM_LEASE environment variable."""
+    the PROMPTGIT_CLAIM_LEASE environment variable (a finite number of seconds above 0)."""
     from promptgit.models import TIMEOUT_GRACE  # models imports litellm only when a call is made
 
     override = os.environ.get(LEASE_ENV)
-    if override:
-        try:
-            seconds = float(override)
-        except ValueError:
-            raise PromptgitError(f"{LEASE_ENV} must be a number of seconds, not {override!r}") from None
-        if seconds > 0:
-            return seconds
-        raise PromptgitError(f"{LEASE_ENV} must be a number of seconds above 0, not {override!r}")
-    return options.timeout + TIMEOUT_GRACE
+    if not override:  # unset, or set empty
+        return options.timeout + TIMEOUT_GRACE
+    try:
+        seconds = float(override)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise PromptgitError(
+            f"{LEASE_ENV} must be a number of seconds above 0, not {override!r}",
+            hint=f"unset it to use the call timeout plus {TIMEOUT_GRACE:g} s",
+        )
+    return seconds
 
 
 def _consume(future: asyncio.Future[StoredResponse]) -> None:

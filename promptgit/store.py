@@ -366,17 +366,30 @@ class Store:
                 found[key] = StoredResponse(*rest)
         return found
 
-    def put_response(self, key: str, response: StoredResponse) -> None:
-        """Cache a successful response under its call key (the latest put wins); committed on return."""
+    def put_response(self, key: str, response: StoredResponse, releasing: str | None = None) -> None:
+        """Cache a successful response under its call key (the latest put wins); committed on return.
+
+        `releasing`: the owner of the claim on `key` (Store.claim), given up in the same transaction, so
+        no process can see the claim gone and the response not yet there.
+        """
         r = response
-        self._execute(
-            f"""INSERT INTO responses (key, {_RESPONSE_COLUMNS}, created, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        sql = f"""INSERT INTO responses (key, {_RESPONSE_COLUMNS}, created, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (key) DO UPDATE SET text = excluded.text, model = excluded.model,
                 input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
                 cost = excluded.cost, seconds = excluded.seconds, created = excluded.created,
-                origin = excluded.origin""",
-            (key, r.text, r.model, r.input_tokens, r.output_tokens, r.cost, r.seconds, time.time(), LOCAL),
-        )
+                origin = excluded.origin"""
+        params = (key, r.text, r.model, r.input_tokens, r.output_tokens, r.cost, r.seconds, time.time(), LOCAL)
+        if releasing is None:
+            self._execute(sql, params)
+            return
+        self._execute("BEGIN IMMEDIATE")
+        try:
+            self._execute(sql, params)
+            self._execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, releasing))
+            self._execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     # --- claims: one call per key across processes ------------------------------------------------
 

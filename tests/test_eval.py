@@ -416,3 +416,17 @@ def test_rate_limits_lower_the_concurrency_and_never_end_a_case(  # type: ignore
         assert stats.max_in_flight == provider_limit
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("lease", ["soon", "0", "-3", "inf", "nan"])
+def test_a_bad_claim_lease_in_the_environment_is_one_clear_error(  # type: ignore[no-untyped-def]
+    openai_server: Server, write, run_cli, monkeypatch, lease: str
+) -> None:
+    root = labelled_project(write, 2, wrong=set())
+    monkeypatch.setenv(evaluate.LEASE_ENV, lease)
+    result = run_cli(["eval"], root)
+    assert (result.code, result.err.splitlines()[0]) == (
+        2,
+        f"promptgit: error: PROMPTGIT_CLAIM_LEASE must be a number of seconds above 0, not {lease!r}",
+    )
+    assert len(openai_server.requests) == 0
