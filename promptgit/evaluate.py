@@ -250,16 +250,16 @@ class _Run:
         self.total = sum(len(p.suite.cases) * p.suite.repeat - len(stored[p.fingerprint]) for p in unique)
         for plan in unique:
             self.tallies[plan.fingerprint].cached += len(stored[plan.fingerprint])
+        self._report()
         if self.total:
             # Work that is not stored will most likely need a call: import litellm meanwhile.
             from promptgit import models
 
             models.preload()
-        self._report()
-        try:
-            await self._drain(jobs)
-        finally:
-            self.store.release_all(self.owner)  # whatever a cancelled call still held
+            try:
+                await self._drain(jobs)
+            finally:
+                self.store.release_all(self.owner)  # whatever a cancelled call still held
         results = {p.fingerprint: self._result(p) for p in unique}
         return [results[p.fingerprint] for p in plans]
 
