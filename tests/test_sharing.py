@@ -343,7 +343,7 @@ def test_rows_stored_before_origins_were_recorded_are_not_trusted(
         db.execute("INSERT INTO cases VALUES ('v1:one', 'c1', 0, 'out c1', 1.0, 1, '[]', 'k-c1', 1, 2, 0.0, 0.5)")
     db.close()
     with Store(tmp_path / "s") as store:
-        assert store.applied_migrations() == ["m001_initial", "m002_origin"]
+        assert store.applied_migrations() == ["m001_initial", "m002_origin", "m003_claims"]
         assert (store.case_keys("v1:one"), store.case_keys("v1:one", trusted_only=True)) == ({("c1", 0)}, set())
         assert store.get_response("k-c1", trusted_only=True) is None
 
