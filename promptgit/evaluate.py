@@ -264,7 +264,12 @@ class _Run:
         plan, tally = job.plan, self.tallies[job.plan.fingerprint]
         if tally.started is None:
             tally.started = time.monotonic() - self.started
-        rendered = render(plan.project.tree, plan.project.settings, plan.prompt, job.case.vars, plan.suite.override)
+        try:
+            rendered = render(plan.project.tree, plan.project.settings, plan.prompt, job.case.vars, plan.suite.override)
+        except PromptgitError as err:  # bad input for the whole run, named down to the case that showed it
+            where = f" ({plan.suite.dataset or plan.suite.path}:{job.case.line})" if job.case.line else ""
+            err.message = f"case {job.case.id!r}{where} of suite {plan.suite.name!r} does not render: {err.message}"
+            raise
         messages = [m.as_dict() for m in rendered.messages]
         settings = dict(rendered.settings)
         key = call_key(messages, settings, job.repeat)
