@@ -295,6 +295,15 @@ def _top_level(root: Path) -> Path:
     return Path(out.strip()).resolve()
 
 
+def tracked(project_root: Path, path: str) -> bool:
+    """Whether git tracks any file at or under the project-relative `path` (False outside a repository)."""
+    try:
+        repo = open_repo(project_root)
+    except PromptgitError:
+        return False
+    return bool(repo.run("ls-files", "-z", "--", repo.repo_path(path) or ".").out)
+
+
 def clear_cache() -> None:
     """Close every opened repository (stops git's persistent processes, drops object caches)."""
     with _REPOS_LOCK:
