@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -71,9 +72,27 @@ def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -
         "improved": improved,
         "improved_more": improved_more,
         "noisy": list(diff.noisy),
+        "errors": _errors(diff),
         "prompt_diff": clipped_diff.rstrip("\n") if limits.diff else "",
         "fence": _fence(clipped_diff),
     }
+
+
+_ERROR_GROUPS = 10  # distinct messages shown per suite; the rest are counted in one line
+
+
+def _errors(diff: SuiteDiff) -> list[dict[str, Any]]:
+    """The suite's case errors grouped by message, most frequent first, each with its side and count."""
+    groups: Counter[tuple[str, str]] = Counter()
+    for side, result in (("head", diff.head), ("base", diff.base)):
+        if result is not None:
+            groups.update((side, c.error) for c in result.cases if c.error)
+    ranked = groups.most_common()
+    shown = [{"side": side, "count": count, "message": message} for (side, message), count in ranked[:_ERROR_GROUPS]]
+    rest = sum(count for _, count in ranked[_ERROR_GROUPS:])
+    if rest:
+        shown.append({"side": "", "count": rest, "message": f"{len(ranked) - _ERROR_GROUPS} other messages"})
+    return shown
 
 
 def _suite_summary(diff: SuiteDiff) -> str:
