@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptgit import stats
-from promptgit.errors import PromptgitError
+from promptgit.errors import MissingCredentials, PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
 from promptgit.project import Project, no_cases
@@ -247,11 +247,18 @@ class _Run:
 
     async def _worker(self, jobs: Iterator[_Job]) -> None:
         for job in jobs:  # a shared iterator: each worker takes the next job when it is free
+            if self.stopped:
+                return
             try:
                 await self._one(job)
             except _CallFailed as failed:
                 self.tallies[job.plan.fingerprint].errors[(job.case.id, job.repeat)] = str(failed)
                 self.errors += 1
+            except MissingCredentials as err:
+                # No call can succeed (a fork's pull request has no secrets): stop as a time limit does,
+                # keeping what is stored; the cases left are unevaluated and the run is inconclusive.
+                self.stopped = self.stopped or _missing_key_reason(err)
+                return
             self.done += 1
             self._report()
 
@@ -400,6 +407,11 @@ class _Run:
             model=_model_of(plan),
             stopped=self.stopped if any(c.score is None for c in cases) else None,
         )
+
+
+def _missing_key_reason(err: MissingCredentials) -> str:
+    """`no API key for model X: set OPENAI_API_KEY …`, the reason an inconclusive report gives."""
+    return f"{err.message}: {err.hint}" if err.hint else err.message
 
 
 def _sendable(settings: dict[str, Any]) -> dict[str, Any]:

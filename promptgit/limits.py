@@ -50,15 +50,19 @@ def budget() -> Iterator[None]:
         _BUDGET.reset(token)
 
 
-def tick() -> None:
-    """One step of the current render; raises RenderLimit past MAX_STEPS or MAX_SECONDS."""
+MACRO_STEPS = 10  # a macro call costs about ten loop iterations (measured: ~9 µs against ~0.3 µs)
+
+
+def tick(steps: int = 1) -> None:
+    """`steps` steps of the current render; raises RenderLimit past MAX_STEPS or MAX_SECONDS."""
     current = _BUDGET.get()
     if current is None:
         return
-    current.steps += 1
+    before = current.steps
+    current.steps += steps
     if current.steps > MAX_STEPS:
         raise RenderLimit(f"more than {MAX_STEPS:,} steps (loop iterations, calls and operations)")
-    if current.steps % 1024 == 0 and time.monotonic() > current.deadline:
+    if current.steps // 1024 != before // 1024 and time.monotonic() > current.deadline:
         raise RenderLimit(f"more than {MAX_SECONDS:g} s of rendering")
 
 

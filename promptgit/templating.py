@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
+from jinja2.runtime import Macro
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from jinja2.utils import Namespace
 
@@ -148,7 +149,7 @@ class _Environment(SandboxedEnvironment):
         return limits.check_size(super().call_binop(context, operator, left, right))
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        limits.tick()
+        limits.tick(limits.MACRO_STEPS if isinstance(__obj, Macro) else 1)
         target = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
         receiver = getattr(target, "__self__", None)
         name = getattr(target, "__name__", "call")
