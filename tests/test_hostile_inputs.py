@@ -428,3 +428,68 @@ def test_bad_input_ends_cleanly_and_keeps_the_store(
 def test_corpus_is_large_enough() -> None:
     assert len(CORPUS) >= 60
     assert len({b.name for b in CORPUS}) == len(CORPUS)
+
+
+def test_python_scorer_calling_sys_exit_is_an_error_for_its_case(
+    good_project: Path, run_cli: Callable[..., Result]
+) -> None:
+    source = "import sys\ndef score(output, expected, case):\n    sys.exit(0)\n"
+    add(good_project, scorer(source))
+
+    result = run_cli(["eval", "--json", "bad"], good_project)
+
+    suite = json.loads(result.out)["suites"][0]
+    assert result.code == 3  # inconclusive: the only case is an error, never a pass or a crash
+    assert [(r["id"], r["error"]) for r in suite["results"]] == [
+        ("c1", "python:score: python scorer evals/sc.py:score raised SystemExit: 0 at evals/sc.py:3 (case 'c1')")
+    ]
+    again = json.loads(run_cli(["eval", "--json", "good"], good_project).out)["suites"][0]
+    assert (again["calls"], again["cached"]) == (0, 3)
+
+
+def test_links_out_of_a_subfolder_project_are_refused_at_a_revision(
+    git_env: None, write: Callable[..., Path], run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    from tests.gitrepo import new_repo
+
+    repo = new_repo(tmp_path / "repo")
+    repo.write({"ai/prompts/p.jinja": "user:\n{% include '_x.jinja' %}\n", "secrets.txt": "TOP SECRET\n"})
+    (repo.path / "ai/prompts/_x.jinja").symlink_to("../../secrets.txt")  # inside the repository, outside ai/
+    repo.commit("a link out of the project")
+    project = repo.path / "ai"
+
+    for args in (["render", "p"], ["render", "p", "--rev", "HEAD"]):
+        result = run_cli(args, project)
+        assert result.code == 2, result.err
+        assert "prompts/_x.jinja: a symbolic link to" in result.err
+        assert "outside the project" in result.err
+        assert "TOP SECRET" not in result.out + result.err
+
+
+def test_cache_in_a_tracked_folder_is_refused(git_env: None, run_cli: Callable[..., Result], tmp_path: Path) -> None:
+    from tests.gitrepo import new_repo
+
+    repo = new_repo(tmp_path / "repo")
+    repo.commit("project", {**GOOD, "promptgit.yaml": GOOD_SETTINGS + "cache: docs\n", "docs/readme.md": "hi\n"})
+
+    result = run_cli(["eval", "good"], repo.path)
+
+    assert result.code == 2
+    assert "promptgit.yaml: cache: 'docs' is a folder git tracks" in result.err
+    assert "hint: point cache: at a folder of its own that git ignores" in result.err
+    assert sorted(p.name for p in (repo.path / "docs").iterdir()) == ["readme.md"]
+
+
+@pytest.mark.parametrize(
+    ("output", "shown"),
+    [
+        ("\x1b[2J\x1b]0;pwned\x07ok", "\\x1b[2J\\x1b]0;pwned\\x07ok"),
+        ("tab\there\x7f", "tab\\x09here\\x7f"),
+        ("c1\x9bcsi\x85", "c1\\x9bcsi\\x85"),
+        ("line one\nline two\r\n", "line one⏎line two⏎"),
+    ],
+)
+def test_terminal_tables_escape_control_characters(output: str, shown: str) -> None:
+    from promptgit.display import clip
+
+    assert clip(output, 80) == shown
