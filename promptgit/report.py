@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -82,17 +81,31 @@ _ERROR_GROUPS = 10  # distinct messages shown per suite; the rest are counted in
 
 
 def _errors(diff: SuiteDiff) -> list[dict[str, Any]]:
-    """The suite's case errors grouped by message, most frequent first, each with its side and count."""
-    groups: Counter[tuple[str, str]] = Counter()
+    """The suite's case errors grouped by message (the case's own id taken out), most frequent first.
+
+    Each group: side, count, message and the first cases' ids. Messages beyond _ERROR_GROUPS are summed.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
     for side, result in (("head", diff.head), ("base", diff.base)):
-        if result is not None:
-            groups.update((side, c.error) for c in result.cases if c.error)
-    ranked = groups.most_common()
-    shown = [{"side": side, "count": count, "message": message} for (side, message), count in ranked[:_ERROR_GROUPS]]
-    rest = sum(count for _, count in ranked[_ERROR_GROUPS:])
+        for case in result.cases if result is not None else ():
+            if case.error:
+                message = case.error.replace(f" (case {case.id!r})", "").replace(f" (case {case.id})", "")
+                groups.setdefault((side, message), []).append(case.id)
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+    shown = [
+        {"side": side, "count": len(ids), "message": message, "cases": _first(ids)}
+        for (side, message), ids in ranked[:_ERROR_GROUPS]
+    ]
+    rest = [case_id for _, ids in ranked[_ERROR_GROUPS:] for case_id in ids]
     if rest:
-        shown.append({"side": "", "count": rest, "message": f"{len(ranked) - _ERROR_GROUPS} other messages"})
+        shown.append(
+            {"side": "", "count": len(rest), "message": f"{len(ranked) - _ERROR_GROUPS} other messages", "cases": ""}
+        )
     return shown
+
+
+def _first(ids: list[str], shown: int = 3) -> str:
+    return ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 def _suite_summary(diff: SuiteDiff) -> str:

@@ -493,3 +493,36 @@ def test_terminal_tables_escape_control_characters(output: str, shown: str) -> N
     from promptgit.display import clip
 
     assert clip(output, 80) == shown
+
+
+def test_the_report_groups_case_errors_by_message_with_counts(
+    openai_server: Server, git_env: None, run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    from tests.gitrepo import new_repo
+
+    rows = "".join(json.dumps({"id": f"c{i}", "text": f"t{i}", "label": "billing"}) + "\n" for i in range(5))
+    suite = "prompt: good\ndataset: good.jsonl\nexpected: label\nscorers: [{python: 'sc.py:score'}]\n"
+    fine = "def score(output, expected, case):\n    return 1.0\n"
+    broken = (
+        "def score(output, expected, case):\n"
+        "    if case.id in ('c0', 'c1', 'c2'):\n"
+        "        raise ValueError('no label')\n"
+        "    if case.id == 'c3':\n"
+        "        raise KeyError('tone')\n"
+        "    return 1.0\n"
+    )
+    repo = new_repo(tmp_path / "repo")
+    base = repo.commit("base", {**GOOD, "evals/good.yaml": suite, "evals/good.jsonl": rows, "evals/sc.py": fine})
+    head = repo.commit("head", {"evals/sc.py": broken})
+
+    result = run_cli(["diff", base, head, "--markdown", "-q"], repo.path)
+
+    assert result.code == 0, result.err
+    table = [line for line in result.out.splitlines() if line.startswith(("| errors", "| 3 ", "| 1 "))]
+    assert table == [
+        "| errors | side | message | cases |",
+        "| 3 | head | python:score: python scorer evals/sc\\.py:score raised ValueError: no label at evals/sc\\.py:3 "
+        "| c0, c1, c2 |",
+        "| 1 | head | python:score: python scorer evals/sc\\.py:score raised KeyError: 'tone' at evals/sc\\.py:5 "
+        "| c3 |",
+    ]
