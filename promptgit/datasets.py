@@ -187,6 +187,13 @@ def json_cells(row: dict, columns: tuple[str, ...], file: str, line: int | None)
             continue
         try:
             parsed[column] = json.loads(value)
+        except RecursionError:
+            raise PromptgitError(
+                f"column {column!r} nests deeper than the JSON reader can follow",
+                file=file,
+                line=line,
+                hint="flatten the column's JSON; prompts read fields, not deep trees",
+            ) from None
         except json.JSONDecodeError as err:
             raise PromptgitError(
                 f"column {column!r} is not JSON ({err.msg} at character {err.pos}): {value[:60]!r}",
@@ -194,4 +201,5 @@ def json_cells(row: dict, columns: tuple[str, ...], file: str, line: int | None)
                 line=line,
                 hint="the suite's `json_columns:` says this column holds JSON; quote strings as JSON does",
             ) from None
+    check_row(parsed, file, line, "the row")
     return parsed

@@ -270,6 +270,17 @@ def parse(tree: Tree, folder: str, source: str, path: str) -> nodes.Template:
             line=err.lineno,
             hint="check the {% %} and {{ }} tags around this line",
         ) from None
+    except (RecursionError, SyntaxError):
+        raise _too_nested(path) from None
+
+
+def _too_nested(path: str) -> PromptgitError:
+    """Source nested past what Jinja's parser or Python's compiler can follow (5,000 parentheses, 200 loops)."""
+    return PromptgitError(
+        "the template nests too deeply to compile (brackets, operators, blocks or loops inside each other)",
+        file=path,
+        hint="flatten it: split deep parts into macros or partials",
+    )
 
 
 def loads_in(ast: nodes.Template) -> Iterator[nodes.Node]:
@@ -290,8 +301,7 @@ def render_file(tree: Tree, folder: str, path: str, values: Mapping[str, Any]) -
     """
     try:
         with recording_loads() as loaded, limits.budget():
-            env = environment(tree, folder)
-            template = env.get_template(path[len(folder) + 1 :])
+            template = _compiled(environment(tree, folder), folder, path)
             text = template.render(escape_values(values))
     except PromptgitError as err:
         raise err.located(*_template_frame(sys.exc_info()[2], path)) from None
@@ -352,6 +362,14 @@ _TEMPLATE_FAULTS = (
 def _short(err: BaseException) -> str:
     text = str(err)
     return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _compiled(env: SandboxedEnvironment, folder: str, path: str) -> jinja2.Template:
+    """The compiled template at `path`; source too deep for the parser or Python's compiler is a PromptgitError."""
+    try:
+        return env.get_template(path[len(folder) + 1 :])
+    except (RecursionError, SyntaxError):
+        raise _too_nested(path) from None
 
 
 def _where(tb: TracebackType | None, default_file: str) -> dict[str, Any]:

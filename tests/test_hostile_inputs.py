@@ -34,6 +34,7 @@ LAUGHS = "".join(
 )  # 9**9 values once expanded
 DEEP = 100_000
 SECRET = "sk-live-abcdef123456"
+CSV_SUITE = "prompt: bad\ndataset: d.csv\njson_columns: [text]\nscorers: [exact_match]\n"
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ RENDER_LIMIT = "the template went past a render limit"
 TEMPLATE_FAILED = "the template failed while rendering"
 RECURSES = "the template recurses without end"
 CASE = "case 'c1' of suite 'bad' does not render"
+NESTS = "the template nests too deeply to compile"
 
 CORPUS = [
     # -- template runtime errors: exit 2 at the template line, naming the case ------------------
@@ -119,6 +121,23 @@ CORPUS = [
     ),
     Bad("private attribute", prompt("user:\n{{ text.__class__.__mro__ }}\n"), ("prompts/bad.jinja:2:",)),
     Bad("lipsum removed", prompt("user:\n{{ lipsum(99999) }}\n"), ("prompts/bad.jinja:2:", "'lipsum' is undefined")),
+    # -- template source nested past the parser or Python's compiler -----------------------------
+    Bad(
+        "5000 nested parentheses",
+        prompt("user:\n{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}\n"),
+        ("prompts/bad.jinja: ", NESTS),
+    ),
+    Bad(
+        "1000 nested ifs",
+        prompt("user:\n" + "{% if 1 %}" * 1000 + "x" + "{% endif %}" * 1000 + "\n"),
+        ("prompts/bad.jinja", NESTS),
+    ),
+    Bad(
+        "100 nested loops",
+        prompt("user:\n" + "{% for a in [1] %}" * 100 + "x" + "{% endfor %}" * 100 + "\n"),
+        ("prompts/bad.jinja", NESTS),
+    ),
+    Bad("20000 additions", prompt("user:\n{{ " + "+".join(["1"] * 20000) + " }}\n"), ("prompts/bad.jinja", NESTS)),
     # -- unbounded renders: refused, not run --------------------------------------------------
     Bad(
         "nested loops 99999 x 99999",
@@ -183,6 +202,16 @@ CORPUS = [
     Bad("rows that are null", dataset("d.json", "[null]"), ("evals/d.json:1:", "row 1 is null")),
     Bad("dataset that is a number", dataset("d.json", "42"), ("evals/d.json:1:", "not a number")),
     Bad("jsonl line that is a list", dataset("d.jsonl", "[1, 2]\n"), ("evals/d.jsonl:1:", "not a JSON object")),
+    Bad(
+        "json column nested 60000 deep",
+        {**dataset("d.csv", 'id,text\nc1,"' + "[" * 60_000 + "]" * 60_000 + '"\n'), "evals/bad.yaml": CSV_SUITE},
+        ("evals/d.csv:2:", "column 'text' nests deeper"),
+    ),
+    Bad(
+        "json column nested 100 deep",
+        {**dataset("d.csv", 'id,text\nc1,"' + "[" * 100 + "]" * 100 + '"\n'), "evals/bad.yaml": CSV_SUITE},
+        ("evals/d.csv:2:", "the row nests more than 64 levels deep"),
+    ),
     Bad("dataset not utf-8", dataset("d.jsonl", "\udcff"), ("evals/d.jsonl:1:", "not UTF-8")),
     Bad(
         "inline cases that are text",
