@@ -1,4 +1,5 @@
-"""Which suites a change affects: those whose fingerprint differs between two revisions (SPEC section 7)."""
+"""Which suites a change affects: those whose fingerprint differs between two revisions (docs/spec.md,
+Fingerprints and change detection)."""
 
 from __future__ import annotations
 

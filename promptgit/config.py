@@ -1,4 +1,4 @@
-"""Project settings from `promptgit.yaml` (SPEC section 5), with their defaults."""
+"""Project settings from `promptgit.yaml` (docs/spec.md, Project settings), with their defaults."""
 
 from __future__ import annotations
 
@@ -218,7 +218,7 @@ def load_settings(tree: Tree) -> Settings:
         raise PromptgitError(
             "settings must be a mapping of keys to values",
             file=SETTINGS_FILE,
-            hint="see SPEC section 5 for the keys, e.g. `concurrency: 8`",
+            hint=f"e.g. `concurrency: 8`; the keys are {', '.join(f.name for f in dataclasses.fields(Settings))}",
         )
     return _parse(data, key_lines(text))
 

@@ -1,4 +1,7 @@
-"""A suite's fingerprint: the hash of everything that decides its result (SPEC section 6)."""
+"""A suite's fingerprint: the hash of everything that decides its result.
+
+docs/spec.md, Fingerprints and change detection.
+"""
 
 from __future__ import annotations
 

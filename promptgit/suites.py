@@ -25,6 +25,7 @@ SUITE_KEYS = frozenset(
         "scorers",
         "threshold",
         "max_drop",
+        "threshold_rule",
         "repeat",
         "model",
         "pass_at",
@@ -70,6 +71,11 @@ class Suite:
     repeat: int = 1
     model: str | None = None
     pass_at: float = 1.0
+    threshold_rule: str = "score"  # issue 13: "score" fails below threshold; "interval" only when all of the CI is
+
+    def passes(self, score: float) -> bool:
+        """The pass rule: a case (or one repeat) passes at `pass_at`; 1e-9 absorbs the rounding of weighted means."""
+        return score >= self.pass_at - 1e-9
 
     @property
     def override(self) -> dict[str, Any]:
@@ -123,7 +129,7 @@ def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
             "a suite must be a mapping of keys to values",
             file=path,
             line=1,
-            hint="start with `prompt: <prompt name>` and `dataset: <file>` (SPEC section 4)",
+            hint="start with `prompt: <prompt name>` and `dataset: <file>`",
         )
     lines = key_lines(text)
     _refuse_unknown_keys(data, path, lines)
@@ -148,7 +154,25 @@ def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
         repeat=fields.whole("repeat", 1),
         model=fields.text("model"),
         pass_at=fields.fraction("pass_at", 1.0),
+        threshold_rule=_threshold_rule(data, path, lines),
     )
+
+
+THRESHOLD_RULES = ("score", "interval")
+
+
+def _threshold_rule(data: dict[str, Any], path: str, lines: dict[str, int]) -> str:
+    """`threshold_rule:` (issue 13): `score` (default) fails a score below `threshold`; `interval` fails only
+    when the score's whole 95% interval is below it (gates.py applies the rule)."""
+    value = data.get("threshold_rule", "score")
+    if value not in THRESHOLD_RULES:
+        raise PromptgitError(
+            f"threshold_rule must be one of {', '.join(THRESHOLD_RULES)}, not {value!r}",
+            file=path,
+            line=lines.get("threshold_rule"),
+            hint="`score` fails whenever the score is below threshold; `interval` only when its whole 95% CI is",
+        )
+    return str(value)
 
 
 def _refuse_unknown_keys(data: dict[str, Any], path: str, lines: dict[str, int]) -> None:
@@ -290,7 +314,7 @@ def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple
             "the suite lists no scorers",
             file=path,
             line=line,
-            hint="add e.g. `scorers: [exact_match]` (SPEC section 4 lists the built-ins)",
+            hint="add e.g. `scorers: [exact_match]` (docs/spec.md, Scorers, lists the built-ins)",
         )
     return tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
 

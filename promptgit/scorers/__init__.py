@@ -1,4 +1,6 @@
-"""Scorers (SPEC section 4): the Scorer protocol and one registry, where built-ins register exactly like user scorers.
+"""Scorers: the Scorer protocol and one registry, where built-ins register exactly like user scorers.
+
+docs/spec.md, Scorers.
 
 The families live one module each and register themselves when this package is imported:
 `text` (exact_match, equals, contains, icontains, regex, levenshtein), `json_output` (json_valid,
