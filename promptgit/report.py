@@ -108,6 +108,8 @@ def _errors(diff: SuiteDiff) -> list[dict[str, Any]]:
         for case in result.cases if result is not None else ():
             if case.error:
                 message = case.error.replace(f" (case {case.id!r})", "").replace(f" (case {case.id})", "")
+                if result.stopped and case.score is None and not case.outputs and message == "not evaluated":
+                    message = f"not evaluated: {result.stopped}"
                 groups.setdefault((side, message), []).append(case.id)
     ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
     shown = [

@@ -555,3 +555,36 @@ def test_the_report_groups_case_errors_by_message_with_counts(
         "| 1 | head | python:score: python scorer evals/sc\\.py:score raised KeyError: 'tone' at evals/sc\\.py:5 "
         "| c3 |",
     ]
+
+
+def test_no_api_key_ends_inconclusive_with_the_report_and_its_reason(
+    openai_server: Server,
+    git_env: None,
+    run_cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.gitrepo import new_repo
+
+    repo = new_repo(tmp_path / "repo")
+    base = repo.commit("base", GOOD)
+    head = repo.commit("head", {"prompts/good.jinja": "user:\nTicket: {{ text }}\nANSWER: {{ label }}\n"})
+    monkeypatch.delenv("OPENAI_API_KEY")  # a pull request from a fork runs without the repository's secrets
+    report = tmp_path / "report.md"
+
+    result = run_cli(["ci", "--base", base, "--head", head, "--report", str(report), "--no-pull", "-q"], repo.path)
+
+    reason = "no API key for model openai/test-model: set OPENAI_API_KEY"
+    assert result.code == 3, result.err
+    written = report.read_text(encoding="utf-8")
+    assert "## ⚠️ promptgit: inconclusive" in written
+    escaped = "no API key for model openai/test\\-model: set OPENAI\\_API\\_KEY in the environment"
+    assert f"| ⚠️ {escaped}" in written  # the gate's reason
+    assert f"| 3 | head | not evaluated: {escaped}" in written  # the errors, grouped
+    assert "Traceback" not in result.out + result.err
+    assert len(openai_server.requests) == 0
+    evaluated = run_cli(["eval", "good"], repo.path)
+    assert evaluated.code == 3
+    assert evaluated.err == (
+        f"inconclusive: good: {reason} in the environment (settings never hold secrets): 3 of 3 cases not evaluated\n"
+    )
