@@ -105,10 +105,12 @@ def _errors(diff: SuiteDiff) -> list[dict[str, Any]]:
     """
     groups: dict[tuple[str, str], list[str]] = {}
     for side, result in (("head", diff.head), ("base", diff.base)):
-        for case in result.cases if result is not None else ():
+        if result is None:
+            continue
+        for case in result.cases:
             if case.error:
                 message = case.error.replace(f" (case {case.id!r})", "").replace(f" (case {case.id})", "")
-                if result.stopped and case.score is None and not case.outputs and message == "not evaluated":
+                if result.stopped and message == "not evaluated":
                     message = f"not evaluated: {result.stopped}"
                 groups.setdefault((side, message), []).append(case.id)
     ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
