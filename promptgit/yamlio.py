@@ -9,6 +9,7 @@ Cached data is shared: callers treat it as read-only.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,28 @@ class _TooDeep(yaml.YAMLError):
     """A document nested deeper than the parser can follow."""
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading scalars as YAML 1.2's core schema does: a value is taken as written.
+
+    YAML 1.1 (PyYAML's default) turns `2024-01-01` into a date and `yes`, `no`, `on`, `off` into
+    booleans, so an expected answer `2024-01-01` or `no` was compared as something its author never
+    wrote. Here only `true`/`false` are booleans and nothing is a timestamp (YAML 1.2, section 10.3).
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag != "tag:yaml.org,2002:timestamp" and tag != "tag:yaml.org,2002:bool"
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 @dataclass(frozen=True)
 class _Parsed:
     node: yaml.Node | None
@@ -38,7 +61,7 @@ class _Parsed:
 @functools.lru_cache(maxsize=128)
 def _parse(text: str) -> _Parsed:
     """Parse `text` once into nodes and data (what yaml.safe_load does, keeping the nodes)."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is not None:
