@@ -1,0 +1,128 @@
+"""GitHub Actions annotations: workflow commands that put `ci` verdicts and `check` problems on the Files tab.
+
+A line `::error file=F,line=L,endLine=E,title=T::message` (or `::warning …`) printed by a step becomes an
+annotation on F's lines in the pull request (docs.github.com, "Workflow commands for GitHub Actions").
+The runner reads the commands from stdout and stderr alike; the CLI prints them on stderr so stdout
+stays one document under `--json`. GitHub shows at most 10 errors and 10 warnings per step, so a failing
+suite is annotated on at most MAX_RANGES changed ranges per prompt file.
+
+Escaping follows the runner (actions/toolkit's command.ts): in the message `%`, CR and LF become
+%25, %0D and %0A; in a property value `:` and `,` also become %3A and %2C, since they end a property.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from promptgit.commands.check import CheckReport
+    from promptgit.commands.ci import CiReport
+    from promptgit.compare import SuiteDiff
+    from promptgit.gates import Gate
+
+MAX_RANGES = 5
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One workflow command: level is `error`, `warning` or `notice`; lines are 1-based, in the file at head."""
+
+    level: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    end_line: int | None = None
+    title: str | None = None
+
+    def command(self) -> str:
+        """The workflow command line, escaped."""
+        props = [
+            f"{key}={escape_property(str(value))}"
+            for key, value in (
+                ("file", self.file),
+                ("line", self.line),
+                ("endLine", self.end_line),
+                ("title", self.title),
+            )
+            if value is not None
+        ]
+        return f"::{self.level}{' ' + ','.join(props) if props else ''}::{escape_data(self.message)}"
+
+
+def under_github_actions(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this process runs as a GitHub Actions step (the runner sets GITHUB_ACTIONS=true)."""
+    return environ.get("GITHUB_ACTIONS") == "true"
+
+
+def escape_data(text: str) -> str:
+    """A message escaped for a workflow command: %, CR and LF."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """A property value escaped for a workflow command: the message's escapes plus `:` and `,`."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def ci_annotations(project_root: Path, report: CiReport) -> list[str]:
+    """The workflow commands for a `ci` run: an error per changed range of each failing suite's prompt files
+    (on the suite file when its prompt files did not change), a warning for an inconclusive suite, and a
+    warning for a score that dropped within noise. Paths are project-relative, as the runner expects when
+    the project is the repository's root (`GITHUB_WORKSPACE`)."""
+    found: list[Annotation] = []
+    for diff in report.diff.suites:
+        gate = report.gate(diff.name)
+        if gate.verdict == "fail":
+            found += _failed(project_root, report, diff, gate)
+        elif gate.verdict == "inconclusive":
+            found.append(
+                Annotation("warning", gate.reason, _suite_file(diff), title=f"promptgit: {diff.name} inconclusive")
+            )
+        elif _dropped_within_noise(diff):
+            found.append(_noise_warning(diff))
+    return [a.command() for a in found]
+
+
+def _failed(project_root: Path, report: CiReport, diff: SuiteDiff, gate: Gate) -> list[Annotation]:
+    from promptgit import git
+    from promptgit.tree import WORKTREE
+
+    title = f"promptgit: {diff.name} failed"
+    head = None if report.diff.head == WORKTREE else report.diff.head
+    found = []
+    for path in diff.prompt_files:
+        ranges = git.changed_lines(project_root, report.diff.base, head, path)[:MAX_RANGES]
+        found += [Annotation("error", gate.reason, path, first, last, title) for first, last in ranges]
+    return found or [Annotation("error", gate.reason, _suite_file(diff), title=title)]
+
+
+def _suite_file(diff: SuiteDiff) -> str | None:
+    side = diff.head or diff.base
+    return side.path if side else None
+
+
+def _dropped_within_noise(diff: SuiteDiff) -> bool:
+    return diff.delta is not None and diff.delta.delta < 0 and not diff.delta.significant
+
+
+def _noise_warning(diff: SuiteDiff) -> Annotation:
+    assert diff.delta is not None  # _dropped_within_noise checked it
+    low, high = diff.delta.ci.low * 100, diff.delta.ci.high * 100
+    message = (
+        f"score dropped {-diff.delta.delta * 100:.1f} pts, within noise "
+        f"(95% CI {low:+.1f} to {high:+.1f} pts includes 0); more cases or repeats would tell"
+    )
+    return Annotation("warning", message, _suite_file(diff), title=f"promptgit: {diff.name} dropped within noise")
+
+
+def check_annotations(report: CheckReport) -> list[str]:
+    """An error per `check` problem, at its file and line when it names them (the hint follows the message)."""
+    found = []
+    for err in report.problems:
+        message = f"{err.message}\nhint: {err.hint}" if err.hint else err.message
+        found.append(Annotation("error", message, err.file, err.line, title="promptgit check"))
+    return [a.command() for a in found]
