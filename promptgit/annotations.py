@@ -70,8 +70,8 @@ def escape_property(text: str) -> str:
 
 def ci_annotations(project_root: Path, report: CiReport) -> list[str]:
     """The workflow commands for a `ci` run: an error per changed range of each failing suite's prompt files
-    (on the suite file when its prompt files did not change), a warning for an inconclusive suite, and a
-    warning for a score that dropped within noise. Paths are project-relative, as the runner expects when
+    (of its suite file when no prompt file changed; on the suite file as a whole when neither did, as when
+    only its dataset changed), a warning for an inconclusive suite, and one for a drop within noise. Paths are project-relative, as the runner expects when
     the project is the repository's root (`GITHUB_WORKSPACE`)."""
     found: list[Annotation] = []
     for diff in report.diff.suites:
@@ -88,16 +88,22 @@ def ci_annotations(project_root: Path, report: CiReport) -> list[str]:
 
 
 def _failed(project_root: Path, report: CiReport, diff: SuiteDiff, gate: Gate) -> list[Annotation]:
+    """Errors on the changed ranges of the suite's prompt files; else of the suite file; else on the suite file."""
     from promptgit import git
     from promptgit.tree import WORKTREE
 
     title = f"promptgit: {diff.name} failed"
     head = None if report.diff.head == WORKTREE else report.diff.head
-    found = []
-    for path in diff.prompt_files:
-        ranges = git.changed_lines(project_root, report.diff.base, head, path)[:MAX_RANGES]
-        found += [Annotation("error", gate.reason, path, first, last, title) for first, last in ranges]
-    return found or [Annotation("error", gate.reason, _suite_file(diff), title=title)]
+    suite_file = _suite_file(diff)
+    for paths in (diff.prompt_files, (suite_file,) if suite_file else ()):
+        found = [
+            Annotation("error", gate.reason, path, first, last, title)
+            for path in paths
+            for first, last in git.changed_lines(project_root, report.diff.base, head, path)[:MAX_RANGES]
+        ]
+        if found:
+            return found
+    return [Annotation("error", gate.reason, suite_file, title=title)]
 
 
 def _suite_file(diff: SuiteDiff) -> str | None:
