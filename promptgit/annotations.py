@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,8 +71,8 @@ def escape_property(text: str) -> str:
 def ci_annotations(project_root: Path, report: CiReport) -> list[str]:
     """The workflow commands for a `ci` run: an error per changed range of each failing suite's prompt files
     (of its suite file when no prompt file changed; on the suite file as a whole when neither did, as when
-    only its dataset changed), a warning for an inconclusive suite, and one for a drop within noise. Paths are project-relative, as the runner expects when
-    the project is the repository's root (`GITHUB_WORKSPACE`)."""
+    only its dataset changed), a warning for an inconclusive suite, and one for a drop within noise.
+    Paths are given relative to GITHUB_WORKSPACE (see `workspace_path`)."""
     found: list[Annotation] = []
     for diff in report.diff.suites:
         gate = report.gate(diff.name)
@@ -84,7 +84,7 @@ def ci_annotations(project_root: Path, report: CiReport) -> list[str]:
             )
         elif _dropped_within_noise(diff):
             found.append(_noise_warning(diff))
-    return [a.command() for a in found]
+    return _commands(project_root, found)
 
 
 def _failed(project_root: Path, report: CiReport, diff: SuiteDiff, gate: Gate) -> list[Annotation]:
@@ -125,10 +125,26 @@ def _noise_warning(diff: SuiteDiff) -> Annotation:
     return Annotation("warning", message, _suite_file(diff), title=f"promptgit: {diff.name} dropped within noise")
 
 
-def check_annotations(report: CheckReport) -> list[str]:
+def check_annotations(project_root: Path, report: CheckReport) -> list[str]:
     """An error per `check` problem, at its file and line when it names them (the hint follows the message)."""
     found = []
     for err in report.problems:
         message = f"{err.message}\nhint: {err.hint}" if err.hint else err.message
         found.append(Annotation("error", message, err.file, err.line, title="promptgit check"))
-    return [a.command() for a in found]
+    return _commands(project_root, found)
+
+
+def _commands(project_root: Path, found: list[Annotation]) -> list[str]:
+    return [replace(a, file=workspace_path(project_root, a.file)).command() for a in found]
+
+
+def workspace_path(project_root: Path, path: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
+    """`path` (project-relative, or absolute) relative to GITHUB_WORKSPACE, the checkout, which is what the
+    runner resolves an annotation's `file` against; unchanged when there is no workspace or it lies outside."""
+    workspace = environ.get("GITHUB_WORKSPACE")
+    if path is None or not workspace:
+        return path
+    try:
+        return (project_root / path).resolve().relative_to(Path(workspace).resolve()).as_posix()
+    except ValueError:
+        return path

@@ -134,9 +134,10 @@ def check(rev: str | None, as_json: bool) -> int:
     from promptgit.display import check_json, check_text
     from promptgit.project import open_project
 
-    report = check(open_project(rev))
+    project = open_project(rev)
+    report = check(project)
     if under_github_actions():  # each problem annotated at its file and line, on stderr
-        for line in check_annotations(report):
+        for line in check_annotations(project.root, report):
             problem(line)
     if as_json:
         emit_json(check_json(report))

@@ -125,19 +125,20 @@ def test_no_annotations_outside_actions(
     assert commands(result.err) == commands(result.out) == []
 
 
+CASES = "cases: [{text: a, expected: b}]\nscorers: [exact_match]\n"
+BROKEN: dict[str, str | None] = {
+    "promptgit.yaml": SETTINGS,
+    "prompts/route.jinja": "user:\n{{ text }}\n",
+    "evals/typo.yaml": f"prompt: route\n{CASES}temprature: 0\n",
+    "evals/a,b:c.yaml": f"prompt: nowhere\n{CASES}",
+}
+
+
 def test_check_problems_at_their_file_and_line(
     tmp_path: Path, run_cli: Callable[..., Result], on_actions: None
 ) -> None:
     repo = new_repo(tmp_path)
-    repo.commit(
-        "broken",
-        {
-            "promptgit.yaml": SETTINGS,
-            "prompts/route.jinja": "user:\n{{ text }}\n",
-            "evals/typo.yaml": "prompt: route\ncases: [{text: a, expected: b}]\nscorers: [exact_match]\ntemprature: 0\n",
-            "evals/a,b:c.yaml": "prompt: nowhere\ncases: [{text: a, expected: b}]\nscorers: [exact_match]\n",
-        },
-    )
+    repo.commit("broken", BROKEN)
     result = run_cli(["check"], tmp_path)
     assert result.code == 1, result.err
     assert commands(result.err) == [
@@ -147,3 +148,18 @@ def test_check_problems_at_their_file_and_line(
         "%0Ahint: suite keys: cases, dataset, description, expected, id, json_columns, max_drop, model, pass_at, "
         "prompt, repeat, scorers, threshold, vars",
     ]
+
+
+def test_paths_are_relative_to_the_workspace_for_a_project_in_a_subfolder(
+    tmp_path: Path, run_cli: Callable[..., Result], on_actions: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = new_repo(tmp_path / "checkout")
+    repo.commit("broken", {f"app/{name}": text for name, text in BROKEN.items() if "a,b" not in name})
+    repo.commit("no suites elsewhere", {"empty/promptgit.yaml": SETTINGS})
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(repo.path))
+    result = run_cli(["check"], repo.path / "app")
+    assert [line.split("::")[1] for line in commands(result.err)] == [
+        "error file=app/evals/typo.yaml,line=4,title=promptgit check"
+    ]
+    empty = run_cli(["check"], repo.path / "empty")  # its problem names the folder by its absolute path
+    assert [line.split("::")[1] for line in commands(empty.err)] == ["error file=empty/evals,title=promptgit check"]
