@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptgit.errors import PromptgitError
+
 if TYPE_CHECKING:
     from promptgit.commands.ci import CiReport
     from promptgit.commands.eval import EvalReport
@@ -60,9 +62,14 @@ def ci_junit(report: CiReport) -> bytes:
 
 
 def write_junit(path: Path, document: bytes) -> None:
-    """Write a JUnit document to `path`, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(document)
+    """Write a JUnit document to `path`, creating its folder; PromptgitError when the file cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(document)
+    except OSError as err:
+        raise PromptgitError(
+            f"cannot write the JUnit XML to {path}: {err.strerror or err}", hint="give --junit a writable file path"
+        ) from None
 
 
 def _document(suites: Sequence[ET.Element]) -> bytes:

@@ -220,3 +220,24 @@ def test_ci_junit_has_the_head_side_and_the_comparison(
     assert (properties["base_revision"], properties["head_revision"], properties["revision"]) == (c1, c2, c2)
     assert (properties["verdict"], properties["reason"]) == ("pass", "improved significantly, within the gates")
     assert {c.get("classname") for c in testsuite.iter("testcase")} == {"route"}
+
+
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        (
+            "blocker/junit.xml",
+            "promptgit: error: cannot write the JUnit XML to {path}: File exists",
+        ),  # mkdir of the parent
+        ("folder", "Error: Invalid value for '--junit': File '{path}' is a directory."),
+    ],
+)
+def test_an_unwritable_junit_path_is_a_usage_error(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], where: str, said: str
+) -> None:
+    repo, _, _ = two_versions(tmp_path / "repo", dataset(n=4))
+    (tmp_path / "blocker").write_text("a file where a folder would go", encoding="utf-8")
+    (tmp_path / "folder").mkdir()
+    result = run_cli(["eval", "-q", "--junit", str(tmp_path / where)], repo.path)
+    assert result.code == 2
+    assert said.format(path=tmp_path / where) in result.err.splitlines()
