@@ -1,11 +1,10 @@
 """Benchmark the verdict statistics at scale (issue 13: under 1 s for 100,000 cases, repeat 3).
 
 Builds seeded suites and times, best of ROUNDS, each step the way a comparison uses it: the paired
-test of base against head (p-value, CI, counts) and the two suites' score intervals. Also times the
-earlier bootstrap functions (`mean_ci`, `paired_delta`) on the same data for comparison, unless
---skip-old (they take about a minute at 100,000 cases).
+test of base against head (p-value, CI, counts) and the two suites' score intervals. (The earlier
+bootstrap functions it was compared with took 30 s and 50 s here; they are gone.)
 
-    .venv/bin/python bench/bench_stats.py [--cases 100000] [--repeat 3] [--rounds 3] [--skip-old]
+    .venv/bin/python bench/bench_stats.py [--cases 100000] [--repeat 3] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ def best(rounds: int, step: Callable[[], object]) -> tuple[float, object]:
     return min(times), result
 
 
-def measure(kind: str, cases: int, repeat: int, rounds: int, old: bool) -> None:
+def measure(kind: str, cases: int, repeat: int, rounds: int) -> None:
     """Time one kind of suite and print the numbers."""
     base, head = suites(cases, repeat, kind, seed=1)
     paired, test = best(rounds, lambda: stats.paired_test(base, head))
@@ -65,11 +64,6 @@ def measure(kind: str, cases: int, repeat: int, rounds: int, old: bool) -> None:
     print(f"  paired_test          {paired * 1000:8.1f} ms  {test}")
     print(f"  2 x score_interval   {intervals * 1000:8.1f} ms  {stats.score_interval(head)}")
     print(f"  total                {(paired + intervals) * 1000:8.1f} ms")
-    if old:
-        base_means, head_means = stats.case_means(base), stats.case_means(head)
-        old_paired, _ = best(1, lambda: stats.paired_delta(base_means, head_means))
-        old_ci, _ = best(1, lambda: (stats.mean_ci(base_means), stats.mean_ci(head_means)))
-        print(f"  old paired_delta     {old_paired * 1000:8.1f} ms;  old 2 x mean_ci {old_ci * 1000:8.1f} ms")
 
 
 def main() -> None:
@@ -77,11 +71,10 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--skip-old", action="store_true")
     args = parser.parse_args()
     stats.paired_test([0.0, 1.0], [1.0, 1.0])  # numpy's import is a one-off cost, not the statistic's
     for kind in ("continuous", "near 0.05", "pass/fail"):
-        measure(kind, args.cases, args.repeat, args.rounds, not args.skip_old)
+        measure(kind, args.cases, args.repeat, args.rounds)
 
 
 if __name__ == "__main__":

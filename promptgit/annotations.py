@@ -116,12 +116,10 @@ def _dropped_within_noise(diff: SuiteDiff) -> bool:
 
 
 def _noise_warning(diff: SuiteDiff) -> Annotation:
+    from promptgit.display import paired_text
+
     assert diff.delta is not None  # _dropped_within_noise checked it
-    low, high = diff.delta.ci.low * 100, diff.delta.ci.high * 100
-    message = (
-        f"score dropped {-diff.delta.delta * 100:.1f} pts, within noise "
-        f"(95% CI {low:+.1f} to {high:+.1f} pts includes 0); more cases or repeats would tell"
-    )
+    message = f"score dropped within noise: {paired_text(diff.delta)} (pts, 95% CI); more cases or repeats would tell"
     return Annotation("warning", message, _suite_file(diff), title=f"promptgit: {diff.name} dropped within noise")
 
 

@@ -284,6 +284,8 @@ def sync(direction: str, remote: str) -> int:
 
     with opened() as (project, store):
         moved = sync(project, store, direction, remote)
+    for skipped in moved.skipped:
+        problem(f"promptgit: warning: skipped a shared results file: {skipped}")
     verb = "pushed" if direction == "push" else "pulled"
     click.echo(f"{verb} {moved.files} result file(s), {moved.rows} new row(s)")
     return EXIT_OK
@@ -301,6 +303,12 @@ def sync(direction: str, remote: str) -> int:
 )
 @click.option("--pull/--no-pull", default=True, help="Pull shared results from the remote first (default: on).")
 @click.option("--remote", default="origin", show_default=True, help="The remote to pull shared results from.")
+@click.option(
+    "--trust-shared-head",
+    is_flag=True,
+    help="Let pulled results stand in for the head side too (anyone who can push a ref can write them).",
+)
+@click.option("--no-bisect", is_flag=True, help="Do not bisect a failing pull request for the commit that caused it.")
 @time_limit_option
 @quiet_option
 @json_option
@@ -312,6 +320,8 @@ def ci(
     report_path: Path | None,
     pull: bool,
     remote: str,
+    no_bisect: bool,
+    trust_shared_head: bool,
     time_limit: float | None,
     quiet: bool,
     as_json: bool,
@@ -321,19 +331,30 @@ def ci(
     from promptgit.annotations import ci_annotations, under_github_actions
     from promptgit.commands.ci import ci
     from promptgit.display import ci_json, ci_run_text
-    from promptgit.github import append_step_summary
+    from promptgit.github import STEP_SUMMARY_CHARS, append_step_summary
     from promptgit.report import ci_markdown
 
     with opened() as (project, store):
         pull_from = remote if pull else None
-        result = ci(project, store, base, head, suites, progress("ci", quiet), pull_from, time_limit)
+        result = ci(
+            project,
+            store,
+            base,
+            head,
+            suites,
+            progress("ci", quiet),
+            pull_from,
+            time_limit,
+            trust_shared_head,
+            bisect=not no_bisect,
+        )
     for note in result.notes:
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)
     if report_path:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(markdown, encoding="utf-8")
-    append_step_summary(markdown)
+    append_step_summary(ci_markdown(result, STEP_SUMMARY_CHARS))  # the full report a trimmed comment points to
     if junit_path:
         from promptgit.junit import ci_junit, write_junit
 
@@ -361,9 +382,9 @@ def ci(
 def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> int:
     """Create or update the one promptgit comment on a pull request (inside GitHub Actions)."""
     from promptgit.commands.comment import comment
+    from promptgit.github import describe
 
-    posted = comment(report_path, pr_number, head_sha)
-    click.echo(f"{posted.action} comment {posted.url}")
+    click.echo(describe(comment(report_path, pr_number, head_sha)))
     return EXIT_OK
 
 

@@ -62,7 +62,7 @@ class SuiteDiff:
     name: str
     base: SuiteResult | None
     head: SuiteResult | None
-    delta: stats.PairedDelta | None
+    delta: stats.PairedTest | None  # over the compared set, repeats averaged within a case; None when none
     improved: tuple[CaseChange, ...]
     regressed: tuple[CaseChange, ...]
     noisy: tuple[str, ...]  # ids of cases that flipped only within their repeats' noise
@@ -72,7 +72,7 @@ class SuiteDiff:
 
     @property
     def significant(self) -> bool:
-        """Whether the delta's CI excludes zero."""
+        """Whether the exact paired test gives p < 0.05 (stats.PairedTest.significant)."""
         return bool(self.delta and self.delta.significant)
 
 
@@ -105,8 +105,9 @@ def compare_results(
 ) -> SuiteDiff:
     """Pair the cases both sides scored and hold unchanged (`dataset.changed` are left out); list who moved.
 
-    The delta is stats.paired_delta over those pairs; a case is "noisy" rather than improved or regressed
-    when its flip is within its repeats' noise (stats.noisy_flip).
+    The delta is stats.paired_test over those pairs, each case's repeat scores averaged within the case
+    (one cluster per case). A case is "noisy" rather than improved or regressed when its flip is within
+    its repeats' noise (stats.noisy_flip); the test still counts it up or down.
     """
     dataset = dataset or CaseSets()
     if base is None or head is None:
@@ -114,13 +115,17 @@ def compare_results(
     left_out = set(dataset.changed)
     common = [pair for pair in _scored_pairs(base, head) if pair[1].id not in left_out]
     base_scores, head_scores = [b for _, _, b, _ in common], [h for _, _, _, h in common]
-    delta = stats.paired_delta(base_scores, head_scores) if common else None
+    delta = (
+        stats.paired_test([_repeats(b) for b, _, _, _ in common], [_repeats(h) for _, h, _, _ in common])
+        if common
+        else None
+    )
     compared = Compared(len(common), _mean(base_scores), _mean(head_scores))
     improved: list[CaseChange] = []
     regressed: list[CaseChange] = []
     noisy: list[str] = []
     for b, h, base_score, head_score in common:
-        if math.isclose(base_score, head_score):
+        if round(head_score - base_score, 9) == 0:  # as the paired test rounds: it counts no change here
             continue
         if stats.noisy_flip(b.repeat_scores, h.repeat_scores, pass_at=h.pass_at):
             noisy.append(h.id)
@@ -132,6 +137,11 @@ def compare_results(
     return SuiteDiff(
         name, base, head, delta, tuple(improved), tuple(regressed), tuple(noisy), dataset=dataset, compared=compared
     )
+
+
+def _repeats(case: CaseResult) -> tuple[float, ...]:
+    # A scored case always has its repeats; the score alone stands in should a stored row lack them.
+    return case.repeat_scores or ((case.score,) if case.score is not None else ())
 
 
 def _mean(values: Sequence[float]) -> float | None:

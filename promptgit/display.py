@@ -7,16 +7,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not load the evaluation machinery
-    from promptgit.commands.bisect import BisectReport
+    from promptgit.commands.bisect import BisectReport, Culprit
     from promptgit.commands.blame import BlameReport, Impact
     from promptgit.commands.check import CheckReport
     from promptgit.commands.ci import CiReport
     from promptgit.commands.eval import EvalReport
-    from promptgit.commands.log import LogReport, SuiteLog
+    from promptgit.commands.log import LogEntry, LogReport, SuiteLog
     from promptgit.compare import DiffReport, SuiteDiff
     from promptgit.evaluate import CaseResult, SuiteResult
     from promptgit.prompts import Rendered
-    from promptgit.stats import PairedDelta
+    from promptgit.stats import BisectCall, PairedTest
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -93,6 +93,7 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
         for r in report.suites
     ]
     parts = [table(header, rows, right=range(2, 12))]
+    parts += [f"{result.name}: {note}" for result in report.suites for note in suite_notes(result)]
     for result in report.suites:
         low = _lowest(result.cases, worst)
         if low:
@@ -113,6 +114,29 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
                 )
             )
     return "\n".join(parts)
+
+
+def suite_notes(result: SuiteResult) -> list[str]:
+    """What a suite's score can and cannot say: the smallest drop it could call significant (with a
+    warning when `max_drop` is below it), and where a score below `threshold` lies against it."""
+    from promptgit.gates import sensitivity, sensitivity_text, sensitivity_warning, threshold_position
+
+    if result.score is None:
+        return []
+    notes = [sensitivity_warning(result) or sensitivity_text(sensitivity(result))]
+    where = threshold_position(result)
+    if where is not None and result.threshold is not None and result.score < result.threshold:
+        confidence = "with confidence" if where == "below" else "within noise of it (its 95% CI reaches it)"
+        notes.append(f"score {ci_text(result)} is below the threshold {pct(result.threshold)}, {confidence}")
+    return notes
+
+
+def sensitivity_json(result: SuiteResult) -> dict[str, Any]:
+    """`{"cases": 6, "drop": 0.25}`: the fewest cases, and the share of the suite, a significant drop needs."""
+    from promptgit.gates import sensitivity
+
+    seen = sensitivity(result)
+    return {"cases": seen.cases, "drop": _num(seen.drop)}
 
 
 def _lowest(cases: Sequence[CaseResult], count: int) -> list[CaseResult]:
@@ -142,6 +166,9 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
         "threshold": result.threshold,
         "repeat": result.repeat,
         "flaky": result.flaky,
+        "sensitivity": sensitivity_json(result),
+        "threshold_rule": result.threshold_rule,
+        "against_threshold": _against(result),
         "results": [
             {
                 "id": c.id,
@@ -165,6 +192,12 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
     }
 
 
+def _against(result: SuiteResult) -> str | None:
+    from promptgit.gates import threshold_position
+
+    return threshold_position(result)
+
+
 def eval_json(report: EvalReport) -> dict[str, Any]:
     """`promptgit eval --json`."""
     return {"revision": report.revision, "suites": [suite_json(r) for r in report.suites]}
@@ -174,16 +207,43 @@ def _num(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else round(value, 6)
 
 
-def paired_text(delta: PairedDelta) -> str:
-    """A paired delta in points with its 95% CI: `-5.0 [-8.1, -1.9]`."""
-    return f"{signed_pct(delta.delta)} [{delta.ci.low * 100:+.1f}, {delta.ci.high * 100:+.1f}]"
+def p_text(p_value: float) -> str:
+    """`p = 0.125`; `p < 0.001` below that (Monte Carlo p-values are never exactly small)."""
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3g}"
+
+
+def test_text(test: PairedTest) -> str:
+    """A paired test in one phrase: `p = 0.125, 0 up / 4 down`."""
+    return f"{p_text(test.p_value)}, {test.up} up / {test.down} down"
+
+
+def paired_text(test: PairedTest) -> str:
+    """A paired delta in points with its 95% CI, p-value and counts: `-5.0 [-8.1, -1.9] p = 0.012, 1 up / 7 down`;
+    `No case changed` when no case's score moved (its interval would be the point [+0.0, +0.0])."""
+    if test.changed == 0:
+        return "No case changed"
+    return f"{interval_text(test)} {test_text(test)}"
+
+
+def interval_text(test: PairedTest) -> str:
+    """`-5.0 [-8.1, -1.9]`, or `No case changed`."""
+    if test.changed == 0:
+        return "No case changed"
+    return f"{signed_pct(test.delta)} [{test.ci.low * 100:+.1f}, {test.ci.high * 100:+.1f}]"
+
+
+def verdict_word(test: PairedTest) -> str:
+    """`significant` (p < 0.05), `within noise`, or nothing when no case changed."""
+    if test.changed == 0:
+        return ""
+    return "significant" if test.significant else "within noise"
 
 
 def delta_text(diff: SuiteDiff) -> str:
-    """`-5.0 [-8.1, -1.9] significant` or `within noise`."""
+    """`-5.0 [-8.1, -1.9] p = 0.012, 1 up / 7 down significant`, `... within noise` or `No case changed`."""
     if diff.delta is None:
         return "new" if diff.base is None else "-"
-    return f"{paired_text(diff.delta)} {'significant' if diff.delta.significant else 'within noise'}"
+    return f"{paired_text(diff.delta)} {verdict_word(diff.delta)}".rstrip()
 
 
 def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | None]]:
@@ -210,6 +270,7 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
     ]
     lines += [(text, _tone(d)) for text, d in zip(grid[2:], report.suites)]
     lines += [(f"{d.name}: {dataset_note(d)}", None) for d in report.suites if d.dataset.differs]
+    lines += [(f"{d.name}: {warning}", None) for d in report.suites if (warning := change_warning(d))]
     for diff in report.suites:
         if diff.regressed:
             lines.append((f"\n{diff.name}: regressed cases", "bad"))
@@ -263,6 +324,15 @@ def dataset_note(diff: SuiteDiff) -> str:
     )
 
 
+def change_warning(diff: SuiteDiff) -> str | None:
+    """gates.sensitivity_warning for a diff's head and the drop it shows (None when none applies)."""
+    from promptgit.gates import sensitivity_warning  # gates imports display: loaded when used
+
+    if diff.head is None or diff.delta is None or diff.delta.changed == 0:
+        return None
+    return sensitivity_warning(diff.head, diff.delta.delta)
+
+
 def _tone(diff: SuiteDiff) -> str | None:
     if diff.delta is None or not diff.delta.significant:
         return None
@@ -301,7 +371,12 @@ def suite_diff_json(diff: SuiteDiff) -> dict[str, Any]:
         },
         "delta": _num(delta.delta) if delta else None,
         "ci": [_num(delta.ci.low), _num(delta.ci.high)] if delta else None,
+        "p_value": delta.p_value if delta else None,
+        "up": delta.up if delta else None,
+        "down": delta.down if delta else None,
         "significant": diff.significant,
+        "sensitivity": sensitivity_json(diff.head) if diff.head and diff.head.score is not None else None,
+        "against_threshold": _against(diff.head) if diff.head else None,
         "improved": [c.id for c in diff.improved],
         "regressed": [c.id for c in diff.regressed],
         "noisy": list(diff.noisy),
@@ -330,13 +405,20 @@ def log_text(log: SuiteLog) -> str:
                 e.commit.date[:10],
                 clip(e.commit.subject, 48),
                 ci_text(r) if r else (clip(e.note, 48) if e.note else "not evaluated"),
-                signed_pct(e.delta) if e.delta is not None else "",
+                _log_delta(e),
                 e.state,
             ]
         )
     return f"{log.suite}\n" + table(
         ["commit", "date", "change made", "score [95% CI]", "delta", "keep?"], rows, right=(4,)
     )
+
+
+def _log_delta(entry: LogEntry) -> str:
+    """A log row's change from the previous scored row: the paired test (~ within noise), else the score difference."""
+    if entry.test is not None:
+        return f"{'' if entry.test.significant or not entry.test.changed else '~'}{paired_text(entry.test)}"
+    return signed_pct(entry.delta) if entry.delta is not None else ""
 
 
 def log_json(log: SuiteLog) -> dict[str, Any]:
@@ -352,6 +434,9 @@ def log_json(log: SuiteLog) -> dict[str, Any]:
                 "score": _num(e.result.score) if e.result else None,
                 "ci": [_num(e.result.ci.low), _num(e.result.ci.high)] if e.result else None,
                 "delta": _num(e.delta),
+                "p_value": e.test.p_value if e.test else None,
+                "up": e.test.up if e.test else None,
+                "down": e.test.down if e.test else None,
                 "kept": e.state == "kept",
                 "state": e.state,
                 "note": e.note,
@@ -367,19 +452,22 @@ def impact_text(impact: Impact) -> str:
         return "×"
     if impact.delta is None:
         return "·" if impact.after is None else f"{pct(impact.after)}"
+    if impact.delta.changed == 0:
+        return "no case changed"
     return f"{'' if impact.delta.significant else '~'}{paired_text(impact.delta)}"
 
 
 def blame_rows(report: BlameReport) -> list[tuple[str, float | None]]:
     """Each blame line as text, with the signed delta that colours it (None: no measured change)."""
     width = max((len(str(r.line)) for r in report.rows), default=1)
+    column = max((len("  ".join(impact_text(i) for i in r.impacts)) for r in report.rows), default=24)
     out = []
     for row in report.rows:
         commit = report.commits.get(row.commit)
         who = f"{row.commit[:8]} {commit.date[:10]}" if commit else f"{row.commit[:8]:<8} {'':10}"
         impacts = "  ".join(impact_text(i) for i in row.impacts)
         delta = next((i.delta.delta for i in row.impacts if i.delta is not None and i.delta.significant), None)
-        out.append((f"{who} {impacts:>24} {row.line:>{width}}| {row.text}", delta))
+        out.append((f"{who} {impacts:>{column}} {row.line:>{width}}| {row.text}", delta))
     notes = {(row.commit, i.suite): i.note for row in report.rows for i in row.impacts if i.note}
     out += [(f"× {sha[:8]} {suite}: {note}", None) for (sha, suite), note in notes.items()]
     return out
@@ -395,6 +483,9 @@ def blame_json(report: BlameReport) -> dict[str, Any]:
             "after": _num(i.after),
             "delta": _num(d.delta) if d else None,
             "ci": [_num(d.ci.low), _num(d.ci.high)] if d else None,
+            "p_value": d.p_value if d else None,
+            "up": d.up if d else None,
+            "down": d.down if d else None,
             "significant": bool(d and d.significant),
             "note": i.note,
         }
@@ -427,6 +518,8 @@ def bisect_text(report: BisectReport) -> str:
             if report.case is None
             else f"  case {report.case}: {pct(report.before, 0)} -> {pct(report.after, 0)}"
         )
+    if report.change is not None and report.change.test.changed:
+        lines.append(f"  good -> bad: {change_text(report.change)}")
     lines.append(f"\nevaluated {len(report.steps)} revision(s):")
     lines.extend(f"  {s.commit[:10]}  {pct(s.score):>7}  {s.verdict:<9} {s.note}" for s in report.steps)
     if report.skipped:
@@ -453,6 +546,29 @@ def bisect_json(report: BisectReport) -> dict[str, Any]:
         "before": _num(report.before),
         "after": _num(report.after),
         "skipped": [{"commit": s.commit, "verdict": s.verdict, "note": s.note} for s in report.skipped],
+        **change_json(report.change),
+    }
+
+
+def change_text(call: BisectCall) -> str:
+    """Both answers about good vs bad: the gate's (the exact test) and bisect's (is it a real change?)."""
+    gate = "significant" if call.test.significant else "within noise for the gate"
+    follows = "reproducible (temperature 0, repeats agree), so bisect follows it" if call.reproducible else call.verdict
+    return f"{paired_text(call.test)}, {gate}; for bisect: {follows}"
+
+
+def change_json(call: BisectCall | None) -> dict[str, Any]:
+    """Good vs bad in `bisect --json`: the paired test and bisect's call (changed, same or undecided)."""
+    test = call.test if call else None
+    return {
+        "delta": _num(test.delta) if test else None,
+        "ci": [_num(test.ci.low), _num(test.ci.high)] if test else None,
+        "p_value": test.p_value if test else None,
+        "up": test.up if test else None,
+        "down": test.down if test else None,
+        "significant": bool(test and test.significant),
+        "call": call.verdict if call else None,
+        "reproducible": bool(call and call.reproducible),
     }
 
 
@@ -463,10 +579,36 @@ def ci_json(result: CiReport) -> dict[str, Any]:
         "base": result.diff.base,
         "head": result.diff.head,
         "suites": [
-            {**suite_diff_json(d), "verdict": result.gate(d.name).verdict, "reason": result.gate(d.name).reason}
+            {
+                **suite_diff_json(d),
+                "verdict": result.gate(d.name).verdict,
+                "reason": result.gate(d.name).reason,
+                "culprit": culprit_json(next((c for c in result.culprits if c.suite == d.name), None)),
+            }
             for d in result.diff.suites
         ],
     }
+
+
+def culprit_json(culprit: Culprit | None) -> dict[str, Any] | None:
+    """The commit inside the pull request that caused a suite's drop (`ci --json`), or None."""
+    if culprit is None:
+        return None
+    return {
+        "commit": culprit.commit.sha,
+        "subject": culprit.commit.subject,
+        "author": culprit.commit.author,
+        "before": _num(culprit.before),
+        "after": _num(culprit.after),
+        "evaluated": culprit.evaluated,
+        "prompt_diff": culprit.prompt_diff,
+    }
+
+
+def culprit_text(culprit: Culprit) -> str:
+    """`route: caused by 1a2b3c4d5e Answer from the short field (score 100.0% -> 97.3%)`."""
+    scores = f"score {pct(culprit.before)} -> {pct(culprit.after)}"
+    return f"{culprit.suite}: caused by {culprit.commit.sha[:10]} {culprit.commit.subject} ({scores})"
 
 
 def check_text(report: CheckReport) -> tuple[list[str], str]:
@@ -509,7 +651,8 @@ def render_json(rendered: Rendered) -> dict[str, Any]:
 def ci_run_text(result: CiReport) -> str:
     """`promptgit ci`: the comparison, each suite's gate and the verdict."""
     gates = [f"{gate.suite}: {gate.verdict} ({gate.reason})" for gate in result.gates]
-    return "\n".join([diff_text(result.diff), *gates, f"verdict: {result.verdict}"])
+    culprits = [culprit_text(c) for c in result.culprits]
+    return "\n".join([diff_text(result.diff), *gates, *culprits, f"verdict: {result.verdict}"])
 
 
 def logs_json(report: LogReport) -> list[dict[str, Any]]:

@@ -46,6 +46,9 @@ class Plan:
     prompt: Prompt
     sources: SuiteSources
     fingerprint: str
+    # Reuse only results and responses computed on this machine, never ones pulled from a remote's
+    # shared ref (anyone who can push a ref can write those): `ci` sets it for the head side.
+    trusted_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class SuiteResult:
     seconds: float = 0.0
     model: str | None = None
     stopped: str | None = None  # why the run ended before every case was evaluated (a time limit), if it did
+    threshold_rule: str = "score"  # the suite's `threshold_rule:`, which gates.py applies
 
     @property
     def passed(self) -> int:
@@ -215,9 +219,9 @@ class _Run:
         self.in_flight: dict[str, asyncio.Future[StoredResponse]] = {}
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
-        unique = list({p.fingerprint: p for p in plans}.values())
+        unique = _unique(plans)
         self.scorers = {p.fingerprint: _build_scorers(p) for p in unique}
-        stored = {p.fingerprint: self.store.case_keys(p.fingerprint) for p in unique}
+        stored = {p.fingerprint: self.store.case_keys(p.fingerprint, p.trusted_only) for p in unique}
         # A generator, not a list: a suite of 100,000 cases should not hold 100,000 jobs at once.
         jobs = (
             _Job(p, case, r)
@@ -268,7 +272,7 @@ class _Run:
         messages = [m.as_dict() for m in rendered.messages]
         settings = dict(rendered.settings)
         key = call_key(messages, settings, job.repeat)
-        response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path)
+        response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path, plan.trusted_only)
         if not paid:
             tally.cached += 1
             self.cached += 1
@@ -277,11 +281,18 @@ class _Run:
         tally.finished = time.monotonic() - self.started
 
     async def _answer(
-        self, settings: dict[str, Any], messages: list[dict[str, str]], key: str, tally: _Tally, file: str
+        self,
+        settings: dict[str, Any],
+        messages: list[dict[str, str]],
+        key: str,
+        tally: _Tally,
+        file: str,
+        trusted_only: bool = False,
     ) -> tuple[StoredResponse, bool]:
-        """The response for `key` and whether this job paid a call for it: stored, shared with an identical
-        call already in flight (its answer or its failure), or called now. One call per key in a run."""
-        stored = self.store.get_response(key)
+        """The response for `key` and whether this job paid a call for it: stored (`trusted_only`: computed
+        here), shared with an identical call already in flight (its answer or its failure), or called now.
+        One call per key in a run."""
+        stored = self.store.get_response(key, trusted_only)
         if stored is not None:
             return stored, False
         pending = self.in_flight.get(key)
@@ -337,10 +348,12 @@ class _Run:
             # The suite's layered settings (or the project's defaults) say where the graded output may go.
             chosen = judge_settings(judge_model, own, plan.project.settings.defaults, settings)
             judge_key = call_key(messages, chosen, 0)
-            stored = self.store.get_response(judge_key)
+            stored = self.store.get_response(judge_key, plan.trusted_only)
             if stored is not None:  # looked up first so that a cached judge never imports litellm
                 return stored.text
-            answered, _ = await self._answer(_sendable(chosen), messages, judge_key, tally, plan.suite.path)
+            answered, _ = await self._answer(
+                _sendable(chosen), messages, judge_key, tally, plan.suite.path, plan.trusted_only
+            )
             return answered.text
 
         parts = []
@@ -369,7 +382,7 @@ class _Run:
     def _result(self, plan: Plan) -> SuiteResult:
         tally = self.tallies[plan.fingerprint]
         rows: dict[str, dict[int, _Kept]] = defaultdict(dict)
-        for row in self.store.iter_cases(plan.fingerprint):
+        for row in self.store.iter_cases(plan.fingerprint, plan.trusted_only):
             # Only what a result shows: a stored row also carries keys and token counts.
             rows[row.case_id][row.repeat] = _Kept(row.output, row.score, _reasons(row) if row.repeat == 0 else ())
         cases = tuple(_case_result(plan.suite, case, rows.get(case.id, {}), tally.errors) for case in plan.suite.cases)
@@ -394,7 +407,18 @@ class _Run:
             seconds=tally.finished - tally.started if tally.started is not None else 0.0,
             model=_model_of(plan),
             stopped=self.stopped if any(c.score is None for c in cases) else None,
+            threshold_rule=plan.suite.threshold_rule,
         )
+
+
+def _unique(plans: Sequence[Plan]) -> list[Plan]:
+    """Each fingerprint once, in first-seen order; trusted_only when any plan of that fingerprint asks for it."""
+    unique: dict[str, Plan] = {}
+    for plan in plans:
+        seen = unique.setdefault(plan.fingerprint, plan)
+        if plan.trusted_only and not seen.trusted_only:
+            unique[plan.fingerprint] = plan
+    return list(unique.values())
 
 
 def _sendable(settings: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The gates: a suite's verdict (pass, fail or inconclusive) from its result, and from a comparison with its base.
 
 One home for the rules `eval` and `ci` apply (docs/spec.md, "Gates"): a run cut short by its time
-limit, or too many model errors, make a suite inconclusive; a score below `threshold` fails; a
-significant drop larger than `max_drop` fails. A run's verdict is fail when any suite fails, else
-inconclusive when any suite is, else pass.
+limit, or too many model errors, make a suite inconclusive; a score below `threshold` fails (with
+`threshold_rule: interval`, only when the score's whole 95% interval is below it); a drop larger than
+`max_drop` fails only when the exact paired test calls it significant (stats.drop_fails). A run's verdict
+is fail when any suite fails, else inconclusive when any suite is, else pass. Also here: what a suite
+can see (`sensitivity`) and the warning when a gate or a change is below it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from promptgit import stats
 from promptgit.compare import SuiteDiff
-from promptgit.display import pct
+from promptgit.display import pct, test_text
 from promptgit.evaluate import SuiteResult
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
@@ -63,7 +66,7 @@ def judge(diff: SuiteDiff, max_error_rate: float) -> Gate:
         return Gate(diff.name, PASS, "new suite" + threshold)
     if diff.delta is not None and diff.delta.significant:
         direction = "improved" if diff.delta.delta > 0 else "dropped"
-        return Gate(diff.name, PASS, f"{direction} significantly, within the gates")
+        return Gate(diff.name, PASS, f"{direction} significantly ({test_text(diff.delta)}), within the gates")
     return _passed(diff.name)
 
 
@@ -97,16 +100,60 @@ def _errors_gate(name: str, sides: Sequence[tuple[str, SuiteResult | None]], max
 def _threshold_gate(result: SuiteResult) -> Gate | None:
     if result.score is None:
         return Gate(result.name, INCONCLUSIVE, "no case could be scored")
-    if result.below_threshold:
-        return Gate(result.name, FAIL, f"score {pct(result.score)} is below the threshold {pct(result.threshold)}")
-    return None
+    if not result.below_threshold or result.threshold is None:
+        return None
+    where = threshold_position(result)
+    below = f"score {pct(result.score)} [{result.ci.low * 100:.1f}, {result.ci.high * 100:.1f}]"
+    if where == stats.BELOW:
+        return Gate(result.name, FAIL, f"{below} is below the threshold {pct(result.threshold)}, with confidence")
+    noise = f"{below} is below the threshold {pct(result.threshold)}, within noise of it (its 95% CI reaches it)"
+    if result.threshold_rule == "interval":
+        return Gate(result.name, PASS, f"{noise}; threshold_rule: interval fails only when all of the CI is below")
+    return Gate(result.name, FAIL, noise)
+
+
+def threshold_position(result: SuiteResult) -> str | None:
+    """Where the score's 95% interval lies against `threshold` (stats.against_threshold); None without one."""
+    if result.threshold is None or result.score is None:
+        return None
+    return stats.against_threshold(result.ci, result.threshold)
 
 
 def _drop_gate(diff: SuiteDiff) -> Gate | None:
-    delta, max_drop = diff.delta, diff.head.max_drop if diff.head else None
-    if delta is None or max_drop is None or delta.delta >= -max_drop:
+    test, max_drop = diff.delta, diff.head.max_drop if diff.head else None
+    if test is None or max_drop is None or test.changed == 0 or test.delta >= -max_drop:
         return None
-    dropped = f"dropped {-delta.delta * 100:.1f} pts"
-    if delta.significant:
+    dropped = f"dropped {-test.delta * 100:.1f} pts ({test_text(test)})"
+    if stats.drop_fails(test, max_drop):
         return Gate(diff.name, FAIL, f"{dropped}, more than max_drop {max_drop * 100:.1f}, and the drop is significant")
-    return Gate(diff.name, PASS, f"{dropped}, within noise (95% CI includes 0)")
+    return Gate(diff.name, PASS, f"{dropped}, within noise")
+
+
+def sensitivity(result: SuiteResult) -> stats.Sensitivity:
+    """The smallest drop this suite could call significant, from its scored cases, `repeat` and the
+    flakiness its repeats showed (stats.smallest_significant_drop, stats.noisy_share)."""
+    scored = [c for c in result.cases if c.score is not None]
+    share = stats.noisy_share([c.flakiness for c in scored], result.repeat)
+    return stats.smallest_significant_drop(len(scored), repeats=result.repeat, noisy_share=share)
+
+
+def sensitivity_text(seen: stats.Sensitivity) -> str:
+    """`with 24 cases, only drops of 25 pts or more can be significant` (or that none can)."""
+    if seen.drop is None:
+        return f"with {seen.n} cases, no drop can be significant"
+    return f"with {seen.n} cases, only drops of {seen.drop * 100:.3g} pts or more can be significant"
+
+
+def sensitivity_warning(result: SuiteResult, change: float | None = None) -> str | None:
+    """The warning when `max_drop`, or a drop `change` (a negative fraction) being shown, is below what the
+    suite can see; None when both are within it. Advice as the issue gives it: add cases or `repeat:`."""
+    seen = sensitivity(result)
+    floor = seen.drop if seen.drop is not None else float("inf")
+    small = []
+    if result.max_drop is not None and result.max_drop < floor - stats.PRECISION:
+        small.append(f"max_drop is {result.max_drop * 100:.3g} pts")
+    if change is not None and change < 0 and -change < floor - stats.PRECISION:
+        small.append(f"this drop is {-change * 100:.3g} pts")
+    if not small:
+        return None
+    return f"{sensitivity_text(seen)} ({'; '.join(small)}): add cases or `repeat:`"

@@ -21,6 +21,15 @@ from promptgit import __version__
 from promptgit.errors import PromptgitError
 
 MARKER = "<!-- promptgit-report -->"
+# The report's headline when a change affects no suite (report.py writes it): such a report only
+# updates an existing promptgit comment, it never opens a new one.
+NOTHING_AFFECTED = "No suite is affected by this change: nothing to evaluate."
+# Who a comment posted with GITHUB_TOKEN is written by: the token is an app installation's, for
+# which GET /user answers 403 "Resource not accessible by integration". A GitHub App's own token
+# posts as `<app-slug>[bot]`: name it in PROMPTGIT_COMMENT_AUTHOR.
+ACTIONS_BOT = "github-actions[bot]"
+STEP_SUMMARY_BYTES = 1024 * 1024  # GitHub's limit for one step's job summary
+STEP_SUMMARY_CHARS = STEP_SUMMARY_BYTES // 4  # UTF-8 takes at most 4 bytes a character
 MAX_BODY_CHARS = 65_536  # GitHub rejects a longer comment body with 422
 TIMEOUT_SECONDS = 30.0
 PER_PAGE = 100
@@ -63,22 +72,68 @@ def post_report(
     env: Mapping[str, str] = os.environ,
     pr_number: int | None = None,
     head_sha: str | None = None,
+    only_update: bool | None = None,
 ) -> CommentResult:
-    """Create or update the one comment holding MARKER on the pull request; leave every other comment alone."""
+    """Create or update our one comment holding MARKER on the pull request; leave every other comment alone.
+
+    `only_update` (default: whether the report says no suite is affected) updates an existing comment
+    but creates none: the result's action is then `skipped`.
+    """
+    only_update = affects_no_suite(report) if only_update is None else only_update
     target = _target(env, pr_number)
     body = prepare_body(report)
     # A workflow_run follow-up reads the PR number from an untrusted artifact: requiring the PR's
     # head to be the evaluated commit stops a forged number from redirecting the comment.
     if head_sha is not None:
         _check_head(target, head_sha)
-    existing = _find_comment(target)
+    existing = _find_comment(target, env)
     if existing is None:
-        url = f"{target.api}/repos/{target.repo}/issues/{target.pr}/comments"
-        made = _request(target, "POST", url, {"body": body}, what="create the comment")
-        return _result("created", made.data)
+        if only_update:
+            return CommentResult("skipped", 0, "")  # nothing to say that is worth a new comment
+        return _create(target, body)
     url = f"{target.api}/repos/{target.repo}/issues/comments/{existing['id']}"
-    made = _request(target, "PATCH", url, {"body": body}, what="update the comment")
+    try:
+        made = _request(target, "PATCH", url, {"body": body}, what="update the comment")
+    except _HttpError as err:
+        if err.status != 403 or err.rate_limited:
+            raise
+        return _create(target, body)  # not ours to edit after all (a transferred or locked comment): post ours
     return _result("updated", made.data)
+
+
+def _create(target: _Target, body: str) -> CommentResult:
+    url = f"{target.api}/repos/{target.repo}/issues/{target.pr}/comments"
+    return _result("created", _request(target, "POST", url, {"body": body}, what="create the comment").data)
+
+
+_MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
+# The verdict a fork follow-up shows comes from the workflow_run event: the artifact is written by a
+# job that ran the pull request's code, so its own verdict line is only a claim.
+_CONCLUSIONS = {"success": ("✅", "passed"), "failure": ("❌", "failed")}
+
+
+def neutralise_mentions(text: str) -> str:
+    """`text` with a zero-width space after every `@` that would start a mention, so nobody is notified."""
+    return _MENTION.sub("@\u200b", text)
+
+
+def follow_up_body(report: str, conclusion: str) -> str:
+    """What the fork follow-up posts: the triggering run's conclusion as the verdict, then the artifact's
+    report without its own verdict heading or markers, its @mentions neutralised."""
+    icon, said = _CONCLUSIONS.get(conclusion, ("⚠️", "ended without a verdict"))
+    lines = report.replace(MARKER, "").splitlines()
+    while lines and (not lines[0].strip() or re.match(r"^##\s.*promptgit", lines[0])):
+        lines.pop(0)  # the artifact's verdict heading: replaced by the one GitHub reports
+    note = (
+        f"The promptgit check on this pull request {said} (the run's conclusion, as GitHub reports it). "
+        "The details below were produced by that run, which ran the pull request's code."
+    )
+    return f"{MARKER}\n## {icon} promptgit: check {said}\n\n{note}\n\n" + neutralise_mentions("\n".join(lines)) + "\n"
+
+
+def affects_no_suite(report: str) -> bool:
+    """Whether a report says its change affects no suite (in its headline, not anywhere a model output may be)."""
+    return NOTHING_AFFECTED in report.splitlines()[:6]
 
 
 def prepare_body(report: str) -> str:
@@ -188,11 +243,31 @@ def _check_head(target: _Target, head_sha: str) -> None:
         )
 
 
-def _find_comment(target: _Target) -> dict | None:
-    """The promptgit comment: among those holding MARKER, the first by a bot, else the first."""
+def _find_comment(target: _Target, env: Mapping[str, str]) -> dict | None:
+    """Our promptgit comment: the first holding MARKER among those written by the identity that posts.
+
+    Anyone can write a comment containing MARKER; editing a stranger's comment (which a maintainer's
+    token may do) would put our report under their name, or let them steer which comment we edit.
+    """
     marked = [c for c in _comments(target) if MARKER in str(c.get("body") or "")]
-    bots = [c for c in marked if (c.get("user") or {}).get("type") == "Bot"]
-    return next(iter(bots or marked), None)
+    if not marked:
+        return None
+    login = _poster(target, env).lower()
+    return next((c for c in marked if str((c.get("user") or {}).get("login") or "").lower() == login), None)
+
+
+def _poster(target: _Target, env: Mapping[str, str]) -> str:
+    """The login our comments are written by: the token's user, else (an app installation's token) its bot."""
+    try:
+        user = _request(target, "GET", f"{target.api}/user", None, what="read the token's user").data
+    except _HttpError as err:
+        if err.rate_limited or err.status not in (403, 404):
+            raise
+        return (env.get("PROMPTGIT_COMMENT_AUTHOR") or "").strip() or ACTIONS_BOT
+    login = user.get("login") if isinstance(user, dict) else None
+    if not isinstance(login, str) or not login:
+        raise PromptgitError(f"GitHub's answer to GET {target.api}/user names no login", hint="check GITHUB_API_URL")
+    return login
 
 
 def _comments(target: _Target) -> list[dict]:
@@ -277,27 +352,31 @@ def _json(raw: bytes) -> object:
         return None
 
 
-def _http_error(target: _Target, status: int, headers: Message, data: object, what: str) -> PromptgitError:
-    """A PromptgitError that says what went wrong and what to do, for an HTTP error answer."""
+class _HttpError(PromptgitError):
+    """An HTTP error answer from the API, with its status (callers may treat some as an answer)."""
+
+    def __init__(self, message: str, *, hint: str, status: int, rate_limited: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.rate_limited = rate_limited
+
+
+def _http_error(target: _Target, status: int, headers: Message, data: object, what: str) -> _HttpError:
+    """An error that says what went wrong and what to do, for an HTTP error answer."""
     said = data.get("message", "") if isinstance(data, dict) else ""
     said = _scrub(str(said)[:300], target.token)
     head = f"GitHub answered {status} when trying to {what} on {target.repo}#{target.pr}"
     head += f": {said}" if said else ""
     if _is_rate_limited(status, headers, said):
-        return PromptgitError(f"{head} (rate limited)", hint=_rate_limit_hint(headers))
-    if status == 401:
-        return PromptgitError(head, hint="the token is invalid or expired; pass a valid `github-token`")
-    if status == 403:
-        return PromptgitError(head, hint=_forbidden_hint())
-    if status == 404:
-        return PromptgitError(
-            head,
-            hint=f"check that {target.repo} and pull request #{target.pr} exist; a token without "
-            "access to a private repository also gets 404",
-        )
-    if status == 422:
-        return PromptgitError(head, hint="GitHub rejected the comment body; check the report file")
-    return PromptgitError(head, hint="GitHub may be having trouble; re-run the job later")
+        return _HttpError(f"{head} (rate limited)", hint=_rate_limit_hint(headers), status=status, rate_limited=True)
+    hints = {
+        401: "the token is invalid or expired; pass a valid `github-token`",
+        403: _forbidden_hint(),
+        404: f"check that {target.repo} and pull request #{target.pr} exist; a token without "
+        "access to a private repository also gets 404",
+        422: "GitHub rejected the comment body; check the report file",
+    }
+    return _HttpError(head, hint=hints.get(status, "GitHub may be having trouble; re-run the job later"), status=status)
 
 
 def _is_rate_limited(status: int, headers: Message, said: str) -> bool:
@@ -339,20 +418,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", required=True, help="the Markdown report file")
     parser.add_argument("--pr", help="the pull request number (default: from the event)")
     parser.add_argument("--head-sha", help="refuse unless the pull request's head is this commit")
+    parser.add_argument(
+        "--conclusion", help="the triggering run's conclusion (workflow_run): shown as the verdict, not the report's"
+    )
     args = parser.parse_args(argv)
     try:
         report = read_report(args.report)
         pr = None if args.pr is None else _valid_pr(args.pr)
-        result = post_report(report, pr_number=pr, head_sha=args.head_sha)
+        body = report if args.conclusion is None else follow_up_body(report, args.conclusion.strip())
+        result = post_report(body, pr_number=pr, head_sha=args.head_sha, only_update=affects_no_suite(report))
     except PromptgitError as exc:
         print(f"promptgit: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"{result.action} comment {result.comment_id}: {result.url}")
+    print(describe(result))
     return 0
 
 
+def describe(result: CommentResult) -> str:
+    """One line saying what `post_report` did."""
+    if result.action == "skipped":
+        return "no comment: no suite is affected and this pull request has no promptgit comment to update"
+    return f"{result.action} comment {result.comment_id}: {result.url}"
+
+
 def append_step_summary(markdown: str) -> bool:
-    """Append the report to the job summary ($GITHUB_STEP_SUMMARY) when it is set; whether it was."""
+    """Append the report to the job summary ($GITHUB_STEP_SUMMARY) when it is set; whether it was.
+
+    Callers pass the report rendered for the summary's limit (STEP_SUMMARY_BYTES), not the comment's:
+    a trimmed comment says the full report is here.
+    """
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return False

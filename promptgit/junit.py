@@ -57,6 +57,7 @@ def ci_junit(report: CiReport) -> bytes:
             extra["delta"] = _number(diff.delta.delta)
             extra["delta_interval"] = _interval(diff.delta.ci.low, diff.delta.ci.high)
             extra["delta_significant"] = "true" if diff.delta.significant else "false"
+            extra["delta_p_value"] = f"{diff.delta.p_value:.4g}"
         suites.append(_suite(diff.head, report.gate(diff.name), extra))
     return _document(suites)
 

@@ -128,7 +128,7 @@ def _skip_unheard_logging(litellm: ModuleType) -> None:
         else:
             async_coroutine.close()
 
-    LoggingWorker.ensure_initialized_and_enqueue = enqueue
+    _replace(LoggingWorker, "ensure_initialized_and_enqueue", enqueue)
 
 
 def _skip_unheard_pricing(litellm: ModuleType) -> None:
@@ -140,7 +140,12 @@ def _skip_unheard_pricing(litellm: ModuleType) -> None:
     def response_cost_calculator(self: Any, *args: Any, **kwargs: Any) -> float | None:
         return original(self, *args, **kwargs) if _has_listeners(litellm) else None
 
-    Logging.response_cost_calculator = response_cost_calculator
+    _replace(Logging, "response_cost_calculator", response_cost_calculator)
+
+
+def _replace(owner: Any, name: str, replacement: Any) -> None:
+    """Put `replacement` in place of `owner.name`: the trims patch litellm's classes on purpose."""
+    setattr(owner, name, replacement)
 
 
 def _skip_identity_request_transform(litellm: ModuleType) -> None:

@@ -10,11 +10,22 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from promptgit.compare import CaseChange, DiffReport, SuiteDiff
-from promptgit.display import dataset_note, paired_text, pct, side_score
-from promptgit.gates import judge, overall
-from promptgit.github import MARKER, prepare_body
+from promptgit.display import (
+    change_warning,
+    ci_text,
+    dataset_note,
+    interval_text,
+    p_text,
+    pct,
+    side_score,
+    verdict_word,
+)
+from promptgit.evaluate import SuiteResult
+from promptgit.gates import judge, overall, sensitivity, sensitivity_text, sensitivity_warning, threshold_position
+from promptgit.github import MARKER, NOTHING_AFFECTED, prepare_body
 
 if TYPE_CHECKING:
+    from promptgit.commands.bisect import Culprit
     from promptgit.commands.ci import CiReport
 
 COMMENT_LIMIT = 65_536
@@ -50,7 +61,9 @@ def _cases(changes: tuple[CaseChange, ...], limit: int) -> tuple[list[CaseChange
     return list(changes[:limit]), (f" (first {limit} shown)" if more > 0 else "")
 
 
-def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -> dict[str, Any]:
+def _suite_view(
+    diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits, culprit: Culprit | None = None
+) -> dict[str, Any]:
     delta = diff.delta
     regressed, regressed_more = _cases(diff.regressed, limits.cases)
     improved, improved_more = _cases(diff.improved, limits.cases)
@@ -60,9 +73,13 @@ def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -
         "base": pct(side_score(diff, "base")) if diff.base else "new",
         "head": pct(side_score(diff, "head")) if diff.head else "removed",
         "dataset": f"Dataset changed: {dataset_note(diff)}." if diff.dataset.differs else "",
-        "delta": f"{paired_text(delta)}{'' if delta.significant else ' within noise'}" if delta else "–",
+        "delta": f"{interval_text(delta)} {verdict_word(delta)}".rstrip() if delta else "–",
+        "p": p_text(delta.p_value).removeprefix("p = ") if delta and delta.changed else "–",
         "up": len(diff.improved),
         "down": len(diff.regressed),
+        "moved": f"{delta.up} / {delta.down}" if delta else "–",
+        "sees": _sensitivity_note(diff),
+        "threshold": _threshold_note(diff.head) if diff.head else "",
         "gate_icon": ICONS.get(gate.verdict, ""),
         "reason": gate.reason,
         "summary": _suite_summary(diff),
@@ -73,7 +90,47 @@ def _suite_view(diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits) -
         "noisy": list(diff.noisy),
         "prompt_diff": clipped_diff.rstrip("\n") if limits.diff else "",
         "fence": _fence(clipped_diff),
+        "culprit": _culprit_view(culprit, limits) if culprit else None,
     }
+
+
+def _culprit_view(culprit: Culprit, limits: _Limits) -> dict[str, Any]:
+    """The commit that caused the drop: its id, subject, scores and the lines it changed."""
+    changed = culprit.prompt_diff
+    clipped = changed if len(changed) <= limits.diff else changed[: limits.diff] + "\n… (diff cut)"
+    return {
+        "sha": culprit.commit.sha[:10],
+        "subject": culprit.commit.subject,
+        "scores": f"{pct(culprit.before)} → {pct(culprit.after)}",
+        "evaluated": culprit.evaluated,
+        "diff": clipped.rstrip("\n") if limits.diff else "",
+        "fence": _fence(clipped),
+    }
+
+
+def _sensitivity_note(diff: SuiteDiff) -> str:
+    """What the head suite can see, as a warning when max_drop or the drop shown is below it."""
+    head = diff.head
+    if head is None or head.score is None:
+        return ""
+    warning = change_warning(diff) or sensitivity_warning(head)
+    text = warning or sensitivity_text(sensitivity(head))
+    sentence = text[0].upper() + text[1:]
+    return f"⚠️ {sentence}" if warning else sentence
+
+
+def _threshold_note(result: SuiteResult) -> str:
+    """Where the score lies against `threshold`, as the gate sees it (empty without a threshold)."""
+    where = threshold_position(result)
+    if where is None or result.threshold is None:
+        return ""
+    rule = "whole 95% CI below it" if result.threshold_rule == "interval" else "score below it"
+    place = {
+        "below": "below the threshold with confidence (all of its 95% CI is below)",
+        "within noise": "within noise of the threshold (its 95% CI straddles it)",
+        "above": "above the threshold with confidence",
+    }[where]
+    return f"Threshold {pct(result.threshold)} (fails on: {rule}): score {ci_text(result)} is {place}."
 
 
 def _suite_summary(diff: SuiteDiff) -> str:
@@ -122,10 +179,14 @@ def render_report(
     prompt_diffs: dict[str, str],
     headline: str,
     limits: _Limits | None = None,
+    culprits: tuple[Culprit, ...] = (),
 ) -> str:
     """Render the report with the given limits."""
     limits = limits or _Limits()
-    suites = [_suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits) for d in report.suites]
+    by_suite = {c.suite: c for c in culprits}
+    suites = [
+        _suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits, by_suite.get(d.name)) for d in report.suites
+    ]
     return (
         _environment(limits)
         .get_template("report.md.jinja")
@@ -167,16 +228,14 @@ def _shrink(limits: _Limits) -> bool:
     return True
 
 
-def ci_markdown(ci: CiReport) -> str:
-    """The `promptgit ci` report for a pull request comment."""
+def ci_markdown(ci: CiReport, limit: int = COMMENT_LIMIT) -> str:
+    """The `promptgit ci` report for a pull request comment (or, with a larger `limit`, the job summary)."""
     gates = {g.suite: g for g in ci.gates}
     count = len(ci.diff.suites)
-    headline = (
-        f"{count} suite{'s' if count != 1 else ''} affected by this change."
-        if count
-        else "No suite is affected by this change: nothing to evaluate."
+    headline = f"{count} suite{'s' if count != 1 else ''} affected by this change." if count else NOTHING_AFFECTED
+    return fit(
+        lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits, ci.culprits), limit
     )
-    return fit(lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits))
 
 
 def diff_markdown(report: DiffReport) -> str:

@@ -9,16 +9,15 @@ The verdict API (issue 13):
 - `against_threshold(interval, threshold)`: below / within noise / above a threshold.
 - `bisect_call(good, bad, temperature=...)` -> `BisectCall`: changed / same / undecided for bisect.
 
+- `noisy_flip(base_repeats, head_repeats)`: whether one case's change is within its repeats' noise.
+
 Scores are fractions of the full score (0..1); "points" are hundredths of it. numpy is imported only
 inside the functions that compute these, so commands that compute no statistics never load it.
-`mean_ci` and `paired_delta` are the earlier bootstrap verdicts, kept until their callers move over.
 """
 
 from __future__ import annotations
 
 import math
-import random
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,10 +30,6 @@ if TYPE_CHECKING:
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 0
-
-# A binomial draw costs about as much as drawing ~30 resampled cases, so counting per distinct
-# value wins while there are fewer distinct values than n / 30 (measured on CPython 3.11).
-_HISTOGRAM_RATIO = 30
 
 # z for a two-sided 95% test; noisy_flip's rule is documented there.
 _Z95 = 1.959963984540054
@@ -52,57 +47,11 @@ class Interval:
         return self.low <= value <= self.high
 
 
-@dataclass(frozen=True)
-class PairedDelta:
-    """head − base, its paired-bootstrap CI, and whether that CI excludes zero."""
-
-    delta: float
-    ci: Interval
-    significant: bool
-
-
 def mean(values: Sequence[float]) -> float:
     """The arithmetic mean; NaN for no values."""
     if not values:
         return math.nan
     return math.fsum(values) / len(values)
-
-
-def mean_ci(
-    values: Sequence[float],
-    *,
-    confidence: float = DEFAULT_CONFIDENCE,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-) -> Interval:
-    """Percentile-bootstrap CI of the mean over cases; NaN interval for none, (v, v) for one."""
-    _check_parameters(confidence, resamples)
-    if not values:
-        return Interval(math.nan, math.nan)
-    if len(values) == 1:
-        return Interval(float(values[0]), float(values[0]))
-    # The bootstrap of a mean depends only on the multiset of values, so sorting its histogram
-    # makes the interval independent of case order and gives the cache a compact key.
-    histogram = tuple(sorted(Counter(float(v) for v in values).items()))
-    return _bootstrap(histogram, len(values), confidence, resamples, seed)
-
-
-def paired_delta(
-    base: Sequence[float],
-    head: Sequence[float],
-    *,
-    confidence: float = DEFAULT_CONFIDENCE,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-) -> PairedDelta:
-    """mean(head) − mean(base) with a paired bootstrap over cases (base[i] and head[i] are one case)."""
-    if len(base) != len(head):
-        raise ValueError(f"paired scores need the same cases: {len(base)} base vs {len(head)} head")
-    # Resampling cases and averaging head − base is the same as bootstrapping the differences.
-    differences = [h - b for b, h in zip(base, head)]
-    ci = mean_ci(differences, confidence=confidence, resamples=resamples, seed=seed)
-    significant = ci.low > 0 or ci.high < 0  # NaN compares false: no cases is never significant
-    return PairedDelta(delta=mean(differences), ci=ci, significant=significant)
 
 
 def passes(repeats: Sequence[float], *, pass_at: float = 1.0) -> int:
@@ -142,122 +91,9 @@ def noisy_flip(base_repeats: Sequence[float], head_repeats: Sequence[float], *, 
     return abs(ph / kh - pb / kb) <= spread + 1e-12
 
 
-def _check_parameters(confidence: float, resamples: int) -> None:
+def _check_confidence(confidence: float) -> None:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
-    if resamples < 1:
-        raise ValueError(f"resamples must be at least 1, not {resamples}")
-
-
-@lru_cache(maxsize=4096)
-def _bootstrap(
-    histogram: tuple[tuple[float, int], ...], n: int, confidence: float, resamples: int, seed: int
-) -> Interval:
-    if len(histogram) == 1:
-        return Interval(histogram[0][0], histogram[0][0])
-    rng = random.Random(seed)
-    if len(histogram) * _HISTOGRAM_RATIO <= n:
-        means = _means_by_counts(rng, histogram, n, resamples)
-    else:
-        means = _means_by_cases(rng, histogram, n, resamples)
-    means.sort()
-    tail = (1 - confidence) / 2
-    return Interval(_quantile(means, tail), _quantile(means, 1 - tail))
-
-
-def _means_by_counts(
-    rng: random.Random, histogram: tuple[tuple[float, int], ...], n: int, resamples: int
-) -> list[float]:
-    """Resample means drawn as multinomial counts over the distinct values: O(distinct) per resample."""
-    values = [value for value, _ in histogram]
-    # A multinomial draw is a chain of binomials, each conditioned on what is left.
-    shares: list[float] = []
-    left = n
-    for _, count in histogram[:-1]:
-        shares.append(count / left)
-        left -= count
-    means: list[float] = []
-    for _ in range(resamples):
-        remaining = n
-        total = 0.0
-        for value, share in zip(values, shares):
-            drawn = binomial(rng, remaining, share) if remaining else 0
-            total += value * drawn
-            remaining -= drawn
-        total += values[-1] * remaining
-        means.append(total / n)
-    return means
-
-
-def _means_by_cases(
-    rng: random.Random, histogram: tuple[tuple[float, int], ...], n: int, resamples: int
-) -> list[float]:
-    """Resample means drawn case by case: O(n) per resample, for many distinct values."""
-    values = [value for value, count in histogram for _ in range(count)]
-    # Plain sum, not fsum: rounding error is far below any CI width and fsum costs 1.5x here.
-    return [sum(rng.choices(values, k=n)) / n for _ in range(resamples)]
-
-
-def _quantile(ordered: list[float], q: float) -> float:
-    """The q-quantile of sorted values, interpolating linearly between order statistics."""
-    position = q * (len(ordered) - 1)
-    below = math.floor(position)
-    above = min(below + 1, len(ordered) - 1)
-    fraction = position - below
-    return ordered[below] + (ordered[above] - ordered[below]) * fraction
-
-
-def binomial(rng: random.Random, n: int, p: float) -> int:
-    """One Binomial(n, p) draw using only `rng.random()`, so seeded draws match on every Python."""
-    if p <= 0 or n <= 0:
-        return 0
-    if p >= 1:
-        return n
-    if p > 0.5:
-        return n - binomial(rng, n, 1 - p)
-    if n * p < 10:
-        return _binomial_by_waiting(rng, n, p)
-    return _binomial_btrs(rng, n, p)
-
-
-def _binomial_by_waiting(rng: random.Random, n: int, p: float) -> int:
-    """Count geometric waiting times that fit in n trials: fast when n·p is small."""
-    log_q = math.log(1 - p)
-    successes = trials = 0
-    while True:
-        # 1 − random() lies in (0, 1], so the log is finite.
-        trials += math.floor(math.log(1 - rng.random()) / log_q) + 1
-        if trials > n:
-            return successes
-        successes += 1
-
-
-def _binomial_btrs(rng: random.Random, n: int, p: float) -> int:
-    """Hörmann's BTRS transformed rejection (1993): O(1) expected time for n·p ≥ 10, p ≤ 0.5."""
-    q = 1 - p
-    spq = math.sqrt(n * p * q)
-    b = 1.15 + 2.53 * spq
-    a = -0.0873 + 0.0248 * b + 0.01 * p
-    c = n * p + 0.5
-    v_r = 0.92 - 4.2 / b
-    alpha = (2.83 + 5.1 / b) * spq
-    lpq = math.log(p / q)
-    m = math.floor((n + 1) * p)
-    h = math.lgamma(m + 1) + math.lgamma(n - m + 1)
-    while True:
-        u = rng.random() - 0.5
-        v = rng.random()
-        us = 0.5 - abs(u)
-        if us <= 0:
-            continue
-        k = math.floor((2 * a / us + b) * u + c)
-        if k < 0 or k > n:
-            continue
-        if us >= 0.07 and v <= v_r:
-            return k
-        v *= alpha / (a / (us * us) + b)
-        if v <= 0 or math.log(v) <= h - math.lgamma(k + 1) - math.lgamma(n - k + 1) + (k - m) * lpq:
-            return k
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -395,7 +231,7 @@ def paired_test(
 
     Raises ValueError when the sides have different numbers of cases or a bad confidence.
     """
-    _check_parameters(confidence, 1)
+    _check_confidence(confidence)
     if len(base) != len(head):
         raise ValueError(f"paired scores need the same cases: {len(base)} base vs {len(head)} head")
     import numpy as np
@@ -431,6 +267,7 @@ def sign_flip_p(differences: Sequence[float] | NDArray[np.float64], *, seed: int
     - on the 1/720720 lattice (pass/fail, repeats, equally weighted scorers), by the distribution of
       the sum over the distinct magnitudes: a binomial per magnitude, convolved (for one magnitude it
       is the binomial sign test at any k); while that costs at most ~3e7 array operations;
+    - with one magnitude off the lattice, by the binomial sign test too;
     - otherwise while k <= 20, by enumerating all 2^k assignments (sums compared within k·PRECISION).
     Beyond, a seeded Monte Carlo of the same sign flips: batches of 1,000 draws, stopping when a 99.9%
     interval of the hit rate excludes 0.05, at most 10,000 draws (standard error 0.0022 at p = 0.05);
@@ -449,6 +286,9 @@ def sign_flip_p(differences: Sequence[float] | NDArray[np.float64], *, seed: int
     if units is None:
         units = np.rint(np.abs(d) / PRECISION).astype(np.int64)
         tolerance = k  # each unit is rounded by at most half a unit on either side of a tie
+        if bool((units == units[0]).all()):
+            # One magnitude off the lattice (every case moved by the same 0.03): still the exact sign test.
+            units, tolerance = np.ones_like(units), 0
     observed = abs(int(np.where(d > 0, units, -units).sum()))
     threshold = observed - tolerance
     if threshold <= 0:
@@ -703,7 +543,7 @@ def wilson_interval(successes: float, n: float, *, confidence: float = DEFAULT_C
     (Brown, Cai & DasGupta 2001). successes and n may be effective (non-integer) counts.
     NaN interval for n == 0; ValueError for successes outside [0, n] or a bad confidence.
     """
-    _check_parameters(confidence, 1)
+    _check_confidence(confidence)
     if n <= 0:
         return Interval(math.nan, math.nan)
     if not -PRECISION <= successes <= n + PRECISION:

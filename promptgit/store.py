@@ -35,6 +35,11 @@ CHUNK = 500
 # Rows fetched per step when streaming, so memory stays flat however many rows are stored.
 FETCH = 1000
 IMPORT_BATCH = 1000
+# Row origins (the `origin` column): computed by this machine, or imported by `promptgit sync`.
+LOCAL, SHARED = "local", "shared"
+# A lookup with trusted_only=True sees only LOCAL rows; anything else may have been written by anyone
+# who can push to the remote's results ref (docs/github-action.md, "Shared results and trust").
+_TRUSTED = f" AND origin = '{LOCAL}'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +127,17 @@ def m001_initial(db: sqlite3.Connection) -> None:
             cost REAL NOT NULL, seconds REAL NOT NULL,
             UNIQUE (fingerprint, case_id, repeat))"""
     )
+
+
+@migration
+def m002_origin(db: sqlite3.Connection) -> None:
+    """Where each case and response came from: `local` (computed here) or `shared` (pulled from a remote).
+
+    Rows stored before this migration get `unknown`: an older promptgit did not record whether a row
+    was pulled, so trusted_only lookups skip such rows as they skip shared ones.
+    """
+    for table in ("cases", "responses"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN origin TEXT NOT NULL DEFAULT 'unknown'")
 
 
 def _applied(db: sqlite3.Connection) -> list[str]:
@@ -326,9 +342,10 @@ class Store:
 
     # --- response cache -------------------------------------------------------------------------
 
-    def get_response(self, key: str) -> StoredResponse | None:
-        """The cached response for a call key, or None."""
-        row = self._execute(f"SELECT {_RESPONSE_COLUMNS} FROM responses WHERE key = ?", (key,)).fetchone()
+    def get_response(self, key: str, trusted_only: bool = False) -> StoredResponse | None:
+        """The cached response for a call key, or None; with `trusted_only`, only one computed here."""
+        trust = _TRUSTED if trusted_only else ""
+        row = self._execute(f"SELECT {_RESPONSE_COLUMNS} FROM responses WHERE key = ?{trust}", (key,)).fetchone()
         return StoredResponse(*row) if row else None
 
     def get_responses(self, keys: Sequence[str]) -> dict[str, StoredResponse]:
@@ -344,11 +361,12 @@ class Store:
         """Cache a successful response under its call key (the latest put wins); committed on return."""
         r = response
         self._execute(
-            f"""INSERT INTO responses (key, {_RESPONSE_COLUMNS}, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            f"""INSERT INTO responses (key, {_RESPONSE_COLUMNS}, created, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (key) DO UPDATE SET text = excluded.text, model = excluded.model,
                 input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-                cost = excluded.cost, seconds = excluded.seconds, created = excluded.created""",
-            (key, r.text, r.model, r.input_tokens, r.output_tokens, r.cost, r.seconds, time.time()),
+                cost = excluded.cost, seconds = excluded.seconds, created = excluded.created,
+                origin = excluded.origin""",
+            (key, r.text, r.model, r.input_tokens, r.output_tokens, r.cost, r.seconds, time.time(), LOCAL),
         )
 
     # --- results --------------------------------------------------------------------------------
@@ -364,14 +382,16 @@ class Store:
                 (fingerprint, suite, prompt, revision, time.time()),
             )
             self._execute(
-                f"""INSERT INTO cases (fingerprint, {_CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                f"""INSERT INTO cases (fingerprint, {_CASE_COLUMNS}, origin)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (fingerprint, case_id, repeat) DO UPDATE SET output = excluded.output,
                     score = excluded.score, passed = excluded.passed, scores = excluded.scores,
                     call_key = excluded.call_key, input_tokens = excluded.input_tokens,
-                    output_tokens = excluded.output_tokens, cost = excluded.cost, seconds = excluded.seconds""",
+                    output_tokens = excluded.output_tokens, cost = excluded.cost, seconds = excluded.seconds,
+                    origin = excluded.origin""",
                 (
                     fingerprint, c.case_id, c.repeat, c.output, float(c.score), int(bool(c.passed)),
-                    _scores_json(c.scores), c.call_key, c.input_tokens, c.output_tokens, c.cost, c.seconds,
+                    _scores_json(c.scores), c.call_key, c.input_tokens, c.output_tokens, c.cost, c.seconds, LOCAL,
                 ),
             )  # fmt: skip
             self._execute("COMMIT")
@@ -379,14 +399,16 @@ class Store:
             self._db.execute("ROLLBACK")
             raise
 
-    def iter_cases(self, fingerprint: str) -> Iterator[StoredCase]:
-        """A fingerprint's stored results, ordered by case id then repeat, streamed."""
-        sql = f"SELECT {_CASE_COLUMNS} FROM cases WHERE fingerprint = ? ORDER BY case_id, repeat"
+    def iter_cases(self, fingerprint: str, trusted_only: bool = False) -> Iterator[StoredCase]:
+        """A fingerprint's stored results, ordered by case id then repeat, streamed (`trusted_only`: local ones)."""
+        trust = _TRUSTED if trusted_only else ""
+        sql = f"SELECT {_CASE_COLUMNS} FROM cases WHERE fingerprint = ?{trust} ORDER BY case_id, repeat"
         return (_case_from_row(row) for row in self._stream(sql, (fingerprint,)))
 
-    def case_keys(self, fingerprint: str) -> set[tuple[str, int]]:
-        """The (case id, repeat) pairs stored for a fingerprint, without reading their outputs."""
-        sql = "SELECT case_id, repeat FROM cases WHERE fingerprint = ?"
+    def case_keys(self, fingerprint: str, trusted_only: bool = False) -> set[tuple[str, int]]:
+        """The (case id, repeat) pairs stored for a fingerprint, without reading outputs (`trusted_only`: local)."""
+        trust = _TRUSTED if trusted_only else ""
+        sql = f"SELECT case_id, repeat FROM cases WHERE fingerprint = ?{trust}"
         return {(case_id, repeat) for case_id, repeat in self._stream(sql, (fingerprint,))}
 
     def cases(self, fingerprint: str) -> list[StoredCase]:
@@ -435,17 +457,12 @@ class Store:
             yield _response_record(key, StoredResponse(*rest))
 
     def import_results(self, records: Iterable[dict[str, Any]]) -> int:
-        """Merge exported records, keeping what is already stored; returns how many rows were new."""
-        added = 0
-        batch: list[tuple[str, tuple[Any, ...]]] = []
-        for record in records:
-            statement = _import_statement(record, self.path)
-            if statement is not None:
-                batch.append(statement)
-            if len(batch) >= IMPORT_BATCH:
-                added += self._write_batch(batch)
-                batch = []
-        return added + self._write_batch(batch)
+        """Merge exported records as SHARED rows, keeping what is already stored; returns how many rows were new.
+
+        Every record is checked before any is written, so a malformed one (PromptgitError) imports nothing.
+        """
+        statements = [s for s in (_import_statement(r, self.path) for r in records) if s is not None]
+        return sum(self._write_batch(statements[i : i + IMPORT_BATCH]) for i in range(0, len(statements), IMPORT_BATCH))
 
     def _write_batch(self, batch: Sequence[tuple[str, tuple[Any, ...]]]) -> int:
         """Run a batch of INSERT OR IGNORE statements in one transaction; returns rows inserted."""
@@ -497,7 +514,8 @@ _IMPORTS: dict[str, tuple[str, tuple[tuple[str, tuple[type, ...]], ...]]] = {
         (("fingerprint", _STR), ("suite", _STR), ("prompt", _STR), ("revision", _STR), ("created", _NUM)),
     ),
     "case": (
-        f"INSERT OR IGNORE INTO cases (fingerprint, {_CASE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR IGNORE INTO cases (fingerprint, {_CASE_COLUMNS}, origin)"
+        f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{SHARED}')",
         (
             ("fingerprint", _STR), ("case_id", _STR), ("repeat", _INT), ("output", _STR),
             ("score", _NUM), ("passed", _BOOL), ("scores", (list,)), ("call_key", _STR),
@@ -505,7 +523,8 @@ _IMPORTS: dict[str, tuple[str, tuple[tuple[str, tuple[type, ...]], ...]]] = {
         ),
     ),
     "response": (
-        f"INSERT OR IGNORE INTO responses (key, {_RESPONSE_COLUMNS}, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR IGNORE INTO responses (key, {_RESPONSE_COLUMNS}, created, origin)"
+        f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{SHARED}')",
         (
             ("key", _STR), ("text", _STR), ("model", _STR), ("input_tokens", _INT),
             ("output_tokens", _INT), ("cost", _NUM), ("seconds", _NUM),

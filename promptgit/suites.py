@@ -25,6 +25,7 @@ SUITE_KEYS = frozenset(
         "scorers",
         "threshold",
         "max_drop",
+        "threshold_rule",
         "repeat",
         "model",
         "pass_at",
@@ -70,6 +71,7 @@ class Suite:
     repeat: int = 1
     model: str | None = None
     pass_at: float = 1.0
+    threshold_rule: str = "score"  # issue 13: "score" fails below threshold; "interval" only when all of the CI is
 
     def passes(self, score: float) -> bool:
         """The pass rule: a case (or one repeat) passes at `pass_at`; 1e-9 absorbs the rounding of weighted means."""
@@ -152,7 +154,25 @@ def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
         repeat=fields.whole("repeat", 1),
         model=fields.text("model"),
         pass_at=fields.fraction("pass_at", 1.0),
+        threshold_rule=_threshold_rule(data, path, lines),
     )
+
+
+THRESHOLD_RULES = ("score", "interval")
+
+
+def _threshold_rule(data: dict[str, Any], path: str, lines: dict[str, int]) -> str:
+    """`threshold_rule:` (issue 13): `score` (default) fails a score below `threshold`; `interval` fails only
+    when the score's whole 95% interval is below it (gates.py applies the rule)."""
+    value = data.get("threshold_rule", "score")
+    if value not in THRESHOLD_RULES:
+        raise PromptgitError(
+            f"threshold_rule must be one of {', '.join(THRESHOLD_RULES)}, not {value!r}",
+            file=path,
+            line=lines.get("threshold_rule"),
+            hint="`score` fails whenever the score is below threshold; `interval` only when its whole 95% CI is",
+        )
+    return str(value)
 
 
 def _refuse_unknown_keys(data: dict[str, Any], path: str, lines: dict[str, int]) -> None:

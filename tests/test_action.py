@@ -483,7 +483,8 @@ def _follow_up(tmp: Path, pr_number: str | None, *, report: bool = True) -> Path
 
 
 def _run_follow_up(tmp: Path) -> StepRun:
-    context = {"github": {"token": "ghs_fake", "event": {"workflow_run": {"head_sha": "c" * 40}}}}
+    run = {"head_sha": "c" * 40, "conclusion": "failure"}
+    context = {"github": {"token": "ghs_fake", "event": {"workflow_run": run}}}
     steps = _workflow_steps(ROOT / ".github" / "workflows" / "promptgit-comment.yml")
     return Runner(tmp, context, {"FAKE_LOG": str(tmp / "log")}).run(steps)["Comment"]
 
@@ -503,6 +504,8 @@ def test_the_follow_up_posts_with_a_validated_pr_number(tmp_path: Path) -> None:
         "42",
         "--head-sha",
         "c" * 40,
+        "--conclusion",
+        "failure",
     ]
     assert (tmp_path / "log" / "python3.path").read_text() == "trusted\n"
 

@@ -76,7 +76,7 @@ def test_a_failing_suite_is_an_error_on_each_changed_range_of_its_prompt(
     repo, c1, c2 = two_versions(tmp_path / "repo", data, gates="threshold: 0.7\n")
     result = ci(run_cli, repo.path, c1, c2, 1, "--json")
     json.loads(result.out)  # stdout is still one JSON document
-    reason = "score 30.0%25 is below the threshold 70.0%25"
+    reason = "score 30.0%25 [18.1, 45.4] is below the threshold 70.0%25, with confidence"
     assert commands(result.err) == [
         f"::error file=prompts/route.jinja,line=5,endLine=5,title=promptgit%3A route failed::{reason}",
         f"::error file=prompts/route.jinja,line=8,endLine=8,title=promptgit%3A route failed::{reason}",
@@ -92,7 +92,7 @@ def test_a_failure_without_a_prompt_change_is_an_error_on_the_suite_file(
     c3 = repo.commit("raise the bar", {"evals/route.yaml": suite})
     rows = dataset().replace('"label": "billing"', '"label": "BILLING"')  # the same answers, still right
     c4 = repo.commit("upper-case a label", {"evals/cases.jsonl": rows})
-    reason = "score 80.0%25 is below the threshold 90.0%25"
+    reason = "score 80.0%25 [65.2, 89.5] is below the threshold 90.0%25, with confidence"
     title = "promptgit%3A route failed"
     # The suite file's changed lines: the new comment (line 1) and the new threshold (line 6).
     assert commands(ci(run_cli, repo.path, c2, c3, 1).err) == [
@@ -110,8 +110,8 @@ def test_a_drop_within_noise_is_a_warning(
     repo, c1, c2 = two_versions(tmp_path / "repo", data, gates="max_drop: 0.01\n")
     result = ci(run_cli, repo.path, c1, c2, 0)
     assert commands(result.err) == [
-        "::warning file=evals/route.yaml,title=promptgit%3A route dropped within noise::score dropped 2.5 pts, "
-        "within noise (95%25 CI -7.5 to +0.0 pts includes 0); more cases or repeats would tell"
+        "::warning file=evals/route.yaml,title=promptgit%3A route dropped within noise::score dropped within noise: "
+        "-2.5 [-6.7, +0.0] p = 1, 0 up / 1 down (pts, 95%25 CI); more cases or repeats would tell"
     ]
 
 
@@ -146,7 +146,7 @@ def test_check_problems_at_their_file_and_line(
         "%0Ahint: prompts here: route",
         "::error file=evals/typo.yaml,line=4,title=promptgit check::unknown suite key 'temprature'"
         "%0Ahint: suite keys: cases, dataset, description, expected, id, json_columns, max_drop, model, pass_at, "
-        "prompt, repeat, scorers, threshold, vars",
+        "prompt, repeat, scorers, threshold, threshold_rule, vars",
     ]
 
 

@@ -84,8 +84,9 @@ def test_ci_compares_on_the_shared_unchanged_cases_and_labels_every_number(
     assert (suite["improved"], suite["regressed"]) == (["c05"], [])
 
     [summary, improved] = tables(report)
-    assert summary[1][:5] == ["route", "83.3%", "100.0%", summary[1][3], "1 / 0"]
-    assert summary[1][3].startswith("+16.7 [")
+    assert summary[1][:6] == ["route", "83.3%", "100.0%", summary[1][3], "1", "1 / 0"]  # one flip: p = 1
+    assert summary[1][3].startswith("+16.7 [") and summary[1][3].endswith("within noise")
+    assert (suite["p_value"], suite["up"], suite["down"]) == (1.0, 1, 0)
     note = (
         "Dataset changed: cases 3 added, 2 removed, 2 changed (changed: same id, new input or expected); "
         "base, head and delta are over the 6 case(s) both sides hold unchanged and scored "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,12 +110,14 @@ def test_an_improvement_passes(openai_server: Server, tmp_path: Path, run_cli) -
     [suite] = document["suites"]
     assert (suite["name"], suite["base_score"], suite["head_score"], suite["verdict"]) == ("route", 0.3, 0.8, "pass")
     assert suite["delta"] == pytest.approx(0.5)
-    assert suite["reason"] == "improved significantly, within the gates"
+    assert suite["reason"] == "improved significantly (p < 0.001, 22 up / 2 down), within the gates"
+    assert (suite["up"], suite["down"], suite["significant"]) == (22, 2, True)
+    assert suite["p_value"] == pytest.approx(2 * sum(math.comb(24, j) for j in range(3)) / 2**24)
     assert report.splitlines()[0] == MARKER
     assert "## ✅ promptgit: pass" in report
     [summary, regressed, improved] = tables(report)
-    assert summary[0] == ["suite", "base", "head", "Δ pts [95% CI]", "cases ↑ / ↓", "gate"]
-    assert summary[1][:3] == ["route", "30.0%", "80.0%"] and summary[1][4] == "22 / 2"
+    assert summary[0] == ["suite", "base", "head", "Δ pts [95% CI]", "p", "cases ↑ / ↓", "gate"]
+    assert summary[1][:3] == ["route", "30.0%", "80.0%"] and summary[1][5] == "22 / 2"
     assert [row[0] for row in regressed[1:]] == ["c000", "c001"]
     assert len(improved) == 1 + 22
 
@@ -129,14 +132,17 @@ def test_a_significant_drop_beyond_max_drop_fails_and_lists_the_regressions(
     [suite] = document["suites"]
     assert (document["verdict"], suite["verdict"]) == ("fail", "fail")
     assert suite["delta"] == pytest.approx(-0.5) and suite["ci"][1] < 0
-    assert "significant" in suite["reason"] and "max_drop 2.0" in suite["reason"]
+    assert suite["reason"] == (
+        "dropped 50.0 pts (p < 0.001, 0 up / 20 down), more than max_drop 2.0, and the drop is significant"
+    )
+    assert (suite["p_value"], suite["up"], suite["down"]) == (2 / 2**20, 0, 20)
     assert sorted(suite["regressed"]) == [f"c{i:03d}" for i in range(20)] and suite["improved"] == []
 
     lines = report.splitlines()
     assert lines[0] == MARKER
     assert "## ❌ promptgit: fail" in report
     summary, regressed = tables(report)
-    assert summary[1][0] == "route" and summary[1][4] == "0 / 20" and "significant" in summary[1][5]
+    assert summary[1][0] == "route" and summary[1][5] == "0 / 20" and "significant" in summary[1][6]
     assert regressed[0] == ["case", "expected", "base output", "head output"]
     expected_rows = [[f"c{i:03d}", LABELS[i % 4], LABELS[i % 4], LABELS[(i + 1) % 4]] for i in range(20)]
     assert sorted(regressed[1:]) == sorted(expected_rows)
@@ -154,7 +160,8 @@ def test_a_drop_within_noise_passes(openai_server: Server, tmp_path: Path, run_c
     assert (document["verdict"], suite["verdict"], suite["regressed"]) == ("pass", "pass", ["c000"])
     assert suite["delta"] == pytest.approx(-1 / 40)
     assert suite["ci"][0] < 0 <= suite["ci"][1] and suite["significant"] is False
-    assert suite["reason"] == "dropped 2.5 pts, within noise (95% CI includes 0)"
+    assert suite["reason"] == "dropped 2.5 pts (p = 1, 0 up / 1 down), within noise"
+    assert (suite["p_value"], suite["up"], suite["down"]) == (1.0, 0, 1)
     assert "within noise" in tables(report)[0][1][3]
 
 
@@ -163,8 +170,13 @@ def test_a_suite_under_its_threshold_fails(openai_server: Server, tmp_path: Path
     document, report = run_ci(run_cli, repo, c1, c2, 1)
     [suite] = document["suites"]
     assert (document["verdict"], suite["verdict"], suite["head_score"]) == ("fail", "fail", 0.8)
-    assert suite["reason"] == "score 80.0% is below the threshold 90.0%"
-    assert "threshold" in tables(report)[0][1][5]
+    assert suite["reason"] == "score 80.0% [65.2, 89.5] is below the threshold 90.0%, with confidence"
+    assert (suite["against_threshold"], suite["sensitivity"]) == ("below", {"cases": 6, "drop": 0.15})
+    assert (
+        "Threshold 90.0% (fails on: score below it): score 80.0% [65.2, 89.5] is below the threshold with "
+        "confidence (all of its 95% CI is below)."
+    ) in report.splitlines()
+    assert "threshold" in tables(report)[0][1][6]
 
 
 def test_a_failing_model_is_inconclusive(openai_server: Server, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
@@ -191,7 +203,7 @@ def test_a_failing_model_is_inconclusive(openai_server: Server, tmp_path: Path, 
     assert "head: 0/40 passed, 40 errors" in report
 
 
-def test_ci_reuses_results_a_teammate_pushed(openai_server: Server, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_ci_reuses_a_teammates_results_for_the_base_side_only(openai_server: Server, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     repo, c1, c2 = two_versions(tmp_path / "repo", dataset(), gates="threshold: 0.7\n")
     remote = tmp_path / "remote.git"
     repo.git("init", "-q", "--bare", "-b", "main", str(remote))
@@ -199,11 +211,23 @@ def test_ci_reuses_results_a_teammate_pushed(openai_server: Server, tmp_path: Pa
     repo.git("push", "-q", "origin", "main")
     first, _ = run_ci(run_cli, repo, c1, c2, 0)
     assert run_cli(["sync", "push"], repo.path).code == 0
+    verdicts = (first["verdict"], first["suites"][0]["base_score"], first["suites"][0]["head_score"])
+
+    # Pulled results stand in for the base; the head, what the pull request claims, is evaluated here.
     clone = Repo(tmp_path / "clone")
     repo.git("clone", "-q", str(remote), str(clone.path), cwd=tmp_path)
     requests = len(openai_server.requests)
     second, report = run_ci(run_cli, clone, c1, c2, 0)  # pulls from origin first (--pull is the default)
-    assert second == first
+    assert (second["verdict"], second["suites"][0]["base_score"], second["suites"][0]["head_score"]) == verdicts
+    assert len(openai_server.requests) == requests + 40
+    assert "40 model calls made, 40 cached" in report
+
+    # Opting in lets them stand in for the head too.
+    trusting = Repo(tmp_path / "trusting")
+    repo.git("clone", "-q", str(remote), str(trusting.path), cwd=tmp_path)
+    requests = len(openai_server.requests)
+    third, report = run_ci(run_cli, trusting, c1, c2, 0, "--trust-shared-head")
+    assert (third["verdict"], third["suites"][0]["base_score"], third["suites"][0]["head_score"]) == verdicts
     assert len(openai_server.requests) == requests
     assert "0 model calls made, 80 cached" in report
 
@@ -296,8 +320,8 @@ def test_a_huge_report_fits_a_comment(openai_server: Server, tmp_path: Path, run
     assert report.splitlines()[0] == MARKER
     found = tables(report)
     summary = found[0]
-    assert summary[0] == ["suite", "base", "head", "Δ pts [95% CI]", "cases ↑ / ↓", "gate"]
-    assert summary[1][:3] == ["route", "100.0%", "0.0%"] and summary[1][4] == f"0 / {n}"
+    assert summary[0] == ["suite", "base", "head", "Δ pts [95% CI]", "p", "cases ↑ / ↓", "gate"]
+    assert summary[1][:3] == ["route", "100.0%", "0.0%"] and summary[1][5] == f"0 / {n}"
     assert all(len({len(row) for row in table}) == 1 for table in found)
     shown = found[1][1:]
     assert 0 < len(shown) < n

@@ -153,6 +153,13 @@ def test_log_lists_the_commits_that_changed_the_fingerprint(openai_server: Serve
     ]
     assert c2 not in {e["commit"] for e in log["entries"]}
     assert log["entries"][0]["fingerprint"] != log["entries"][1]["fingerprint"]
+    # Each change is the exact paired test against the row before: 22 cases up, 2 down (McNemar).
+    assert [(e["p_value"], e["up"], e["down"]) for e in log["entries"]] == [
+        (None, None, None),
+        ((1 + 24 + 276) * 2 / 2**24, 22, 2),
+    ]
+    text = run_cli(["log", "route"], repo.path).out
+    assert "+50.0 [" in text and "] p < 0.001, 22 up / 2 down" in text
 
     repo.git("revert", "--no-edit", c3)
     c4 = repo.git("rev-parse", "HEAD")

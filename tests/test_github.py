@@ -6,7 +6,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +17,8 @@ import pytest
 from promptgit import github
 from promptgit.errors import PromptgitError
 from promptgit.github import MARKER, MAX_BODY_CHARS, CommentResult, main, post_report
+from tests.conftest import Result
+from tests.openai_server import Server
 
 TOKEN = "ghs_s3cretTOKENvalue0123456789"
 REPO = "octo/prompts"
@@ -34,6 +36,15 @@ class FakeGitHub:
     head_sha: str = "a" * 40
     next_id: int = 1000
     port: int = 0
+    # The token's user for GET /user; None: an app installation's token (GITHUB_TOKEN), which gets 403.
+    user: str | None = None
+    locked: set[int] = field(default_factory=set)  # comment ids a PATCH gets 403 for
+    patch_fail: tuple[int, dict[str, str], dict] | None = None  # a forced failure for PATCH only
+
+    @property
+    def poster(self) -> tuple[str, str]:
+        """(login, type) of the comments this token creates."""
+        return (self.user, "User") if self.user else ("github-actions[bot]", "Bot")
 
     def add(self, body: str, *, login: str = "someone", kind: str = "User") -> dict:
         """Append an existing comment and return it."""
@@ -82,6 +93,10 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             if url.path == f"/repos/{REPO}/pulls/{PR}":
                 self._send(200, {"number": PR, "head": {"sha": state.head_sha}})
+            elif url.path == "/user" and state.user is None:
+                self._send(403, {"message": "Resource not accessible by integration"})
+            elif url.path == "/user":
+                self._send(200, {"login": state.user, "type": "User"})
             elif url.path == comments_path:
                 self._list(parse_qs(url.query))
             else:
@@ -100,7 +115,8 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             if self._seen() and urlsplit(self.path).path == comments_path:
-                made = state.add(self._body()["body"], login="github-actions[bot]", kind="Bot")
+                login, kind = state.poster
+                made = state.add(self._body()["body"], login=login, kind=kind)
                 self._send(201, made)
 
         def do_PATCH(self) -> None:
@@ -110,6 +126,12 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             target = [c for c in state.comments if found and c["id"] == int(found.group(1))]
             if not target:
                 self._send(404, {"message": "Not Found"})
+                return
+            if state.patch_fail is not None:
+                self._send(state.patch_fail[0], state.patch_fail[2], state.patch_fail[1])
+                return
+            if target[0]["id"] in state.locked:
+                self._send(403, {"message": "Resource not accessible by integration"})
                 return
             target[0]["body"] = self._body()["body"]
             self._send(200, target[0])
@@ -171,7 +193,7 @@ def test_updates_the_marked_comment_on_page_three_and_leaves_the_rest_byte_ident
         f"/repos/{REPO}/issues/{PR}/comments?per_page=100&page=2",
         f"/repos/{REPO}/issues/{PR}/comments?per_page=100&page=3",
     ]
-    assert [m for m, _, _ in server.requests] == ["GET", "GET", "GET", "PATCH"] * 2
+    assert [m for m, _, _ in server.requests] == ["GET", "GET", "GET", "GET", "PATCH"] * 2  # 4th: GET /user
 
 
 def test_posting_twice_creates_once_then_updates_that_comment(server: FakeGitHub, tmp_path: Path) -> None:
@@ -400,3 +422,174 @@ def test_a_marker_past_the_cut_is_kept_when_trimming() -> None:
     assert body.startswith(f"{MARKER}\nxxx")
     assert len(body) <= MAX_BODY_CHARS
     assert body.endswith("The full report is in the workflow run's job summary.\n")
+
+
+# --- the comment is ours alone ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "stranger"),
+    [
+        (None, ("mallory", "User")),  # GITHUB_TOKEN: a person quoting the marker
+        (None, ("renovate[bot]", "Bot")),  # another bot
+        ("maintainer", ("github-actions[bot]", "Bot")),  # a PAT: the workflow bot's comment is not the PAT's
+        ("maintainer", ("Maintainer-not", "User")),
+    ],
+)
+def test_a_marked_comment_by_anyone_else_is_never_edited(
+    server: FakeGitHub, tmp_path: Path, user: str | None, stranger: tuple[str, str]
+) -> None:
+    server.user = user
+    theirs = server.add(f"{MARKER}\nnot yours", login=stranger[0], kind=stranger[1])
+
+    first = post_report(f"{MARKER}\nours", env=_env(server, tmp_path))
+    second = post_report(f"{MARKER}\nours again", env=_env(server, tmp_path))
+
+    assert theirs["body"] == f"{MARKER}\nnot yours"
+    assert (first.action, second) == ("created", CommentResult("updated", first.comment_id, first.url))
+    assert [(c["user"]["login"], c["body"]) for c in server.comments] == [
+        (stranger[0], f"{MARKER}\nnot yours"),
+        (server.poster[0], f"{MARKER}\nours again"),
+    ]
+
+
+def test_a_pat_finds_its_own_comment_by_login_in_any_case(server: FakeGitHub, tmp_path: Path) -> None:
+    server.user = "Octo-Dev"
+    ours = server.add(f"{MARKER}\nold", login="octo-dev")
+
+    assert post_report(f"{MARKER}\nnew", env=_env(server, tmp_path)).comment_id == ours["id"]
+    assert ("GET", "/user") in [(m, p) for m, p, _ in server.requests]
+
+
+def test_an_app_token_names_its_bot(server: FakeGitHub, tmp_path: Path) -> None:
+    ours = server.add(f"{MARKER}\nold", login="my-app[bot]", kind="Bot")
+    server.add(f"{MARKER}\nthe workflow bot's", login="github-actions[bot]", kind="Bot")
+
+    result = post_report(f"{MARKER}\nnew", env=_env(server, tmp_path, PROMPTGIT_COMMENT_AUTHOR="my-app[bot]"))
+
+    assert result == CommentResult("updated", ours["id"], ours["html_url"])
+
+
+def test_a_403_on_editing_posts_our_own_comment(server: FakeGitHub, tmp_path: Path) -> None:
+    old = server.add(f"{MARKER}\nold", login="github-actions[bot]", kind="Bot")
+    server.locked.add(old["id"])
+
+    result = post_report(f"{MARKER}\nnew", env=_env(server, tmp_path))
+
+    assert result.action == "created" and result.comment_id != old["id"]
+    assert [c["body"] for c in server.comments] == [f"{MARKER}\nold", f"{MARKER}\nnew"]
+
+
+def test_a_rate_limited_edit_is_an_error_not_a_second_comment(server: FakeGitHub, tmp_path: Path) -> None:
+    server.add(f"{MARKER}\nold", login="github-actions[bot]", kind="Bot")
+    server.patch_fail = (403, {"x-ratelimit-remaining": "0"}, {"message": "API rate limit exceeded"})
+
+    with pytest.raises(PromptgitError) as caught:
+        post_report(f"{MARKER}\nnew", env=_env(server, tmp_path))
+
+    assert caught.value.message == (
+        f"GitHub answered 403 when trying to update the comment on {REPO}#{PR}: API rate limit exceeded (rate limited)"
+    )
+    assert [c["body"] for c in server.comments] == [f"{MARKER}\nold"]
+
+
+NOTHING = f"{MARKER}\n## ✅ promptgit: pass\n\n{github.NOTHING_AFFECTED}\n"
+
+
+def test_a_change_that_affects_no_suite_opens_no_comment(server: FakeGitHub, tmp_path: Path) -> None:
+    server.add("LGTM")
+
+    result = post_report(NOTHING, env=_env(server, tmp_path))
+
+    assert result == CommentResult("skipped", 0, "")
+    assert [c["body"] for c in server.comments] == ["LGTM"]
+    assert [m for m, _, _ in server.requests] == ["GET"]
+    assert github.describe(result) == (
+        "no comment: no suite is affected and this pull request has no promptgit comment to update"
+    )
+
+
+def test_a_change_that_affects_no_suite_updates_our_comment_to_say_so(server: FakeGitHub, tmp_path: Path) -> None:
+    ours = server.add(f"{MARKER}\n## ❌ promptgit: fail\nold numbers", login="github-actions[bot]", kind="Bot")
+
+    assert post_report(NOTHING, env=_env(server, tmp_path)).action == "updated"
+    assert ours["body"] == NOTHING
+
+
+def test_the_no_suite_headline_counts_only_in_the_headline() -> None:
+    report = f"{MARKER}\n## ❌ promptgit: fail\n\n1 suite affected by this change.\n\n"
+    in_output = report + "| c1 | " + "row |\n" * 5 + github.NOTHING_AFFECTED + "\n"
+    in_diff = report + "```diff\n" + "+line\n" * 5 + f"+{github.NOTHING_AFFECTED}\n```\n"
+    assert [github.affects_no_suite(r) for r in (report, in_output, in_diff, NOTHING)] == [False, False, False, True]
+
+
+# --- the fork follow-up -------------------------------------------------------------------------
+
+HOSTILE = (
+    f"{MARKER}\n## ✅ promptgit: pass\n\nAll good, @octocat and @org/team please merge.\n"
+    f"```\nemail me: a@b.example\n```\n{MARKER}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("conclusion", "heading"),
+    [
+        ("failure", "## ❌ promptgit: check failed"),
+        ("success", "## ✅ promptgit: check passed"),
+        ("cancelled", "## ⚠️ promptgit: check ended without a verdict"),
+        ("", "## ⚠️ promptgit: check ended without a verdict"),
+    ],
+)
+def test_the_follow_up_shows_the_runs_conclusion_and_pings_nobody(
+    server: FakeGitHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    conclusion: str,
+    heading: str,
+) -> None:
+    report = tmp_path / "report.md"
+    report.write_text(HOSTILE, encoding="utf-8")
+    for name, value in _env(server, tmp_path, GITHUB_EVENT_NAME="workflow_run").items():
+        monkeypatch.setenv(name, value)
+    args = ["--report", str(report), "--pr", str(PR), "--head-sha", server.head_sha, "--conclusion", conclusion]
+
+    assert main(args) == 0
+
+    body = server.comments[0]["body"]
+    assert body.splitlines()[:2] == [MARKER, heading]
+    assert body.count(MARKER) == 1
+    assert "promptgit: pass" not in body
+    assert "@\u200boctocat and @\u200borg/team" in body and "a@\u200bb.example" in body
+    assert re.findall(r"@(?!\u200b)", body) == []
+    assert capsys.readouterr().out.startswith("created comment ")
+
+
+# --- the job summary holds the full report ------------------------------------------------------
+
+
+def test_the_job_summary_holds_what_the_comment_had_to_leave_out(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.gitrepo import new_repo
+    from tests.test_ci_gate import prompt, run_ci, suite_yaml
+    from tests.test_git_native import SETTINGS, dataset
+
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    # Every case regresses, each with a long output: eight suites' tables overflow one comment.
+    data = dataset(
+        60, naive_right=set(range(60)), good_right=set(), outputs={i: f"{i} " + "x" * 400 for i in range(60)}
+    )
+    repo = new_repo(tmp_path / "repo")
+    suites = {f"evals/route{i}.yaml": suite_yaml() for i in range(8)}
+    files = {"promptgit.yaml": SETTINGS, "prompts/route.jinja": prompt("naive"), "evals/cases.jsonl": data, **suites}
+    c1 = repo.commit("first prompt", files)
+    c2 = repo.commit("edit the prompt", {"prompts/route.jinja": prompt("good", "Route the ticket to one queue.")})
+
+    _, comment = run_ci(run_cli, repo, c1, c2, 0)  # no gates: a drop is reported, not failed
+
+    full = summary.read_text(encoding="utf-8")
+    assert len(comment) <= github.MAX_BODY_CHARS < len(full) <= github.STEP_SUMMARY_CHARS
+    assert comment.count("60 regressed cases (first 25 shown)") == 8  # shrunk to fit a comment
+    assert full.count("60 regressed cases (first 50 shown)") == 8  # the report at its usual limits

@@ -254,9 +254,14 @@ def test_blame_measures_an_edited_partial_on_every_suite_that_reads_it(
         "after": NAIVE,
         "delta": None,
         "ci": None,
+        "p_value": None,
+        "up": None,
+        "down": None,
         "significant": False,
         "note": None,
     }
+    unchanged = impacts["route"]
+    assert (unchanged["ci"], unchanged["p_value"], unchanged["up"], unchanged["down"]) == ([0.0, 0.0], 1.0, 0, 0)
 
 
 def test_blame_marks_commits_where_a_suite_cannot_be_evaluated(
@@ -318,5 +323,6 @@ def test_bisect_compares_versions_on_the_cases_they_share_unchanged(
     result = run_cli(["bisect", "route", "--good", c1, "--json"], repo.path)
     report = json.loads(result.out)
     assert (result.code, report["first_bad"], report["bad"]) == (1, None, c3)
-    assert report["message"] == "the bad revision's score is not significantly below the good one's: nothing to find"
+    assert report["message"] == "no case changed between the good and the bad revision: nothing to find"
+    assert (report["p_value"], report["up"], report["down"]) == (1.0, 0, 0)  # over the 20 cases left unchanged
     assert [s["score"] for s in report["steps"]] == [1.0, 0.5]  # each over its own cases, as `eval` shows

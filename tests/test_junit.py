@@ -217,8 +217,12 @@ def test_ci_junit_has_the_head_side_and_the_comparison(
     assert properties["base_score"] == "0.3000"
     assert properties["delta"] == "0.5000"
     assert properties["delta_significant"] == "true"
+    assert float(properties["delta_p_value"]) < 0.001
     assert (properties["base_revision"], properties["head_revision"], properties["revision"]) == (c1, c2, c2)
-    assert (properties["verdict"], properties["reason"]) == ("pass", "improved significantly, within the gates")
+    assert (properties["verdict"], properties["reason"]) == (
+        "pass",
+        "improved significantly (p < 0.001, 22 up / 2 down), within the gates",
+    )
     assert {c.get("classname") for c in testsuite.iter("testcase")} == {"route"}
 
 

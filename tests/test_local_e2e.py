@@ -1,4 +1,4 @@
-"""End to end on the embedded model: `promptgit eval` of an example suite, no API key, no network."""
+"""End to end on the embedded model: `promptgit eval` of example suites, no API key, no network."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
+
+from tests.conftest import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.local_model
@@ -40,3 +44,57 @@ def test_eval_on_the_example_suite_gives_real_scores_offline(tmp_path: Path) -> 
     again = subprocess.run(run, cwd=tmp_path, env=_offline_env(), capture_output=True, text=True, timeout=120)
     repeat = json.loads(again.stdout)["suites"][0]
     assert (repeat["calls"], repeat["cached"], repeat["score"]) == (0, 24, suite["score"])
+
+
+# --- same inputs, same output (issue 18) -------------------------------------------------------------
+
+CASES = 4
+
+
+def _small_project(root: Path, concurrency: int) -> Path:
+    """The example prompts with two small suites: CASES reviews (inline cases) and CASES tickets (a dataset)."""
+    shutil.copytree(ROOT / "prompts", root / "prompts")
+    settings = yaml.safe_load((ROOT / "promptgit.yaml").read_text(encoding="utf-8"))
+    settings["concurrency"] = concurrency
+    (root / "promptgit.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    reviews = yaml.safe_load((ROOT / "evals/sentiment/reviews.yaml").read_text(encoding="utf-8"))
+    reviews["cases"] = reviews["cases"][:CASES]
+    (root / "evals/sentiment").mkdir(parents=True)
+    (root / "evals/sentiment/reviews.yaml").write_text(yaml.safe_dump(reviews), encoding="utf-8")
+    shutil.copytree(ROOT / "evals/support", root / "evals/support")
+    tickets = (ROOT / "evals/support/tickets.jsonl").read_text(encoding="utf-8").splitlines()[:CASES]
+    (root / "evals/support/tickets.jsonl").write_text("\n".join(tickets) + "\n", encoding="utf-8")
+    return root
+
+
+def _outputs(run_cli: Callable[..., Result], root: Path, *suites: str) -> dict[str, dict[str, str]]:
+    """Every case's output by suite, from one in-process `promptgit eval --json` that paid every call."""
+    done = run_cli(["eval", "--json", *suites], root)
+    assert done.code in (0, 1), done.err
+    report = json.loads(done.out)
+    found = {}
+    for suite in report["suites"]:
+        assert (suite["cases"], suite["errors"], suite["calls"], suite["cached"]) == (CASES, 0, CASES, 0)
+        found[suite["name"]] = {r["id"]: r["output"] for r in suite["results"]}
+    return found
+
+
+def test_a_suite_answers_the_same_alone_and_beside_another_suite(
+    tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in _offline_env().items():
+        monkeypatch.setenv(name, value)
+    runs = {
+        # One process and one loaded model serve all four runs, and each sends the same requests
+        # in another order, after other calls, 1 to 4 in flight.
+        "reviews alone": _outputs(run_cli, _small_project(tmp_path / "a", 4), "sentiment/reviews"),
+        "tickets alone": _outputs(run_cli, _small_project(tmp_path / "b", 4), "support/classify"),
+        "both, 4 at a time": _outputs(run_cli, _small_project(tmp_path / "c", 4)),
+        "tickets first, one at a time": _outputs(
+            run_cli, _small_project(tmp_path / "d", 1), "support/classify", "sentiment/reviews"
+        ),
+    }
+    reviews, tickets = runs["reviews alone"]["sentiment/reviews"], runs["tickets alone"]["support/classify"]
+    assert len(reviews) == len(tickets) == CASES
+    for name in ("both, 4 at a time", "tickets first, one at a time"):
+        assert runs[name] == {"sentiment/reviews": reviews, "support/classify": tickets}, name

@@ -125,7 +125,7 @@ def test_commits_are_checked_and_pushes_evaluated(openai_server: Server, tmp_pat
     pushed = run(["git", "push", "-q", "origin", "main"], repo.path, env)
     assert pushed.returncode == 1, pushed.stdout
     assert outcomes(pushed.stdout) == {"promptgit eval (suites changed since the upstream)": "Failed"}
-    assert "fail: route: score 30.0% is below the threshold 70.0%" in pushed.stdout
+    assert "fail: route: score 30.0% [18.1, 45.4] is below the threshold 70.0%, with confidence" in pushed.stdout
     assert repo.git("rev-parse", "origin/main") != repo.git("rev-parse", "HEAD")
 
     # Put right, the push goes through: the hook evaluated the suite again and it passed.

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from promptgit.commands.init import WORKFLOW, workflow_text
+import pytest
+
+from promptgit import __version__
+from promptgit.commands.init import ACTION_COMMIT, ACTION_TAG, COMMENT_WORKFLOW, WORKFLOW, workflow_text
 from tests.conftest import Result
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 
 
 def test_init_scaffolds_a_project_that_checks_clean(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
@@ -20,6 +28,7 @@ def test_init_scaffolds_a_project_that_checks_clean(tmp_path: Path, run_cli: Cal
         "evals/example/sentiment.yaml",
         "evals/example/reviews.jsonl",
         WORKFLOW,
+        COMMENT_WORKFLOW,
     ):
         assert (tmp_path / path).is_file(), path
     assert ".promptgit/" in (tmp_path / ".gitignore").read_text().splitlines()
@@ -49,6 +58,54 @@ def test_the_written_workflow_is_our_own_but_for_the_action_reference() -> None:
     different = [(a, b) for a, b in zip(ours, theirs) if a != b]
     assert len(ours) == len(theirs)
     assert [b.strip() for _, b in different] == [
-        "# Written by `promptgit init`. Pin the Action to a release you trust (e.g. a commit id).",
-        "uses: promptgit/promptgit@v1",
+        "# Written by `promptgit init`. The Action is pinned to a release's commit id (a tag can be moved).",
+        f"uses: promptgit/promptgit@{ACTION_COMMIT} # {ACTION_TAG}",
     ]
+
+
+def test_the_written_fork_follow_up_is_ours_but_for_the_code_it_checks_out() -> None:
+    ours = (ROOT / COMMENT_WORKFLOW).read_text().splitlines()
+    theirs = workflow_text("promptgit-comment-workflow.yml").splitlines()
+    assert [line for line in theirs if line not in ours] == [
+        "# evaluated. The comment code is promptgit's own at the pinned release, runs on the stdlib alone,",
+        "# and installs nothing. Written by `promptgit init`. See docs/github-action.md.",
+        "      # promptgit's own code at the release the evaluation workflow pins, never the pull request's.",
+        "      - name: Check out the comment code (the pinned promptgit release)",
+        "          repository: promptgit/promptgit",
+        f"          ref: {ACTION_COMMIT} # {ACTION_TAG}",
+    ]
+
+
+def test_the_action_pin_is_a_commit_id_of_this_version() -> None:
+    assert len(ACTION_COMMIT) == 40 and int(ACTION_COMMIT, 16) >= 0
+    assert f"v{__version__}" == ACTION_TAG
+
+
+def test_the_written_workflows_pass_our_zizmor_policy(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
+    zizmor = BIN / "zizmor"
+    if not zizmor.exists():
+        pytest.skip(f"zizmor is not installed next to {sys.executable}")
+    assert run_cli(["init"], tmp_path).code == 0
+    run = subprocess.run(
+        [str(zizmor), "--offline", "--format", "json", "--persona", "auditor", "--min-severity", "medium",
+         "--config", str(ROOT / ".github" / "zizmor.yml"), str(tmp_path / ".github" / "workflows")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    findings = json.loads(run.stdout)
+    assert [(f["ident"], f["determinations"]["severity"]) for f in findings] == []
+    assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.local_model
+def test_the_example_passes_its_own_gate_on_the_embedded_model(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_API_BASE", "_BASE_URL"))}
+    env.update({"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""})
+    promptgit = [sys.executable, "-m", "promptgit"]
+    assert subprocess.run([*promptgit, "init"], cwd=tmp_path, env=env, capture_output=True).returncode == 0
+    done = subprocess.run(
+        [*promptgit, "eval", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    suite = json.loads(done.stdout)["suites"][0]
+    assert (suite["name"], suite["cases"], suite["errors"], suite["calls"]) == ("example/sentiment", 6, 0, 6)
+    assert suite["score"] >= suite["threshold"] == 0.7

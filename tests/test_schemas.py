@@ -17,7 +17,7 @@ from promptgit.commands.check import check
 from promptgit.config import MODEL_SETTINGS, Settings
 from promptgit.errors import PromptgitError
 from promptgit.project import open_project
-from promptgit.suites import SUITE_KEYS, suite_names, suite_path
+from promptgit.suites import SUITE_KEYS, THRESHOLD_RULES, suite_names, suite_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCAFFOLD = ROOT / "promptgit" / "scaffold"
@@ -54,6 +54,7 @@ def test_the_schemas_list_exactly_the_keys_the_loaders_accept() -> None:
     assert set(suite["properties"]) == SUITE_KEYS
     bare, configured = suite["properties"]["scorers"]["items"]["oneOf"]
     assert bare["enum"] == scorers.names()
+    assert suite["properties"]["threshold_rule"]["enum"] == list(THRESHOLD_RULES)
     assert configured["propertyNames"]["enum"] == [*scorers.names(), "weight"]
 
 
@@ -96,6 +97,7 @@ BASE_SUITE = {"prompt": "support/classify", "dataset": "tickets.jsonl", "scorers
         ),
         ({"threshold": 70}, "threshold: 70 is greater than the maximum of 1"),
         ({"repeat": 0}, "repeat: 0 is less than the minimum of 1"),
+        ({"threshold_rule": "intervals"}, "threshold_rule: 'intervals' is not one of ['score', 'interval']"),
         (
             {"cases": [{"expected": "a"}]},
             ": {'prompt': 'support/classify', 'dataset': 'tickets.jsonl', 'scorers': "

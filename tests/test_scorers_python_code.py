@@ -218,7 +218,7 @@ def test_a_slow_scorer_never_stalls_the_event_loop(bad_site: ScorerSite) -> None
     score, ticks = asyncio.run(both())
     # The scorer slept 0.4 s on its own thread: about 40 turns. On the loop it would have allowed at most 1.
     assert score == Score(1.0)
-    assert ticks >= 10
+    assert ticks >= 3  # a loaded machine turns the loop less often, but a blocked loop turns at most once
 
 
 def test_scorer_timeout_is_a_setting_with_a_default(write: Callable[..., Path]) -> None:

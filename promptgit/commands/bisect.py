@@ -1,15 +1,20 @@
-"""`promptgit bisect`: find the first commit where a suite's score dropped, or a case began to fail."""
+"""`promptgit bisect`: find the first commit where a suite's score dropped, or a case began to fail; and the
+culprit inside a pull request whose gate failed (`ci`)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from promptgit import git
-from promptgit.compare import compare_results, plans_case_sets
+from promptgit import git, stats
+from promptgit.compare import DiffReport, plans_case_sets
 from promptgit.errors import PromptgitError
-from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for
+from promptgit.evaluate import CaseResult, Plan, Progress, SuiteResult, evaluate, options_for
+from promptgit.gates import FAIL, Gate
 from promptgit.history import suite_at, suite_versions
 from promptgit.project import Project
+from promptgit.prompts import merged_settings
 from promptgit.store import Store
 
 GOOD, BAD, UNDECIDED, NOT_EVALUABLE = "good", "bad", "undecided", "not evaluable"
@@ -40,6 +45,7 @@ class BisectReport:
     before: float | None = None
     after: float | None = None
     skipped: tuple[Step, ...] = ()  # versions between good and bad that could not be evaluated, stepped over
+    change: stats.BisectCall | None = None  # good vs bad: the exact test (the gate's view) and bisect's call
 
 
 @dataclass(frozen=True)
@@ -63,10 +69,17 @@ class _Search:
     plans: dict[str, Plan] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
     skipped: list[Step] = field(default_factory=list)
+    moved: frozenset[str] | None = None  # the cases that changed between good and bad, once known
+    change: stats.BisectCall | None = None
+    span: str = ""  # good..bad, as a range to name
+    trusted_after: str | None = None  # a fingerprint (good's): every other version only from our own results
 
     def result(self, plan: Plan) -> SuiteResult:
         if plan.fingerprint not in self.results:
             options = options_for(self.project)
+            if self.trusted_after is not None and plan.fingerprint != self.trusted_after:
+                # Inside a pull request, pulled results may stand in for the base only (the trust rule).
+                plan = dataclasses.replace(plan, trusted_only=True)
             self.results[plan.fingerprint] = evaluate([plan], self.store, options, self.progress)[0]
             self.plans[plan.fingerprint] = plan
         return self.results[plan.fingerprint]
@@ -78,19 +91,65 @@ class _Search:
         return verdict
 
     def suite_verdict(self, result: SuiteResult, good: SuiteResult, bad: SuiteResult) -> tuple[str, str]:
-        # Same significance test as `diff`: bad only when significantly below good; good only when
-        # significantly above bad; anything else is noise we refuse to guess through.
-        if self.dropped(good, result):
-            return BAD, "significantly below good"
-        if self.dropped(result, bad):
-            return GOOD, "significantly above bad"
-        return UNDECIDED, "within noise of both good and bad"
+        # Judged on the cases that changed between good and bad (stats.bisect_call): bad once it has
+        # dropped from good, good while it is still above bad; at temperature 0 with agreeing repeats any
+        # change is real, otherwise the exact test decides, and within noise of both we refuse to guess.
+        from_good = self.call(good, result, self.moved)
+        if from_good.verdict == stats.CHANGED and from_good.test.delta < 0:
+            return BAD, f"below good: {from_good.reason}"
+        to_bad = self.call(result, bad, self.moved)
+        if to_bad.verdict == stats.CHANGED and to_bad.test.delta < 0:
+            return GOOD, f"above bad: {to_bad.reason}"
+        if from_good.verdict == stats.SAME:
+            return GOOD, "as good on the cases that changed"
+        if to_bad.verdict == stats.SAME:
+            return BAD, "as bad on the cases that changed"
+        return UNDECIDED, f"within noise of both good ({from_good.reason}) and bad ({to_bad.reason})"
 
-    def dropped(self, before: SuiteResult, after: SuiteResult) -> bool:
-        """Whether `after` is significantly below `before` on the cases both hold unchanged (as `diff` compares)."""
-        sets = plans_case_sets(self.plans.get(before.fingerprint), self.plans.get(after.fingerprint))
-        delta = compare_results("", before, after, sets).delta
-        return bool(delta and delta.significant and delta.delta < 0)
+    def moved_cases(self, good: SuiteResult, bad: SuiteResult) -> frozenset[str]:
+        """The ids of the compared cases whose score changed between good and bad: what bisect follows."""
+        left_out = set(plans_case_sets(self.plans.get(good.fingerprint), self.plans.get(bad.fingerprint)).changed)
+        pairs = _scored_pairs(good, bad, left_out, None)
+        return frozenset(a.id for b, a in pairs if round((a.score or 0.0) - (b.score or 0.0), 9) != 0)
+
+    def call(self, before: SuiteResult, after: SuiteResult, only: frozenset[str] | None = None) -> stats.BisectCall:
+        """stats.bisect_call on the cases both hold unchanged and scored (as `diff` pairs them), or on `only`."""
+        before_plan, after_plan = self.plans.get(before.fingerprint), self.plans.get(after.fingerprint)
+        left_out = set(plans_case_sets(before_plan, after_plan).changed)
+        pairs = _scored_pairs(before, after, left_out, only)
+        temperature = _temperature(before_plan, after_plan)
+        return stats.bisect_call(
+            [_repeats(b) for b, _ in pairs], [_repeats(a) for _, a in pairs], temperature=temperature
+        )
+
+
+def _scored_pairs(
+    before: SuiteResult, after: SuiteResult, left_out: set[str], only: frozenset[str] | None
+) -> list[tuple[CaseResult, CaseResult]]:
+    earlier = before.by_id()
+    pairs = []
+    for case in after.cases:
+        was = earlier.get(case.id)
+        if was is None or was.score is None or case.score is None or case.id in left_out:
+            continue
+        if only is None or case.id in only:
+            pairs.append((was, case))
+    return pairs
+
+
+def _repeats(case: CaseResult) -> tuple[float, ...]:
+    return case.repeat_scores or ((case.score,) if case.score is not None else ())
+
+
+def _temperature(*plans: Plan | None) -> float | None:
+    """The sampling temperature both plans run at (their layered settings), when they agree; else None.
+
+    Only a temperature both sides share can make outputs reproducible: a commit that raises it is not."""
+    found = {merged_settings(p.project.settings, p.prompt, p.suite.override).get("temperature") for p in plans if p}
+    if len(found) != 1:
+        return None
+    value = found.pop()
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _score(result: SuiteResult, case: str | None) -> float | None:
@@ -117,8 +176,13 @@ def bisect(
     good: str | None = None,
     bad: str = "HEAD",
     progress: Progress | None = None,
+    base_only_shared: bool = False,
 ) -> BisectReport:
-    """Binary search over the commits that change the suite's fingerprint, between good and bad."""
+    """Binary search over the commits that change the suite's fingerprint, between good and bad.
+
+    `base_only_shared`: pulled (shared) results may stand in for good's version only; every later
+    version is evaluated from this machine's own results (the trust rule of `ci`).
+    """
     root = project.root
     bad_sha = git.resolve(root, bad)
     versions = suite_versions(root, suite, until=bad_sha)
@@ -127,6 +191,8 @@ def bisect(
     search = _Search(project, store, suite, case, progress)
     points = [Point(v.commit, v.plan) for v in versions if v.evaluable and v.plan is not None]
     good_version = _good_version(search, points, good, bad_sha)
+    if base_only_shared:
+        search.trusted_after = good_version.plan.fingerprint
     inside = {c.sha for c in git.history(root, until=bad_sha, since=good_version.commit.sha)}
     between = [p for p in points if p.commit.sha in inside]
     search.skipped = [
@@ -141,6 +207,7 @@ def bisect(
         Step(good_version.commit.sha, _score(good_result, case), GOOD, "given good" if good else "starting point"),
         Step(bad_sha, _score(bad_result, case), BAD, "given bad"),
     ]
+    search.span = f"{good_version.commit.sha[:10]}..{bad_sha[:10]}"
     problem = _endpoints_problem(search, good_result, bad_result, bool(between))
     if problem:
         return _report(search, good_version.commit.sha, bad_sha, None, problem)
@@ -211,8 +278,17 @@ def _endpoints_problem(search: _Search, good: SuiteResult, bad: SuiteResult, has
         if bad_case is not None and bad_case.passed:
             return f"case {search.case!r} passes at the bad revision: nothing to find"
         return None
-    if not search.dropped(good, bad):
-        return "the bad revision's score is not significantly below the good one's: nothing to find"
+    change = search.change = search.call(good, bad)
+    search.moved = search.moved_cases(good, bad)
+    if change.verdict == stats.SAME:
+        return "no case changed between the good and the bad revision: nothing to find"
+    if change.test.delta >= 0:
+        return f"the bad revision's score is not below the good one's ({change.reason}): nothing to find"
+    if change.verdict == stats.UNDECIDED:
+        return (
+            f"undecided: the change from good to bad is within noise ({change.reason}); the culprit, if any, "
+            f"lies in {search.span}; add cases or `repeat:` to the suite, then bisect again"
+        )
     return None
 
 
@@ -267,4 +343,63 @@ def _report(
         before,
         after,
         tuple(search.skipped),
+        search.change,
     )
+
+
+@dataclass(frozen=True)
+class Culprit:
+    """The commit inside a pull request that caused a suite's drop (`ci`, issue 13 item 7).
+
+    prompt_diff: the culprit's change to the files the suite reads (unified diff text); before / after:
+    the suite's score (0..1) at the version just before it and at it; evaluated: how many revisions
+    bisect evaluated (stored results make the base and head free).
+    """
+
+    suite: str
+    commit: git.Commit
+    prompt_diff: str
+    before: float | None
+    after: float | None
+    evaluated: int
+
+
+def culprit_in_range(
+    project: Project, store: Store, suite: str, base: str, head: str, progress: Progress | None = None
+) -> Culprit | None:
+    """Bisect `suite` inside base..head: the commit that caused its drop, or None when none can be named.
+
+    Only the commits that change the suite's fingerprint are candidates, at most about log2 of them are
+    evaluated, and each result is stored (`bisect`). Pulled results may stand in for base only: the
+    pull request's own commits are evaluated from this machine's results (the trust rule). None when
+    bisect finds nothing (no drop, within noise, or the suite cannot be evaluated at base): the gate's
+    verdict stands on its own then.
+    """
+    try:
+        found = bisect(project, store, suite, good=base, bad=head, progress=progress, base_only_shared=True)
+    except PromptgitError:
+        return None
+    if found.first_bad is None:
+        return None
+    evaluated = len({s.commit for s in found.steps})
+    return Culprit(suite, found.first_bad, found.prompt_diff, found.before, found.after, evaluated)
+
+
+def pull_request_culprits(
+    project: Project,
+    store: Store,
+    diff: DiffReport,
+    gates: Sequence[Gate],
+    head: str | None,
+    progress: Progress | None = None,
+) -> tuple[Culprit, ...]:
+    """For each suite whose gate failed with its score below base's, its culprit inside base..head.
+
+    Nothing for the working tree (no commits to search) or when no suite failed that way.
+    """
+    if head is None:
+        return ()
+    failed = {g.suite for g in gates if g.verdict == FAIL}
+    dropped = [d for d in diff.suites if d.name in failed and d.base and d.delta and d.delta.delta < 0]
+    found = (culprit_in_range(project, store, d.name, diff.base, diff.head, progress) for d in dropped)
+    return tuple(c for c in found if c is not None)

@@ -26,7 +26,7 @@ class Impact:
     suite: str
     before: float | None
     after: float | None
-    delta: stats.PairedDelta | None  # None when either side is unknown (not evaluated, or no change)
+    delta: stats.PairedTest | None  # None when either side is unknown (not evaluated, or no change)
     note: str | None = None  # why the commit could not be measured on this suite
 
 

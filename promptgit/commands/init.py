@@ -10,6 +10,12 @@ from promptgit.errors import PromptgitError
 
 GITIGNORE_ENTRY = ".promptgit/"
 WORKFLOW = ".github/workflows/promptgit.yml"
+COMMENT_WORKFLOW = ".github/workflows/promptgit-comment.yml"  # the fork follow-up (docs/github-action.md)
+# The Action release the written workflows pin: a commit id, because whoever controls a repository
+# can move a tag (zizmor's unpinned-uses rule), with its tag as a comment for people and Dependabot.
+# Each release sets both: ACTION_TAG must be v<__version__> (tests/test_scaffold.py checks it).
+ACTION_COMMIT = "6637d96f768ecdc5343fc2206202da152989204b"
+ACTION_TAG = "v0.1.0"
 
 
 def scaffold_files() -> dict[str, str]:
@@ -28,12 +34,14 @@ def scaffold_files() -> dict[str, str]:
             else:
                 files[rel] = entry.read_text(encoding="utf-8")
     files[WORKFLOW] = workflow_text()
+    files[COMMENT_WORKFLOW] = workflow_text("promptgit-comment-workflow.yml")
     return dict(sorted(files.items()))
 
 
-def workflow_text() -> str:
-    """The example pull-request workflow, as users copy it (the Action referenced by name)."""
-    return (resources.files("promptgit") / "templates" / "promptgit-workflow.yml").read_text(encoding="utf-8")
+def workflow_text(template: str = "promptgit-workflow.yml") -> str:
+    """A workflow `init` writes, as users get it: the Action referenced by name, pinned to ACTION_COMMIT."""
+    text = (resources.files("promptgit") / "templates" / template).read_text(encoding="utf-8")
+    return text.replace("<ACTION_COMMIT>", ACTION_COMMIT).replace("<ACTION_TAG>", ACTION_TAG)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from promptgit import git
+from promptgit import git, stats
+from promptgit.compare import compare_results, plans_case_sets
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, Progress, SuiteResult, results_for
 from promptgit.history import Version, plan_at, suite_versions
@@ -31,6 +32,7 @@ class LogEntry:
     delta: float | None  # score minus the previous scored row's
     state: str  # kept | reverted | superseded | not evaluable
     note: str | None = None  # why a "not evaluable" row could not be scored
+    test: stats.PairedTest | None = None  # the exact paired test against the previous scored row (issue 13)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def suite_log(
     surviving = _surviving_commits(project, latest) if latest else set()
     entries: list[LogEntry] = []
     previous: SuiteResult | None = None
+    previous_plan: Plan | None = None
     for index, version in enumerate(versions):
         plan = version.plan
         if not version.evaluable or plan is None:
@@ -85,12 +88,14 @@ def suite_log(
             entries.append(LogEntry(version.commit, fingerprint, None, None, NOT_EVALUABLE, version.problem))
             continue
         result = results.get(plan.fingerprint)
-        delta = None
+        delta, test = None, None
         if result and previous and result.score is not None and previous.score is not None:
             delta = result.score - previous.score
+            test = compare_results(suite, previous, result, plans_case_sets(previous_plan, plan)).delta
         state = _state(versions, index, surviving)
-        entries.append(LogEntry(version.commit, plan.fingerprint, result, delta, state))
-        previous = result or previous
+        entries.append(LogEntry(version.commit, plan.fingerprint, result, delta, state, test=test))
+        if result:
+            previous, previous_plan = result, plan
     return SuiteLog(suite, tuple(entries))
 
 
