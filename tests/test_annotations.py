@@ -163,3 +163,15 @@ def test_paths_are_relative_to_the_workspace_for_a_project_in_a_subfolder(
     ]
     empty = run_cli(["check"], repo.path / "empty")  # its problem names the folder by its absolute path
     assert [line.split("::")[1] for line in commands(empty.err)] == ["error file=empty/evals,title=promptgit check"]
+
+
+def test_an_inconclusive_suite_is_a_warning(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], on_actions: None
+) -> None:
+    repo, c1, c2 = two_versions(tmp_path / "repo", dataset(n=8), gates="threshold: 0.7\n")
+    openai_server.configure(rates={"400": 1.0})  # every call refused, not retried
+    result = ci(run_cli, repo.path, c1, c2, 3)
+    assert commands(result.err) == [
+        "::warning file=evals/route.yaml,title=promptgit%3A route inconclusive::8 of 8 cases failed to run on head "
+        "(more than 5%25)"
+    ]
