@@ -145,7 +145,7 @@ def _lowest(cases: Sequence[CaseResult], count: int) -> list[CaseResult]:
 
 
 def suite_json(result: SuiteResult) -> dict[str, Any]:
-    """A suite result as SPEC section 8 lays out `eval --json`."""
+    """A suite result as docs/spec.md (Commands) lays out `eval --json`."""
     return {
         "name": result.name,
         "prompt": result.prompt,
@@ -345,7 +345,7 @@ def diff_text(report: DiffReport, cases: int = 10) -> str:
 
 
 def diff_json(report: DiffReport) -> dict[str, Any]:
-    """`promptgit diff --json` (SPEC section 8)."""
+    """`promptgit diff --json` (docs/spec.md, Commands)."""
     return {"base": report.base, "head": report.head, "suites": [suite_diff_json(d) for d in report.suites]}
 
 
@@ -422,7 +422,7 @@ def _log_delta(entry: LogEntry) -> str:
 
 
 def log_json(log: SuiteLog) -> dict[str, Any]:
-    """`promptgit log --json` (SPEC section 8)."""
+    """`promptgit log --json` (docs/spec.md, Commands)."""
     return {
         "suite": log.suite,
         "entries": [
@@ -474,7 +474,7 @@ def blame_rows(report: BlameReport) -> list[tuple[str, float | None]]:
 
 
 def blame_json(report: BlameReport) -> dict[str, Any]:
-    """`promptgit blame --json` (SPEC section 8): `delta` is the first suite's; `suites` has them all."""
+    """`promptgit blame --json` (docs/spec.md, Commands): `delta` is the first suite's; `suites` has them all."""
 
     def impact(i: Impact) -> dict[str, Any]:
         d = i.delta
@@ -531,7 +531,7 @@ def bisect_text(report: BisectReport) -> str:
 
 
 def bisect_json(report: BisectReport) -> dict[str, Any]:
-    """`promptgit bisect --json` (SPEC section 8)."""
+    """`promptgit bisect --json` (docs/spec.md, Commands)."""
     return {
         "suite": report.suite,
         "case": report.case,
@@ -573,7 +573,7 @@ def change_json(call: BisectCall | None) -> dict[str, Any]:
 
 
 def ci_json(result: CiReport) -> dict[str, Any]:
-    """`promptgit ci --json` (SPEC section 8): each suite's comparison with its gate verdict and reason."""
+    """`promptgit ci --json` (docs/spec.md, Commands): each suite's comparison with its gate verdict and reason."""
     return {
         "verdict": result.verdict,
         "base": result.diff.base,

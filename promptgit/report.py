@@ -22,13 +22,13 @@ from promptgit.display import (
 )
 from promptgit.evaluate import SuiteResult
 from promptgit.gates import judge, overall, sensitivity, sensitivity_text, sensitivity_warning, threshold_position
-from promptgit.github import MARKER, NOTHING_AFFECTED, prepare_body
+from promptgit.github import MARKER, MAX_BODY_CHARS, NOTHING_AFFECTED, prepare_body
 
 if TYPE_CHECKING:
     from promptgit.commands.bisect import Culprit
     from promptgit.commands.ci import CiReport
 
-COMMENT_LIMIT = 65_536
+COMMENT_LIMIT = MAX_BODY_CHARS  # the report is fitted to GitHub's limit on a comment's body (one home: github.py)
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️"}
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!~|])")
 

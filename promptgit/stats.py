@@ -1,4 +1,4 @@
-"""Scores as verdicts (SPEC section 9): exact paired tests, honest score intervals, what a suite can see.
+"""Scores as verdicts (docs/spec.md, Statistics): exact paired tests, honest score intervals, what a suite can see.
 
 The verdict API (issue 13):
 
@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from promptgit.suites import passes_at
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,7 +58,7 @@ def mean(values: Sequence[float]) -> float:
 
 def passes(repeats: Sequence[float], *, pass_at: float = 1.0) -> int:
     """How many of a case's repeats pass (score at or above `pass_at`)."""
-    return sum(1 for score in repeats if score >= pass_at - 1e-9)
+    return sum(1 for score in repeats if passes_at(score, pass_at))
 
 
 def flakiness(repeats: Sequence[float], *, pass_at: float = 1.0) -> float:
@@ -132,7 +134,7 @@ CHANGED, SAME, UNDECIDED = "changed", "same", "undecided"
 
 @dataclass(frozen=True)
 class PairedTest:
-    """A change between two revisions, paired case by case (SPEC section 9).
+    """A change between two revisions, paired case by case (docs/spec.md, Statistics).
 
     delta: mean of head − base over the n paired cases, as a fraction (−1..1); NaN when n == 0.
     ci: its interval at `confidence` (ends rounded to PRECISION): the inverted sign-flip test while
@@ -619,7 +621,7 @@ class Sensitivity:
 
 
 def smallest_significant_drop(n: int, *, repeats: int = 1, noisy_share: float = 0.0) -> Sensitivity:
-    """The smallest drop n cases could call significant (SPEC section 9: "what the suite can see").
+    """The smallest drop n cases could call significant (docs/spec.md, Statistics: what a suite can see).
 
     A drop of m cases falling from pass to fail, amid the noise of two runs: `noisy_share` of the
     cases (see `noisy_share`) change by one repeat's worth (1/repeats), half up and half down. The

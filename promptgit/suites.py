@@ -56,6 +56,12 @@ class Case:
     line: int | None = None
 
 
+def passes_at(score: float, pass_at: float) -> bool:
+    """The pass rule, its one home: a score passes at `pass_at` or above; 1e-9 absorbs the rounding of weighted
+    means (three equal scorers at 1/3 each sum to 0.9999999999999999)."""
+    return score >= pass_at - 1e-9
+
+
 @dataclass(frozen=True)
 class Suite:
     """A parsed eval suite with its cases loaded."""
@@ -74,8 +80,8 @@ class Suite:
     threshold_rule: str = "score"  # issue 13: "score" fails below threshold; "interval" only when all of the CI is
 
     def passes(self, score: float) -> bool:
-        """The pass rule: a case (or one repeat) passes at `pass_at`; 1e-9 absorbs the rounding of weighted means."""
-        return score >= self.pass_at - 1e-9
+        """Whether a case (or one repeat) with this score passes this suite (`passes_at`)."""
+        return passes_at(score, self.pass_at)
 
     @property
     def override(self) -> dict[str, Any]:

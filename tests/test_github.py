@@ -572,7 +572,7 @@ def test_the_job_summary_holds_what_the_comment_had_to_leave_out(
     openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.gitrepo import new_repo
-    from tests.test_ci_gate import prompt, run_ci, suite_yaml
+    from tests.test_ci import prompt, run_ci, suite_yaml
     from tests.test_git_native import SETTINGS, dataset
 
     summary = tmp_path / "summary.md"

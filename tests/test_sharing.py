@@ -16,7 +16,7 @@ from promptgit.errors import PromptgitError
 from promptgit.store import Store, StoredCase, StoredResponse
 from tests.gitrepo import Repo, new_repo
 from tests.openai_server import Server
-from tests.test_ci_gate import prompt, run_ci, two_versions
+from tests.test_ci import prompt, run_ci, two_versions
 from tests.test_git_native import dataset
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import Result
 from tests.gitrepo import Repo, new_repo
 from tests.openai_server import Server
-from tests.test_ci_gate import run_ci, tables
+from tests.test_ci import run_ci, tables
 from tests.test_git_native import LABELS, cli_json
 
 pytestmark = pytest.mark.usefixtures("git_env")

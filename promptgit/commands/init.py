@@ -13,7 +13,7 @@ WORKFLOW = ".github/workflows/promptgit.yml"
 COMMENT_WORKFLOW = ".github/workflows/promptgit-comment.yml"  # the fork follow-up (docs/github-action.md)
 # The Action release the written workflows pin: a commit id, because whoever controls a repository
 # can move a tag (zizmor's unpinned-uses rule), with its tag as a comment for people and Dependabot.
-# Each release sets both: ACTION_TAG must be v<__version__> (tests/test_scaffold.py checks it).
+# Each release sets both: ACTION_TAG must be v<__version__> (tests/test_init.py checks it).
 ACTION_COMMIT = "6637d96f768ecdc5343fc2206202da152989204b"
 ACTION_TAG = "v0.1.0"
 

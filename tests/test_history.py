@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import Result
 from tests.gitrepo import Repo, new_repo
 from tests.openai_server import Server
-from tests.test_ci_gate import prompt, suite_yaml
+from tests.test_ci import prompt, suite_yaml
 from tests.test_git_native import SETTINGS, cli_json, dataset
 
 pytestmark = pytest.mark.usefixtures("git_env")

@@ -15,7 +15,7 @@ from promptgit.suites import Case
 from tests.conftest import Result
 from tests.gitrepo import Repo, new_repo
 from tests.openai_server import Server
-from tests.test_ci_gate import prompt, run_ci, suite_yaml, tables
+from tests.test_ci import prompt, run_ci, suite_yaml, tables
 from tests.test_git_native import SETTINGS, cli_json
 
 pytestmark = pytest.mark.usefixtures("git_env")

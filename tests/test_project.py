@@ -13,7 +13,7 @@ from promptgit.tree import find_project_root
 from tests.conftest import Result
 from tests.gitrepo import new_repo
 from tests.openai_server import Server
-from tests.test_ci_gate import prompt, suite_yaml
+from tests.test_ci import prompt, suite_yaml
 from tests.test_git_native import SETTINGS, cli_json, dataset
 
 pytestmark = pytest.mark.usefixtures("git_env")
