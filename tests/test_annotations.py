@@ -13,7 +13,7 @@ from promptgit.git import changed_lines
 from tests.conftest import Result
 from tests.gitrepo import new_repo
 from tests.openai_server import Server
-from tests.test_ci_gate import two_versions
+from tests.test_ci import two_versions
 from tests.test_git_native import SETTINGS, dataset
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config

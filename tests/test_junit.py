@@ -17,7 +17,7 @@ from promptgit.gates import Gate
 from promptgit.junit import eval_junit, xml_text
 from tests.conftest import Result
 from tests.openai_server import Server
-from tests.test_ci_gate import two_versions
+from tests.test_ci import two_versions
 from tests.test_git_native import dataset
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config

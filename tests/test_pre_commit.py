@@ -21,7 +21,7 @@ import yaml
 
 from tests.gitrepo import Repo, new_repo
 from tests.openai_server import Server
-from tests.test_ci_gate import prompt, suite_yaml
+from tests.test_ci import prompt, suite_yaml
 from tests.test_git_native import SETTINGS, dataset
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
