@@ -16,16 +16,69 @@ DATASET_EXTENSIONS = (".jsonl", ".json", ".csv", ".yaml", ".yml")
 Rows = list[tuple[dict, int | None]]  # each row with its 1-based line (None for inline cases)
 
 
+MAX_DEPTH = 64  # levels of nesting in one row's values: deeper data is a mistake or an attack
+
+
 def inline_rows(value: Any, path: str, line: int | None) -> Rows:
-    """Rows given as a list of mappings (a suite's `cases:`, a .json or .yaml dataset)."""
-    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+    """Rows given as a list of mappings (a suite's `cases:`, a .json or .yaml dataset), each checked by `check_row`."""
+    if not isinstance(value, list):
         raise PromptgitError(
-            "cases must be a list of mappings",
+            f"cases must be a list of mappings, not {_kind(value)}",
             file=path,
             line=line,
             hint="e.g. `cases: [{id: a, review: Great!, expected: positive}]`",
         )
+    for number, row in enumerate(value, start=1):
+        check_row(row, path, line, f"row {number}")
     return [(row, None) for row in value]
+
+
+def check_row(row: Any, path: str, line: int | None, name: str) -> None:
+    """Refuse a row that is not a mapping with text keys, or whose values nest deeper than MAX_DEPTH."""
+    if not isinstance(row, dict):
+        raise PromptgitError(
+            f"{name} is {_kind(row)}, not a mapping of field names to values",
+            file=path,
+            line=line,
+            hint='write each row as a mapping, e.g. {"id": "t1", "text": "..."}',
+        )
+    for key in row:
+        if not isinstance(key, str):
+            raise PromptgitError(
+                f"{name} has a field named {key!r} ({_kind(key)}); field names must be text",
+                file=path,
+                line=line,
+                hint=f'quote the field name, e.g. "{key}": ...',
+            )
+    if _depth(row) > MAX_DEPTH:
+        raise PromptgitError(
+            f"{name} nests more than {MAX_DEPTH} levels deep",
+            file=path,
+            line=line,
+            hint="flatten the row's values; prompts read fields, not deep trees",
+        )
+
+
+def _depth(value: Any) -> int:
+    """How deep `value` nests (a scalar is 0), counted without recursion and stopping past MAX_DEPTH."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level + 1)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list", dict: "a mapping"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def load_rows(tree: Tree, path: str) -> list[tuple[dict, int | None]]:
@@ -56,11 +109,20 @@ def _jsonl_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
-            row = None
-        if isinstance(row, dict):
-            rows.append((row, number))
-        else:
             bad.append(number)
+            continue
+        except RecursionError:
+            raise PromptgitError(
+                "the line nests deeper than the JSON reader can follow",
+                file=path,
+                line=number,
+                hint="flatten the row's values; prompts read fields, not deep trees",
+            ) from None
+        if not isinstance(row, dict):
+            bad.append(number)
+            continue
+        check_row(row, path, number, f"line {number}")
+        rows.append((row, number))
     if bad:
         more = (
             f" (and {len(bad) - 1} more: lines {', '.join(map(str, bad[1:6]))}{'…' if len(bad) > 6 else ''})"
@@ -125,6 +187,13 @@ def json_cells(row: dict, columns: tuple[str, ...], file: str, line: int | None)
             continue
         try:
             parsed[column] = json.loads(value)
+        except RecursionError:
+            raise PromptgitError(
+                f"column {column!r} nests deeper than the JSON reader can follow",
+                file=file,
+                line=line,
+                hint="flatten the column's JSON; prompts read fields, not deep trees",
+            ) from None
         except json.JSONDecodeError as err:
             raise PromptgitError(
                 f"column {column!r} is not JSON ({err.msg} at character {err.pos}): {value[:60]!r}",
@@ -132,4 +201,5 @@ def json_cells(row: dict, columns: tuple[str, ...], file: str, line: int | None)
                 line=line,
                 hint="the suite's `json_columns:` says this column holds JSON; quote strings as JSON does",
             ) from None
+    check_row(parsed, file, line, "the row")
     return parsed

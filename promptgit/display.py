@@ -33,9 +33,14 @@ def signed_pct(value: float | None, digits: int = 1) -> str:
     return f"{value * 100:+.{digits}f}"
 
 
+# Terminal control characters (C0 but newline and carriage return, DEL, C1) shown as `\x1b`: a model's
+# output must not move the cursor, recolour, retitle or clear the user's terminal.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x0A, 0x0D)}
+
+
 def clip(text: Any, width: int) -> str:
-    """One line of at most `width` characters (newlines shown as ⏎)."""
-    line = "null" if text is None else str(text).replace("\r", "").replace("\n", "⏎")
+    """One line of at most `width` characters (newlines shown as ⏎, control characters escaped as `\x1b`)."""
+    line = "null" if text is None else str(text).replace("\r", "").replace("\n", "⏎").translate(_CONTROLS)
     return line if len(line) <= width else line[: width - 1] + "…"
 
 

@@ -49,6 +49,15 @@ class PromptgitError(Exception):
         return text
 
 
+class MissingCredentials(PromptgitError):
+    """No API key in the environment for a model: not bad input but an environment that cannot call it.
+
+    Every pull request from a fork (and Dependabot's) runs without the repository's secrets. An
+    evaluation that meets this stops, keeps what is stored and ends inconclusive with this message as
+    its reason (evaluate.py); any other command shows it as an error, exit 2.
+    """
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A `did you mean X?` hint for a near-miss spelling, or None."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)

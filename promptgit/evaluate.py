@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptgit import stats
-from promptgit.errors import PromptgitError
+from promptgit.errors import MissingCredentials, PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
 from promptgit.project import Project, no_cases
@@ -251,11 +251,18 @@ class _Run:
 
     async def _worker(self, jobs: Iterator[_Job]) -> None:
         for job in jobs:  # a shared iterator: each worker takes the next job when it is free
+            if self.stopped:
+                return
             try:
                 await self._one(job)
             except _CallFailed as failed:
                 self.tallies[job.plan.fingerprint].errors[(job.case.id, job.repeat)] = str(failed)
                 self.errors += 1
+            except MissingCredentials as err:
+                # No call can succeed (a fork's pull request has no secrets): stop as a time limit does,
+                # keeping what is stored; the cases left are unevaluated and the run is inconclusive.
+                self.stopped = self.stopped or _missing_key_reason(err)
+                return
             self.done += 1
             self._report()
 
@@ -268,7 +275,12 @@ class _Run:
         plan, tally = job.plan, self.tallies[job.plan.fingerprint]
         if tally.started is None:
             tally.started = time.monotonic() - self.started
-        rendered = render(plan.project.tree, plan.project.settings, plan.prompt, job.case.vars, plan.suite.override)
+        try:
+            rendered = render(plan.project.tree, plan.project.settings, plan.prompt, job.case.vars, plan.suite.override)
+        except PromptgitError as err:  # bad input for the whole run, named down to the case that showed it
+            where = f" ({plan.suite.dataset or plan.suite.path}:{job.case.line})" if job.case.line else ""
+            err.message = f"case {job.case.id!r}{where} of suite {plan.suite.name!r} does not render: {err.message}"
+            raise
         messages = [m.as_dict() for m in rendered.messages]
         settings = dict(rendered.settings)
         key = call_key(messages, settings, job.repeat)
@@ -409,6 +421,11 @@ class _Run:
             stopped=self.stopped if any(c.score is None for c in cases) else None,
             threshold_rule=plan.suite.threshold_rule,
         )
+
+
+def _missing_key_reason(err: MissingCredentials) -> str:
+    """`no API key for model X: set OPENAI_API_KEY …`, the reason an inconclusive report gives."""
+    return f"{err.message}: {err.hint}" if err.hint else err.message
 
 
 def _unique(plans: Sequence[Plan]) -> list[Plan]:

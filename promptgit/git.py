@@ -40,7 +40,7 @@ from gitdb.base import IStream
 from gitdb.db.loose import LooseObjectDB
 
 from promptgit.errors import PromptgitError, did_you_mean
-from promptgit.tree import WORKTREE, normalize
+from promptgit.tree import WORKTREE, normalize, outside_link
 
 ZERO_SHA = "0" * 40
 
@@ -212,8 +212,12 @@ class Repo:
         """Whether commit `ancestor` is `descendant` or one of its ancestors."""
         return _is_ancestor(self, ancestor, descendant)
 
-    def lookup(self, root: str, path: str) -> Entry | None:
-        """The entry at a top-level-relative `path` under tree `root`, following symlinks in the tree."""
+    def lookup(self, root: str, path: str, inside: str | None = None) -> Entry | None:
+        """The entry at a top-level-relative `path` under tree `root`, following symlinks in the tree.
+
+        With `inside` (a top-level-relative folder, "" for the whole repository), a link whose target
+        leaves that folder raises _LinkOutside; without it such a link reads as a missing entry.
+        """
         parts = path.split("/") if path else []
         tree, i, hops = root, 0, 0
         while i < len(parts):
@@ -222,7 +226,10 @@ class Repo:
                 return None
             if entry.mode == _LINK:
                 hops += 1
-                target = _link_target("/".join(parts[:i]), self.blob(entry.sha).decode("utf-8", "replace"))
+                written = self.blob(entry.sha).decode("utf-8", "replace")
+                target = _link_target("/".join(parts[:i]), written)
+                if inside is not None and (target is None or not _within(target, inside)):
+                    raise _LinkOutside(written)
                 if hops > _MAX_LINKS or target is None:
                     return None
                 parts, tree, i = (target.split("/") if target else []) + parts[i + 1 :], root, 0
@@ -288,6 +295,15 @@ def _top_level(root: Path) -> Path:
     return Path(out.strip()).resolve()
 
 
+def tracked(project_root: Path, path: str) -> bool:
+    """Whether git tracks any file at or under the project-relative `path` (False outside a repository)."""
+    try:
+        repo = open_repo(project_root)
+    except PromptgitError:
+        return False
+    return bool(repo.run("ls-files", "-z", "--", repo.repo_path(path) or ".").out)
+
+
 def clear_cache() -> None:
     """Close every opened repository (stops git's persistent processes, drops object caches)."""
     with _REPOS_LOCK:
@@ -307,19 +323,28 @@ class GitTree:
         self._root = self._repo.commit_tree(self.revision)
 
     def _file(self, path: str) -> Entry | None:
-        entry = self._repo.lookup(self._root, self._repo.repo_path(path))
+        entry = self._repo.lookup(self._root, self._repo.repo_path(path), inside=self._repo.prefix)
         return entry if entry is not None and entry.is_file else None
 
     def read_bytes(self, path: str) -> bytes:
-        """The file's content at this commit; FileNotFoundError when it is not a file there."""
-        entry = self._file(path)
+        """The file's content at this commit; FileNotFoundError when it is not a file there.
+
+        A symbolic link whose target leaves the project is refused (tree.outside_link), as in the working tree.
+        """
+        try:
+            entry = self._file(path)
+        except _LinkOutside as link:
+            raise outside_link(normalize(path), link.target) from None
         if entry is None:
             raise FileNotFoundError(path)
         return self._repo.blob(entry.sha)
 
     def exists(self, path: str) -> bool:
-        """Whether `path` is a file at this commit."""
-        return self._file(path) is not None
+        """Whether `path` is a file at this commit (a link leaving the project counts: reading it is refused)."""
+        try:
+            return self._file(path) is not None
+        except _LinkOutside:
+            return True
 
     def files(self, folder: str) -> list[str]:
         """Every file under `folder` at this commit, sorted; hidden folders and __pycache__ skipped like WorkTree."""
@@ -341,7 +366,11 @@ class GitTree:
             elif entry.is_file:
                 yield rel
             elif entry.mode == _LINK:
-                target = self._repo.lookup(self._root, repo_path)
+                try:
+                    target = self._repo.lookup(self._root, repo_path, inside=self._repo.prefix)
+                except _LinkOutside:
+                    yield rel  # listed as the working tree lists it; reading it is refused
+                    continue
                 if target is not None and target.is_file:
                     yield rel
 
@@ -656,6 +685,18 @@ def _parse_tree(data: bytes) -> dict[str, Entry]:
         entries[name] = Entry(int(data[pos:space], 8), data[nul + 1 : nul + 21].hex())
         pos = nul + 21
     return entries
+
+
+class _LinkOutside(Exception):
+    """A symbolic link whose target leaves the project; `target` as the link spells it."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+def _within(path: str, folder: str) -> bool:
+    return not folder or path == folder or path.startswith(folder + "/")
 
 
 def _link_target(folder: str, target: str) -> str | None:

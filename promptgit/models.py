@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from promptgit.errors import PromptgitError
+from promptgit.errors import MissingCredentials, PromptgitError
 
 # Full-jitter exponential backoff: attempt n waits uniform(0, min(CAP, BASE * 2**(n-1))) seconds.
 # Module constants so tests can shorten them.
@@ -360,8 +360,8 @@ def _auth_error(model: str, settings: Mapping[str, Any]) -> PromptgitError:
         names = list(found.get("missing_keys") or [])
     except Exception:  # only a nicer hint is lost
         pass
-    if names:
-        return PromptgitError(
+    if names:  # an evaluation stops inconclusive on this (a fork's pull request has no secrets)
+        return MissingCredentials(
             f"no API key for model {model}",
             hint=f"set {' and '.join(names)} in the environment (settings never hold secrets)",
         )

@@ -29,8 +29,36 @@ class Project:
 
     @property
     def store_path(self) -> Path:
-        """The local store's folder; always the working tree's settings, whatever the revision."""
-        return self.root / load_settings(WorkTree(self.root)).cache
+        """The local store's folder; always the working tree's settings, whatever the revision.
+
+        Raises PromptgitError when `cache:` names the project's own folder (or one above it), the
+        prompts or evals folder, or a folder git tracks: the store writes and replaces files there.
+        """
+        settings = load_settings(WorkTree(self.root))
+        return _cache_folder(self.root, settings)
+
+
+def _cache_folder(root: Path, settings: Settings) -> Path:
+    folder = (root / settings.cache).resolve()
+    base = root.resolve()
+    sources = [(base / settings.prompts).resolve(), (base / settings.evals).resolve()]
+    clash = None
+    if folder == base or folder in base.parents:
+        clash = "the project's own folder" if folder == base else "a folder above the project"
+    elif any(folder == s or folder in s.parents or s in folder.parents for s in sources):
+        clash = "the prompts or evals folder"
+    elif settings.cache != Settings.cache and folder.is_relative_to(base):
+        from promptgit.git import tracked  # gitpython is imported only for a cache moved from its default
+
+        if tracked(root, folder.relative_to(base).as_posix()):
+            clash = "a folder git tracks"
+    if clash:
+        raise PromptgitError(
+            f"cache: {settings.cache!r} is {clash}; the store writes and replaces files in it",
+            file="promptgit.yaml",
+            hint="point cache: at a folder of its own that git ignores, e.g. `cache: .promptgit`",
+        )
+    return folder
 
 
 def open_project(rev: str | None = None, start: Path | None = None) -> Project:

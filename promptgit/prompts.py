@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptgit import includes, templating
-from promptgit.config import MODEL_SETTINGS, Settings
+from promptgit.config import MODEL_SETTINGS, Settings, check_model_settings
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.includes import ComputedRef, TemplateGraph
 from promptgit.templating import PROMPT_EXTENSIONS, ROLES, split_front_matter, template_path
@@ -148,8 +148,10 @@ def _front_matter_fields(front: tuple[str, int] | None, path: str) -> dict[str, 
             hint="e.g. `model: openai/gpt-4o-mini`; a Prompty file (model with api/configuration) "
             "is read as Prompty when named .prompty",
         )
+    model_settings = {k: v for k, v in data.items() if k in MODEL_SETTINGS}
+    check_model_settings(model_settings, path, lines)
     return {
-        "settings": {k: v for k, v in data.items() if k in MODEL_SETTINGS},
+        "settings": model_settings,
         "description": data.get("description"),
         "inputs": _inputs(data.get("inputs"), path, lines.get("inputs")),
     }

@@ -17,7 +17,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from promptgit.config import MODEL_SETTINGS
+from promptgit.config import MODEL_SETTINGS, check_model_settings
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.yamlio import key_lines, load_yaml
 
@@ -88,6 +88,9 @@ def prompty_fields(front: tuple[str, int] | None, path: str) -> dict[str, Any]:
     _refuse_unknown(data, site)
     _template(data.get("template"), site)
     settings = _model(data.get("model"), site)
+    check_model_settings(
+        settings, path, {name: site.lines["model"] for name in settings} if "model" in site.lines else None
+    )
     inputs = _inputs(data.get("inputs"), site, "inputs")
     schema = data.get("inputSchema")
     if schema is not None:

@@ -88,10 +88,46 @@ def _suite_view(
         "improved": improved,
         "improved_more": improved_more,
         "noisy": list(diff.noisy),
+        "errors": _errors(diff),
         "prompt_diff": clipped_diff.rstrip("\n") if limits.diff else "",
         "fence": _fence(clipped_diff),
         "culprit": _culprit_view(culprit, limits) if culprit else None,
     }
+
+
+_ERROR_GROUPS = 10  # distinct messages shown per suite; the rest are counted in one line
+
+
+def _errors(diff: SuiteDiff) -> list[dict[str, Any]]:
+    """The suite's case errors grouped by message (the case's own id taken out), most frequent first.
+
+    Each group: side, count, message and the first cases' ids. Messages beyond _ERROR_GROUPS are summed.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for side, result in (("head", diff.head), ("base", diff.base)):
+        if result is None:
+            continue
+        for case in result.cases:
+            if case.error:
+                message = case.error.replace(f" (case {case.id!r})", "").replace(f" (case {case.id})", "")
+                if result.stopped and message == "not evaluated":
+                    message = f"not evaluated: {result.stopped}"
+                groups.setdefault((side, message), []).append(case.id)
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+    shown = [
+        {"side": side, "count": len(ids), "message": message, "cases": _first(ids)}
+        for (side, message), ids in ranked[:_ERROR_GROUPS]
+    ]
+    rest = [case_id for _, ids in ranked[_ERROR_GROUPS:] for case_id in ids]
+    if rest:
+        shown.append(
+            {"side": "", "count": len(rest), "message": f"{len(ranked) - _ERROR_GROUPS} other messages", "cases": ""}
+        )
+    return shown
+
+
+def _first(ids: list[str], shown: int = 3) -> str:
+    return ", ".join(ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 def _culprit_view(culprit: Culprit, limits: _Limits) -> dict[str, Any]:

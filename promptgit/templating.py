@@ -22,9 +22,13 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
+from jinja2.runtime import Macro
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.utils import Namespace
 
+from promptgit import limits
 from promptgit.errors import PromptgitError
+from promptgit.limits import RenderLimit
 from promptgit.tree import Tree, normalize, read_text
 
 PROMPT_EXTENSIONS = (".jinja", ".jinja2", ".j2", ".prompty")
@@ -93,8 +97,64 @@ class _RoleLines(Extension):
 _LOADED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("promptgit_loaded", default=None)
 
 
+# The filter every `{% for %}` loop's iterable passes through (added at parse time), counting its steps.
+_STEPS_FILTER = "promptgit_counted"
+
+
+class _Namespace(Namespace):
+    """`namespace()`, refusing an oversized value: `{% set ns.s = ns.s ~ ns.s %}` in a loop doubles it."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        super().__setitem__(name, limits.check_size(value))
+
+
 class _Environment(SandboxedEnvironment):
-    """The sandbox, recording the file of every template a render loads (includes, imports, extends)."""
+    """The sandbox, bounded by `limits` and recording the file of every template a render loads.
+
+    Bounds: every loop iteration, call (macros included), filter and intercepted operator is a step;
+    operators and calls that build strings, lists or integers are sized before and after; the whole
+    rendered text is sized as it is joined. See `limits` for the numbers.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        self.filters[_STEPS_FILTER] = limits.counted
+        self.globals["namespace"] = _Namespace
+        # lorem ipsum of any length in one call; no prompt needs it
+        self.globals.pop("lipsum", None)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        ast = super()._parse(source, name, filename)
+        for loop in ast.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, _STEPS_FILTER, [], [], None, None, lineno=loop.lineno)
+        return ast
+
+    def concat(self, parts: Iterator[str]) -> str:  # type: ignore[override]
+        """The rendered text, refused as soon as it grows past the size limit."""
+        size = 0
+        kept: list[str] = []
+        for part in parts:
+            size += len(part)
+            if size > limits.MAX_TEXT:
+                raise RenderLimit(f"the rendered text passed {limits.MAX_TEXT:,} characters")
+            kept.append(part)
+        return "".join(kept)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        limits.tick()
+        limits.check_binop(operator, left, right)
+        return limits.check_size(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        limits.tick(limits.MACRO_STEPS if isinstance(__obj, Macro) else 1)
+        target = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
+        receiver = getattr(target, "__self__", None)
+        name = getattr(target, "__name__", "call")
+        limits.check_arguments("range" if name == "safe_range" else name, receiver, args, kwargs)
+        return limits.check_size(super().call(__context, __obj, *args, **kwargs))
 
     def get_template(self, name: str | jinja2.Template, parent: str | None = None, globals: Any = None) -> Any:
         template = super().get_template(name, parent, globals)
@@ -105,6 +165,20 @@ class _Environment(SandboxedEnvironment):
         template = super().select_template(names, parent, globals)
         _record(template)
         return template
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` counting a step per call, its arguments and result sized (`limits`); Jinja's pass_* marks kept."""
+
+    @functools.wraps(func)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        limits.tick()
+        first = next((i for i, a in enumerate(args) if isinstance(a, str)), None)
+        receiver, rest = (args[first], args[first + 1 :]) if first is not None else (None, args)
+        limits.check_arguments(name, receiver, rest, kwargs)
+        return limits.check_size(func(*args, **kwargs))
+
+    return bounded
 
 
 def _record(template: jinja2.Template) -> None:
@@ -196,6 +270,17 @@ def parse(tree: Tree, folder: str, source: str, path: str) -> nodes.Template:
             line=err.lineno,
             hint="check the {% %} and {{ }} tags around this line",
         ) from None
+    except (RecursionError, SyntaxError):
+        raise _too_nested(path) from None
+
+
+def _too_nested(path: str) -> PromptgitError:
+    """Source nested past what Jinja's parser or Python's compiler can follow (5,000 parentheses, 200 loops)."""
+    return PromptgitError(
+        "the template nests too deeply to compile (brackets, operators, blocks or loops inside each other)",
+        file=path,
+        hint="flatten it: split deep parts into macros or partials",
+    )
 
 
 def loads_in(ast: nodes.Template) -> Iterator[nodes.Node]:
@@ -215,9 +300,8 @@ def render_file(tree: Tree, folder: str, path: str, values: Mapping[str, Any]) -
     Jinja's errors become PromptgitErrors at the template file and line where they happened.
     """
     try:
-        with recording_loads() as loaded:
-            env = environment(tree, folder)
-            template = env.get_template(path[len(folder) + 1 :])
+        with recording_loads() as loaded, limits.budget():
+            template = _compiled(environment(tree, folder), folder, path)
             text = template.render(escape_values(values))
     except PromptgitError as err:
         raise err.located(*_template_frame(sys.exc_info()[2], path)) from None
@@ -242,7 +326,50 @@ def render_file(tree: Tree, folder: str, path: str, values: Mapping[str, Any]) -
             **_where(sys.exc_info()[2], path),
             hint=f"include names are relative to {folder}/",
         ) from None
+    except RenderLimit as err:
+        raise PromptgitError(
+            f"the template went past a render limit: {err}",
+            **_where(sys.exc_info()[2], path),
+            hint=limits.summary() + "; render less, or move the work into the dataset",
+        ) from None
+    except RecursionError:
+        raise PromptgitError(
+            "the template recurses without end (a macro that calls itself, or a template that includes itself)",
+            **_where(sys.exc_info()[2], path),
+            hint="give the recursion a condition that stops it, or remove the include of itself",
+        ) from None
+    except _TEMPLATE_FAULTS as err:
+        raise PromptgitError(
+            f"the template failed while rendering: {type(err).__name__}: {_short(err)}",
+            **_where(sys.exc_info()[2], path),
+            hint="fix the expression at this line (or the values it is given)",
+        ) from None
     return text, loaded
+
+
+# What an expression in a template can raise on bad values (`1/0`, `1 + 'a'`, `x.nope()`, `[][1]`,
+# a number too large to print); anything else is a bug in promptgit and keeps its traceback.
+_TEMPLATE_FAULTS = (
+    ArithmeticError,
+    TypeError,
+    ValueError,
+    LookupError,
+    AttributeError,
+    jinja2.TemplateRuntimeError,
+)
+
+
+def _short(err: BaseException) -> str:
+    text = str(err)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _compiled(env: SandboxedEnvironment, folder: str, path: str) -> jinja2.Template:
+    """The compiled template at `path`; source too deep for the parser or Python's compiler is a PromptgitError."""
+    try:
+        return env.get_template(path[len(folder) + 1 :])
+    except (RecursionError, SyntaxError):
+        raise _too_nested(path) from None
 
 
 def _where(tb: TracebackType | None, default_file: str) -> dict[str, Any]:

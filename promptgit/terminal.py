@@ -31,8 +31,9 @@ def progress_text(label: str, update: ProgressUpdate) -> str:
     share = f" ({100 * update.done / update.total:.0f}%)" if update.total else ""
     left = update.total - update.done
     eta = f", ETA {_duration(left / rate)}" if rate > 0 and left > 0 else ""
+    speed = f"{rate:.1f}/s" if rate >= 1 or rate == 0 else f"{rate * 60:.1f}/min"  # a slow local model: per minute
     return (
-        f"{label} {update.done}/{update.total}{share}, {rate:.1f}/s, {update.errors} error"
+        f"{label} {update.done}/{update.total}{share}, {speed}, {update.errors} error"
         f"{'s' if update.errors != 1 else ''}, {update.cached} cached{eta}"
     )
 

@@ -80,6 +80,19 @@ def normalize(path: str) -> str:
     return "/".join(parts)
 
 
+def outside_link(path: str, target: str) -> PromptgitError:
+    """The one refusal for a file that is a symbolic link resolving outside the project (WorkTree and GitTree).
+
+    Reading through it would put any file the process can read (`/proc/self/environ`, `~/.ssh/…`) into
+    a rendered prompt, a model call and a report.
+    """
+    return PromptgitError(
+        f"a symbolic link to {target}, outside the project: promptgit reads only the project's own files",
+        file=path,
+        hint="copy the file into the project instead of linking to it",
+    )
+
+
 class WorkTree:
     """The working tree, uncommitted changes included."""
 
@@ -89,11 +102,14 @@ class WorkTree:
         self.root = root
 
     def read_bytes(self, path: str) -> bytes:
-        """The file's content from disk."""
+        """The file's content from disk; a symbolic link that resolves outside the project is refused."""
         full = self.root / normalize(path)
         if not full.is_file():
             raise FileNotFoundError(path)
-        return full.read_bytes()
+        resolved = full.resolve()
+        if not resolved.is_relative_to(self.root.resolve()):
+            raise outside_link(normalize(path), str(resolved))
+        return resolved.read_bytes()
 
     def exists(self, path: str) -> bool:
         """Whether the file exists on disk."""

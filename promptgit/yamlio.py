@@ -9,12 +9,47 @@ Cached data is shared: callers treat it as read-only.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from promptgit.errors import PromptgitError
+
+# Nodes a document may hold once every alias is expanded. Aliases let a few lines stand for billions of
+# nodes ("billion laughs"); anything that walks the data (hashing, rendering, storing) would expand them.
+MAX_NODES = 1_000_000
+
+
+class _TooLarge(yaml.YAMLError):
+    """A document whose aliases expand past MAX_NODES, or that refers to itself."""
+
+
+class _TooDeep(yaml.YAMLError):
+    """A document nested deeper than the parser can follow."""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading scalars as YAML 1.2's core schema does: a value is taken as written.
+
+    YAML 1.1 (PyYAML's default) turns `2024-01-01` into a date and `yes`, `no`, `on`, `off` into
+    booleans, so an expected answer `2024-01-01` or `no` was compared as something its author never
+    wrote. Here only `true`/`false` are booleans and nothing is a timestamp (YAML 1.2, section 10.3).
+    """
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag != "tag:yaml.org,2002:timestamp" and tag != "tag:yaml.org,2002:bool"
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 @dataclass(frozen=True)
@@ -26,13 +61,52 @@ class _Parsed:
 @functools.lru_cache(maxsize=128)
 def _parse(text: str) -> _Parsed:
     """Parse `text` once into nodes and data (what yaml.safe_load does, keeping the nodes)."""
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _refuse_expansion(node)
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise _TooDeep("the document nests deeper than the YAML reader can follow") from None
     finally:
         loader.dispose()
     return _Parsed(node, data)
+
+
+def _refuse_expansion(root: yaml.Node) -> None:
+    """Raise _TooLarge when `root` expanded (every alias copied out) holds more than MAX_NODES nodes.
+
+    Each distinct node is sized once (memoised by identity), so the check is linear in the text.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if finished:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[key] > MAX_NODES:
+                raise _TooLarge(f"its aliases expand to more than {MAX_NODES:,} values")
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise _TooLarge("an alias refers to a value that contains it")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _node(text: str) -> yaml.Node | None:
@@ -54,6 +128,15 @@ def load_yaml(text: str, file: str, *, line_offset: int = 0) -> Any:
         line = mark.line + 1 + line_offset if mark else None
         problem = err.problem or err.context or "invalid YAML"
         raise PromptgitError(f"invalid YAML: {problem}", file=file, line=line) from None
+    except _TooLarge as err:
+        raise PromptgitError(
+            f"YAML refused: {err}",
+            file=file,
+            line=1 + line_offset,
+            hint="write the values out, or use fewer anchors (&name) and aliases (*name)",
+        ) from None
+    except _TooDeep:
+        raise _too_deep(file) from None
     except yaml.YAMLError as err:
         raise PromptgitError(f"invalid YAML: {err}", file=file) from None
 
@@ -79,9 +162,19 @@ def load_data_file(text: str, path: str) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as err:
             raise PromptgitError(f"invalid JSON: {err.msg}", file=path, line=err.lineno) from None
+        except RecursionError:
+            raise _too_deep(path) from None
     if path.endswith((".yaml", ".yml")):
         return load_yaml(text, path)
     raise PromptgitError(f"{path!r} is neither .json nor .yaml", file=path)
+
+
+def _too_deep(file: str) -> PromptgitError:
+    return PromptgitError(
+        "the data nests deeper than the reader can follow",
+        file=file,
+        hint="flatten the data; prompts and suites read fields, not deep trees",
+    )
 
 
 def item_lines(text: str, key: str, *, line_offset: int = 0) -> list[int]:

@@ -69,3 +69,67 @@ def test_check_says_when_a_computed_template_name_made_the_fingerprint_cover_sev
     )
     assert (text.code, text.err.splitlines()) == (0, [f"note: {note}"])
     assert json.loads(document.out)["notes"] == [note]
+
+
+@pytest.mark.parametrize(
+    ("scorer", "message"),
+    [
+        ("exact_match", "has no expected value, which exact_match compares with"),
+        ("levenshtein", "has no expected value, which levenshtein compares with"),
+        ("contains", "has no expected value, which contains compares with"),
+        ("numeric", "has no expected value, which numeric compares with"),
+    ],
+)
+def test_a_scorer_that_needs_expected_on_a_dataset_without_it_is_found_before_any_call(
+    basic_project: Path, run_cli: Callable[..., Result], scorer: str, message: str
+) -> None:
+    suite = basic_project / "evals/support/classify.yaml"
+    suite.write_text(
+        suite.read_text()
+        .replace("expected: label\n", "expected: answer\n")
+        .replace("scorers: [exact_match]", f"scorers: [{scorer}]")
+    )
+
+    result = run_cli(["check", "--json"], basic_project)
+
+    assert result.code == 1
+    (found,) = json.loads(result.out)["problems"]
+    assert (found["file"], found["line"]) == ("evals/support/classify.yaml", 5)
+    assert "case 'a'" in found["message"] and message in found["message"]
+
+
+def test_a_bare_regex_from_the_dataset_that_re2_cannot_compile_is_found_by_check(
+    basic_project: Path, run_cli: Callable[..., Result]
+) -> None:
+    suite = basic_project / "evals/support/classify.yaml"
+    suite.write_text(suite.read_text().replace("scorers: [exact_match]", "scorers: [regex]"))
+    data = basic_project / "evals/support/tickets.jsonl"
+    data.write_text(data.read_text().replace('"label": "billing"', '"label": "(?=bill)billing"'))
+
+    result = run_cli(["check", "--json"], basic_project)
+
+    assert result.code == 1
+    (found,) = json.loads(result.out)["problems"]
+    assert found["file"] == "evals/support/classify.yaml" and "case 'b'" in found["message"]
+
+
+@pytest.mark.parametrize(("written", "expected"), [("2024-01-01", "2024-01-01"), ("no", "no"), ("on", "on")])
+def test_yaml_values_are_taken_as_written(
+    basic_project: Path, run_cli: Callable[..., Result], written: str, expected: str
+) -> None:
+    suite = basic_project / "evals/support/classify.yaml"
+    suite.write_text(
+        "prompt: support/classify\nexpected: label\nscorers: [exact_match]\n"
+        f"cases:\n  - {{id: a, ticket: hi, label: {written}}}\n"
+    )
+
+    result = run_cli(["render", "--suite", "support/classify", "--json"], basic_project)
+    checked = run_cli(["check"], basic_project)
+
+    assert (result.code, checked.code) == (0, 0)
+    from promptgit.project import open_project
+    from promptgit.suites import load_suite
+
+    project = open_project(None, basic_project)
+    case = load_suite(project.tree, project.settings, "support/classify").cases[0]
+    assert case.expected == expected

@@ -79,8 +79,11 @@ def test_git_tree_follows_symlinks_inside_the_tree(repo: Repo) -> None:
     tree = pg.GitTree(repo.path, "HEAD")
 
     assert tree.read_bytes("prompts/link.jinja") == b"real\n"
-    assert tree.exists("prompts/outside.jinja") is False
-    assert tree.files("prompts") == ["prompts/link.jinja", "prompts/real.jinja"]
+    # A link leaving the project is listed and exists, as in the working tree, and reading it is refused.
+    assert tree.exists("prompts/outside.jinja") is True
+    assert tree.files("prompts") == ["prompts/link.jinja", "prompts/outside.jinja", "prompts/real.jinja"]
+    with pytest.raises(PromptgitError, match=r"a symbolic link to \.\./\.\./elsewhere, outside the project"):
+        tree.read_bytes("prompts/outside.jinja")
 
 
 def test_project_in_a_subfolder_uses_project_relative_paths(repo: Repo) -> None:

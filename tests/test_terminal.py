@@ -90,3 +90,8 @@ def test_render_prints_plain_text_under_no_color(basic_project, run_cli, monkeyp
     assert result.code == 0
     assert "\x1b[" not in result.out
     assert result.out.splitlines()[1:3] == ["system:", "You route tickets."]
+
+
+def test_a_slow_run_shows_its_rate_per_minute() -> None:
+    text = progress_text("eval", ProgressUpdate(done=43, total=96, errors=0, cached=0, seconds=900.0))
+    assert text == "eval 43/96 (45%), 2.9/min, 0 errors, 0 cached, ETA 18 min"

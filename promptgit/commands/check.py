@@ -18,6 +18,7 @@ from promptgit.prompts import (
     render,
     template_graph,
 )
+from promptgit.scorers.common import Checker
 from promptgit.suites import Suite, load_suite, suite_names
 from promptgit.tree import read_text
 from promptgit.yamlio import key_lines
@@ -129,7 +130,21 @@ def _not_a_prompt(project: Project, suite: Suite, line: int | None) -> Promptgit
 def _check_scorers(project: Project, suite: Suite, problems: list[PromptgitError]) -> None:
     for spec in suite.scorers:
         site = scorers.ScorerSite(suite_path=suite.path, line=spec.line, tree=project.tree)
-        _attempt(partial(scorers.build, spec.name, spec.config, site), problems)
+        built = _attempt(partial(scorers.build, spec.name, spec.config, site), problems)
+        if isinstance(built, Checker):
+            _dry_run(built, suite, problems)
+
+
+def _dry_run(scorer: Checker, suite: Suite, problems: list[PromptgitError]) -> None:
+    """Score an empty output on every case with a model-free scorer: what it needs from a case (an expected
+    value, a pattern that compiles) fails here as it would after paid calls. Only pure built-ins run here;
+    user code (`python`) and the judge do not."""
+    for case in suite.cases:
+        try:
+            scorer.check("", case.expected, case)
+        except PromptgitError as err:
+            problems.append(err)
+            return  # one case says enough about a scorer; the others usually share its cause
 
 
 def _check_variables(suite: Suite, checked: Checked, lines: dict[str, int], problems: list[PromptgitError]) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promptgit.config import MODEL_SETTINGS
+from promptgit.config import MODEL_SETTINGS, check_model_settings
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.scorers import JudgeFn, JudgeReplyError, Score, Scorer, ScorerSite, register
 from promptgit.scorers.common import expected_text, options_of, short, strip_fence
@@ -186,5 +186,6 @@ def _llm_judge(config: Any, site: ScorerSite) -> Scorer:
             hint=did_you_mean(unknown[0], allowed)
             or "the judge's model is `model:` beside `rubric:`; keys belong in the environment, never in settings",
         )
+    check_model_settings(settings, site.suite_path, dict.fromkeys(settings, site.line) if site.line else None)
     # A judge should be as repeatable as the model allows.
     return _Judge("llm_judge", rubric, model, {"temperature": 0, "response_format": JSON_MODE, **settings})

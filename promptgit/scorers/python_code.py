@@ -66,8 +66,13 @@ def _python_files(config: Any) -> list[str]:
 _MODULES: dict[tuple[str, str], types.ModuleType] = {}
 
 
-def load_module(tree: Tree, path: str) -> types.ModuleType:
-    """Run a Python file read from `tree` as a fresh module (so any revision works); reused per content."""
+def load_module(tree: Tree, path: str, timeout: float = 30.0) -> types.ModuleType:
+    """Run a Python file read from `tree` as a fresh module (so any revision works); reused per content.
+
+    The file's top level runs on a thread of its own for at most `timeout` seconds (promptgit.yaml's
+    scorer_timeout). Whatever it raises, SystemExit included, or running past the timeout, is a
+    PromptgitError naming the file: a scorer file is user input, and `sys.exit()` in it must not end promptgit.
+    """
     source = read_text(tree, path)
     digest = hashlib.sha256(f"{path}\n{source}".encode()).hexdigest()[:16]
     module = _MODULES.get((path, digest))
@@ -81,13 +86,34 @@ def load_module(tree: Tree, path: str) -> types.ModuleType:
     module.__file__ = path
     # Registered so that dataclasses and pickling in the user's file find their module.
     sys.modules[module.__name__] = module
-    try:
-        exec(code, module.__dict__)
-    except Exception as err:
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            exec(code, module.__dict__)
+        except BaseException as err:  # SystemExit, KeyboardInterrupt raised by the file: its fault, not a signal
+            outcome.append(err)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=run, name="promptgit-scorer-load", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome or outcome[0] is not None:
         del sys.modules[module.__name__]
+        raised = outcome[0] if outcome else None
+        if raised is None:
+            raise PromptgitError(
+                f"scorer file took longer than {timeout:g} s to load",
+                file=path,
+                hint="move slow work out of the file's top level (or raise promptgit.yaml's scorer_timeout)",
+            )
         raise PromptgitError(
-            f"scorer file failed to load: {type(err).__name__}: {err}", file=path, line=_line_in(err, path)
-        ) from err
+            f"scorer file failed to load: {type(raised).__name__}: {raised}",
+            file=path,
+            line=_line_in(raised, path),
+            hint="fix the file's top-level code; it runs when the suite is loaded",
+        ) from None
     _MODULES[(path, digest)] = module
     return module
 
@@ -201,7 +227,7 @@ def _python(config: Any, site: ScorerSite) -> Scorer:
     path = site.resolve(file)
     if not site.tree.exists(path):
         raise site.error(f"python scorer file {path!r} not found", hint=_PYTHON_HINT)
-    module = load_module(site.tree, path)
+    module = load_module(site.tree, path, site.python_timeout)
     function = getattr(module, function_name, None)
     if not callable(function):
         defined = [n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")]
