@@ -49,6 +49,12 @@ time_limit_option = click.option(
     help="Stop after this long: what finished stays stored, the run ends inconclusive.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+junit_option = click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the results as JUnit XML here (a testsuite per suite, a testcase per case).",
+)
 
 
 def emit_json(document: Any) -> None:
@@ -123,11 +129,16 @@ def init(folder: Path) -> int:
 @json_option
 def check(rev: str | None, as_json: bool) -> int:
     """Validate every prompt and suite (parse, includes, variables, scorers) without calling a model."""
+    from promptgit.annotations import check_annotations, under_github_actions
     from promptgit.commands.check import check
     from promptgit.display import check_json, check_text
     from promptgit.project import open_project
 
-    report = check(open_project(rev))
+    project = open_project(rev)
+    report = check(project)
+    if under_github_actions():  # each problem annotated at its file and line, on stderr
+        for line in check_annotations(project.root, report):
+            problem(line)
     if as_json:
         emit_json(check_json(report))
     else:
@@ -174,6 +185,7 @@ def render(
 @time_limit_option
 @quiet_option
 @json_option
+@junit_option
 def eval_command(
     suites: tuple[str, ...],
     rev: str | None,
@@ -181,6 +193,7 @@ def eval_command(
     time_limit: float | None,
     quiet: bool,
     as_json: bool,
+    junit_path: Path | None,
 ) -> int:
     """Run suites (all by default) and print their scores."""
     from promptgit.commands.eval import eval_suites
@@ -190,6 +203,10 @@ def eval_command(
         report = eval_suites(project, store, suites, changed_since, progress("eval", quiet), time_limit)
     if report.note:
         problem(report.note)
+    if junit_path:
+        from promptgit.junit import eval_junit, write_junit
+
+        write_junit(junit_path, eval_junit(report))
     if as_json:
         emit_json(eval_json(report))
     else:
@@ -295,6 +312,7 @@ def sync(direction: str, remote: str) -> int:
 @time_limit_option
 @quiet_option
 @json_option
+@junit_option
 def ci(
     base: str,
     head: str | None,
@@ -307,8 +325,10 @@ def ci(
     time_limit: float | None,
     quiet: bool,
     as_json: bool,
+    junit_path: Path | None,
 ) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
+    from promptgit.annotations import ci_annotations, under_github_actions
     from promptgit.commands.ci import ci
     from promptgit.display import ci_json, ci_run_text
     from promptgit.github import STEP_SUMMARY_CHARS, append_step_summary
@@ -335,6 +355,13 @@ def ci(
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(markdown, encoding="utf-8")
     append_step_summary(ci_markdown(result, STEP_SUMMARY_CHARS))  # the full report a trimmed comment points to
+    if junit_path:
+        from promptgit.junit import ci_junit, write_junit
+
+        write_junit(junit_path, ci_junit(result))
+    if under_github_actions():  # annotations on the pull request's Files tab, on stderr so --json stays clean
+        for line in ci_annotations(project.root, result):
+            problem(line)
     if as_json:
         emit_json(ci_json(result))
     else:

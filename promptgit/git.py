@@ -749,3 +749,32 @@ def _not_a_repo(root: Path, err: str) -> PromptgitError:
         f"{root} is not inside a git repository",
         hint="run `git init` and commit, or leave out the revision to read the working tree",
     )
+
+
+# --- changed lines, for annotations ------------------------------------------------------------
+
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
+
+
+def changed_lines(project_root: Path, base: str, head: str | None, path: str) -> list[tuple[int, int]]:
+    """The line ranges (first, last; 1-based, in `head`'s version of `path`) that differ from `base`.
+
+    From `git diff -U0` (no context lines, so each hunk is exactly the changed lines); a hunk that only
+    deletes lines is given as the line after the deletion, where a reviewer sees it. `head` None is the
+    working tree. A path that does not exist at `head` gives no ranges.
+    """
+    repo = open_repo(project_root)
+    base_sha = _resolve(repo, base)
+    relative = [f"--relative={repo.prefix}"] if repo.prefix else []
+    args = ["diff", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", *relative]
+    spec = repo.pathspec([path])
+    if head is None:
+        with _worktree_index(repo) as env:
+            out = repo.run(*args, "--cached", base_sha, "--", *spec, env=env).out
+    else:
+        out = repo.run(*args, base_sha, _resolve(repo, head), "--", *spec).out
+    ranges = []
+    for match in _HUNK.finditer(out.decode("utf-8", "replace")):
+        start, count = int(match.group(1)), 1 if match.group(2) is None else int(match.group(2))
+        ranges.append((start, start + count - 1) if count else (max(start + 1, 1), max(start + 1, 1)))
+    return ranges
