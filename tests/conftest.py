@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from promptgit.cli import main
+from tests.gitrepo import Repo, new_repo
 
 pytest_plugins = ["tests.openai_fixtures"]
 
@@ -101,3 +102,19 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
         return Result(int(exited.value.code or 0), captured.out, captured.err)
 
     return _run
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[[str], Repo]:
+    """Create an empty repository (branch main) in tmp_path/NAME."""
+
+    def _make(name: str = "repo") -> Repo:
+        return new_repo(tmp_path / name, ignore_store=False)
+
+    return _make
+
+
+@pytest.fixture
+def repo(make_repo: Callable[[str], Repo]) -> Repo:
+    """An empty repository."""
+    return make_repo("repo")

@@ -11,25 +11,9 @@ import pytest
 from promptgit import git as pg
 from promptgit.errors import PromptgitError
 from promptgit.tree import WORKTREE
-from tests.gitrepo import Repo, new_repo
+from tests.gitrepo import Repo
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
-
-
-@pytest.fixture
-def make_repo(tmp_path: Path) -> Callable[[str], Repo]:
-    """Create an empty repository (branch main) in tmp_path/NAME."""
-
-    def _make(name: str = "repo") -> Repo:
-        return new_repo(tmp_path / name, ignore_store=False)
-
-    return _make
-
-
-@pytest.fixture
-def repo(make_repo: Callable[[str], Repo]) -> Repo:
-    """An empty repository."""
-    return make_repo("repo")
 
 
 def test_git_tree_reads_the_commit_not_the_working_tree(repo: Repo) -> None:

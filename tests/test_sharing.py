@@ -14,28 +14,12 @@ import pytest
 from promptgit import git, sharing
 from promptgit.errors import PromptgitError
 from promptgit.store import Store, StoredCase, StoredResponse
-from tests.gitrepo import Repo, new_repo
+from tests.gitrepo import Repo
 from tests.openai_server import Server
 from tests.test_ci import prompt, run_ci, two_versions
 from tests.test_git_native import dataset
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
-
-
-@pytest.fixture
-def make_repo(tmp_path: Path) -> Callable[[str], Repo]:
-    """Create an empty repository (branch main) in tmp_path/NAME."""
-
-    def _make(name: str = "repo") -> Repo:
-        return new_repo(tmp_path / name, ignore_store=False)
-
-    return _make
-
-
-@pytest.fixture
-def repo(make_repo: Callable[[str], Repo]) -> Repo:
-    """An empty repository."""
-    return make_repo("repo")
 
 
 def test_a_repository_without_commits_has_no_shared_results(repo: Repo) -> None:
