@@ -28,6 +28,7 @@ from promptgit.errors import (
     EXIT_OK,
     EXIT_USAGE,
     PromptgitError,
+    write_output,
 )
 
 if TYPE_CHECKING:
@@ -352,8 +353,7 @@ def ci(
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)
     if report_path:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(markdown, encoding="utf-8")
+        write_output(report_path, markdown.encode("utf-8"), "the report", "--report")
     append_step_summary(ci_markdown(result, STEP_SUMMARY_CHARS))  # the full report a trimmed comment points to
     if junit_path:
         from promptgit.junit import ci_junit, write_junit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a gate failed or a check found problems
@@ -62,3 +63,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A `did you mean X?` hint for a near-miss spelling, or None."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)
     return f"did you mean {close[0]!r}?" if close else None
+
+
+def write_output(path: Path, data: bytes, what: str, option: str) -> None:
+    """Write a file the user asked for (`what`, given by `option`), creating its folder; an unwritable path is
+    a PromptgitError naming it (exit 2), never a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as err:
+        raise PromptgitError(
+            f"cannot write {what} to {path}: {err.strerror or err}", hint=f"give {option} a writable file path"
+        ) from None

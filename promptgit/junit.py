@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptgit.errors import PromptgitError
+from promptgit.errors import write_output
 
 if TYPE_CHECKING:
     from promptgit.commands.ci import CiReport
@@ -64,13 +64,7 @@ def ci_junit(report: CiReport) -> bytes:
 
 def write_junit(path: Path, document: bytes) -> None:
     """Write a JUnit document to `path`, creating its folder; PromptgitError when the file cannot be written."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(document)
-    except OSError as err:
-        raise PromptgitError(
-            f"cannot write the JUnit XML to {path}: {err.strerror or err}", hint="give --junit a writable file path"
-        ) from None
+    write_output(path, document, "the JUnit XML", "--junit")
 
 
 def _document(suites: Sequence[ET.Element]) -> bytes:

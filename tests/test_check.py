@@ -133,3 +133,14 @@ def test_yaml_values_are_taken_as_written(
     project = open_project(None, basic_project)
     case = load_suite(project.tree, project.settings, "support/classify").cases[0]
     assert case.expected == expected
+
+
+@pytest.mark.parametrize("where", ["blocker/report.md", "blocker"])
+def test_an_output_file_that_cannot_be_written_is_bad_input(tmp_path: Path, where: str) -> None:
+    from promptgit.errors import PromptgitError, write_output
+
+    (tmp_path / "blocker").mkdir() if where == "blocker" else (tmp_path / "blocker").write_text("a file\n")
+    with pytest.raises(PromptgitError) as caught:
+        write_output(tmp_path / where, b"# report\n", "the report", "--report")
+    assert caught.value.message.startswith(f"cannot write the report to {tmp_path / where}: ")
+    assert caught.value.hint == "give --report a writable file path"
