@@ -455,9 +455,14 @@ import time
 from pathlib import Path
 from promptgit.store import Store
 store = Store(Path(sys.argv[1]))
+(Path(sys.argv[1]) / f"ready-{sys.argv[2]}").touch()
 while not (Path(sys.argv[1]) / "go").exists():  # every racer open and waiting: their claims overlap
     time.sleep(0.001)
-won = [k for k in range(400) if store.claim(f"v1:{k}", sys.argv[2], 60)]
+won = []
+for k in range(400):
+    if store.claim(f"v1:{k}", sys.argv[2], 60):
+        won.append(k)
+    time.sleep(0.0005)  # a racer that got the CPU first does not finish before the others begin
 print(",".join(map(str, won)))
 """
 
@@ -468,7 +473,9 @@ def test_processes_racing_for_the_same_keys_take_each_exactly_once(tmp_path: Pat
         subprocess.Popen([sys.executable, "-c", CLAIMER, str(tmp_path), name], stdout=subprocess.PIPE, text=True)
         for name in ("A", "B", "C")
     ]
-    time.sleep(3)  # the racers' start-up (imports) on a loaded machine
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{n}").exists() for n in "ABC") and time.monotonic() < deadline:
+        time.sleep(0.01)  # every racer has imported and opened the store, however loaded the machine
     (tmp_path / "go").touch()
     won = [set(map(int, filter(None, racer.communicate(timeout=120)[0].strip().split(",")))) for racer in racers]
     assert sum(len(w) for w in won) == 400 and set().union(*won) == set(range(400))
