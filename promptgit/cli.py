@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from promptgit.errors import (
 )
 
 if TYPE_CHECKING:
+    from promptgit.gates import Gate
     from promptgit.project import Project
     from promptgit.store import Store
 
@@ -216,7 +217,8 @@ def eval_command(
     return EXIT_CODES[report.verdict]
 
 
-def _say_verdict(gates: Any) -> None:
+def _say_verdict(gates: Sequence[Gate]) -> None:
+    """Each suite that did not pass, with its reason, on stderr."""
     for gate in gates:
         if gate.verdict != "pass":
             problem(f"{gate.verdict}: {gate.suite}: {gate.reason}")
