@@ -92,7 +92,7 @@ def secho(text: str, **style: Any) -> None:
     """Print a line on stdout, styled unless NO_COLOR is set or stdout is not a terminal."""
     from promptgit.terminal import use_colour
 
-    click.secho(text, color=use_colour(sys.stdout), **style)
+    click.secho(text, color=use_colour(), **style)
 
 
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -20,7 +20,7 @@ _REDRAW_EVERY = 0.1  # seconds between redraws of the bar on a terminal
 _BAR = 24
 
 
-def use_colour(stream: TextIO) -> bool | None:
+def use_colour() -> bool | None:
     """False when NO_COLOR is set (no-color.org); None lets click decide (colour only on a terminal)."""
     return False if os.environ.get("NO_COLOR") else None
 

@@ -81,7 +81,7 @@ def test_no_color_turns_styling_off(monkeypatch: pytest.MonkeyPatch, value: str 
         monkeypatch.delenv("NO_COLOR", raising=False)
     else:
         monkeypatch.setenv("NO_COLOR", value)
-    assert use_colour(Terminal()) is expected
+    assert use_colour() is expected
 
 
 def test_render_prints_plain_text_under_no_color(basic_project, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
