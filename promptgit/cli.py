@@ -433,6 +433,48 @@ def bisect_command(suite: str, case_id: str | None, good: str | None, bad: str, 
     return EXIT_OK if report.first_bad else EXIT_FAILED
 
 
+@cli.command()
+@click.argument("suite")
+@click.option("--model", help="The model that proposes the change (default: the suite's own).")
+@click.option(
+    "--cases",
+    "case_count",
+    type=click.IntRange(min=1),
+    help="How many lowest-scoring cases to show it (default: suggest_cases in promptgit.yaml, 5).",
+)
+@click.option("--apply", "apply_it", is_flag=True, help="Write the change to the working tree (never commits).")
+@click.option("--try", "try_it", is_flag=True, help="Write it, compare the suite against HEAD, then restore the file.")
+@click.option("--keep", is_flag=True, help="With --try: leave the change in the working tree.")
+@quiet_option
+@json_option
+def suggest(
+    suite: str,
+    model: str | None,
+    case_count: int | None,
+    apply_it: bool,
+    try_it: bool,
+    keep: bool,
+    quiet: bool,
+    as_json: bool,
+) -> int:
+    """A model reads SUITE's lowest-scoring cases and proposes one change to its template, checked and measured."""
+    from promptgit.commands.suggest import suggest
+    from promptgit.display import suggest_json, suggest_lines
+
+    if keep and not try_it:
+        raise PromptgitError("--keep goes with --try", hint="--apply alone writes the change and keeps it")
+    with opened() as (project, store):
+        report = suggest(
+            project, store, suite, model, case_count, apply_it, try_it, keep or apply_it, progress("suggest", quiet)
+        )
+    if as_json:
+        emit_json(suggest_json(report))
+    else:
+        for text, tone in suggest_lines(report):
+            secho(text, fg=TONES.get(tone or ""))
+    return EXIT_CODES[report.verdict]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: bad input becomes `promptgit: error: …` and exit 2, never a traceback."""
     if argv is None:  # the process's own entry point (console script, python -m), not a caller in-process

@@ -200,9 +200,10 @@ class Settings:
     timeout: float = 120.0  # seconds for one model call
     retries: int = 4  # extra attempts after a failed model call
     scorer_timeout: float = 30.0  # seconds a python scorer may take on one output
+    suggest_cases: int = 5  # the lowest-scoring cases `suggest` shows its model (a small model's context is short)
 
 
-_NUMBERS = {"concurrency": int, "max_error_rate": float, "timeout": float, "retries": int}
+_NUMBERS = {"concurrency": int, "max_error_rate": float, "timeout": float, "retries": int, "suggest_cases": int}
 _FRACTIONS = ("threshold", "max_drop", "max_error_rate")
 
 
@@ -269,7 +270,7 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
         raise bad("a whole number" if kind is int else "a number")
     if key in _FRACTIONS and not 0 <= value <= 1:
         raise bad("a fraction between 0 and 1")
-    if key == "concurrency" and value < 1:
+    if key in ("concurrency", "suggest_cases") and value < 1:
         raise bad("at least 1")
     if key in ("timeout", "retries") and value < 0:
         raise bad("zero or more")

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not
     from promptgit.commands.ci import CiReport
     from promptgit.commands.eval import EvalReport
     from promptgit.commands.log import LogEntry, LogReport, SuiteLog
+    from promptgit.commands.suggest import SuggestReport
     from promptgit.compare import DiffReport, SuiteDiff
     from promptgit.evaluate import CaseResult, SuiteResult
     from promptgit.prompts import Rendered
@@ -668,3 +669,79 @@ def logs_json(report: LogReport) -> list[dict[str, Any]]:
 def logs_text(report: LogReport) -> str:
     """`promptgit log`: each suite's table, a blank line between them."""
     return "\n\n".join(log_text(entry) for entry in report.logs)
+
+
+def suggest_lines(report: SuggestReport) -> list[tuple[str, str | None]]:
+    """`promptgit suggest`: the cases shown, the root cause, the reasoning, the diff or what would help,
+    `--try`'s comparison against HEAD and the commit command; each line with its tone (good, bad, None)."""
+    lines: list[tuple[str, str | None]] = [
+        (
+            f"{report.suite}: score {pct(report.score)}; {len(report.cases)} lowest-scoring case(s) shown to "
+            f"{report.model}" + ("" if report.calls else " (reply from the cache)"),
+            None,
+        ),
+    ]
+    if report.proposal is None:
+        return [*lines, ("every case scores 100%: nothing to suggest", "good")]
+    proposal = report.proposal
+    lines.append((f"root cause: {proposal.root_cause or 'unclassified (the reply names none)'}", None))
+    if proposal.reasoning:
+        lines.append((f"reasoning: {proposal.reasoning}", None))
+    if report.outcome == "capability":
+        help_text = proposal.help or "split the task into smaller prompts, or try a stronger model (--model)"
+        return [*lines, (f"no patch: rewording will not fix a capability problem. Instead: {help_text}", None)]
+    if report.patch:
+        lines += [
+            (line, "good" if line.startswith("+") else "bad" if line.startswith("-") else None)
+            for line in report.patch.splitlines()
+        ]
+    if report.problem:
+        lines.append((f"inconclusive: the proposal {report.outcome}: {report.problem}", "bad"))
+        lines.append((f"the reply is saved in {report.reply_file}; no file was changed", None))
+        return lines
+    if report.measured is not None:
+        lines += diff_lines(report.measured)
+    if report.gate is not None:
+        lines.append(
+            (f"{report.gate.verdict}: {report.gate.reason}", "good" if report.gate.verdict == "pass" else "bad")
+        )
+    kept = (
+        "the change is in the working tree (not committed)"
+        if report.applied
+        else (
+            "the file is restored"
+            if report.measured is not None
+            else "nothing written (--apply writes it, --try measures it)"
+        )
+    )
+    lines.append((kept, None))
+    if report.applied and report.commit_command:
+        lines.append((f"to commit it: {report.commit_command}", None))
+    elif report.commit_command:
+        lines.append((f"once applied, commit it with: {report.commit_command}", None))
+    return lines
+
+
+def suggest_json(report: SuggestReport) -> dict[str, Any]:
+    """`promptgit suggest --json` (docs/spec.md, Commands)."""
+    proposal = report.proposal
+    return {
+        "suite": report.suite,
+        "prompt_path": report.path,
+        "model": report.model,
+        "score": _num(report.score),
+        "cases": [{"id": c.id, "score": c.score, "expected": c.expected, "output": c.output} for c in report.cases],
+        "outcome": report.outcome,
+        "verdict": report.verdict,
+        "root_cause": proposal.root_cause if proposal else None,
+        "reasoning": proposal.reasoning if proposal else None,
+        "help": proposal.help if proposal else None,
+        "diff": report.patch,
+        "problem": report.problem,
+        "reply_file": report.reply_file,
+        "applied": report.applied,
+        "comparison": suite_diff_json(report.comparison) if report.comparison else None,
+        "reason": report.gate.reason if report.gate else None,
+        "commit_message": report.commit_message,
+        "calls": report.calls,
+    }

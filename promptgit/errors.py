@@ -59,6 +59,13 @@ class MissingCredentials(PromptgitError):
     """
 
 
+class Inconclusive(PromptgitError):
+    """Not bad input, but nothing to judge: a model call that failed after its retries, outside an evaluation
+    (where such a case is an error, not a score). Shown like any PromptgitError, with exit 3."""
+
+    exit_code = EXIT_INCONCLUSIVE
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A `did you mean X?` hint for a near-miss spelling, or None."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.7)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptgit import stats
-from promptgit.errors import MissingCredentials, PromptgitError
+from promptgit.errors import Inconclusive, MissingCredentials, PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
 from promptgit.limiter import AdaptiveLimit
@@ -588,6 +588,27 @@ def _case_result(
 
 def _model_of(plan: Plan) -> str | None:
     return merged_settings(plan.project.settings, plan.prompt, plan.suite.override).get("model")
+
+
+def complete_cached(
+    store: Store, options: Options, settings: Mapping[str, Any], messages: list[dict[str, str]], file: str
+) -> tuple[StoredResponse, bool]:
+    """One model call outside a suite (suggest's meta-prompt), through the machinery every case's call takes:
+    the response cache under hashing.call_key(messages, settings, 0), claims shared with other processes,
+    retries and the adaptive limit. Returns the response and whether a call was paid (False: cached).
+    A call that fails after its retries raises errors.Inconclusive; a bad setting, a PromptgitError at `file`."""
+
+    async def one() -> tuple[StoredResponse, bool]:
+        run = _Run(store, options, None)
+        try:
+            return await run._answer(dict(settings), messages, call_key(messages, settings, 0), _Tally(), file)
+        finally:
+            store.release_all(run.owner)
+
+    try:
+        return asyncio.run(one())
+    except _CallFailed as err:
+        raise Inconclusive(f"the model call failed: {err}", file=file) from None
 
 
 def options_for(project: Project, time_limit: float | None = None) -> Options:

@@ -1,7 +1,8 @@
 """Everything promptgit reads from git (files at a revision, history, changes, blame), and the plumbing to write.
 
-The only module that imports gitpython. Nothing here checks out, touches the index or writes to the
-working tree; `Repo` gives sharing.py the object and ref plumbing it writes the results ref with.
+The only module that imports gitpython. Nothing here checks out or touches the index, and only
+`apply_patch` writes to the working tree (`suggest --apply` and `--try`, when asked); `Repo` gives
+sharing.py the object and ref plumbing it writes the results ref with.
 Paths in and out are POSIX and relative to the project root (which may be a subfolder of the git
 top level); git itself sees them with the project's prefix.
 
@@ -620,6 +621,53 @@ def _worktree_specs(repo: Repo) -> list[str]:
     if (repo.top / store).is_dir() and repo.run("check-ignore", "-q", store, check=False, literal=False).status == 1:
         specs.append(f":(exclude,literal){store}")
     return specs
+
+
+def apply_patch(project_root: Path, patch: str, check_only: bool = False) -> str | None:
+    """`git apply` `patch` (paths relative to the project) to the working tree, never the index; with
+    `check_only`, `git apply --check`, which writes nothing. Returns git's complaint when the patch does
+    not apply (nothing is then written: git applies all of a patch or none of it), else None.
+    Hunk line counts are recounted (`--recount`): a patch's lines are what it changes."""
+    repo = open_repo(project_root)
+    args = ["apply", *_APPLY_FLAGS, *([f"--directory={repo.prefix}"] if repo.prefix else [])]
+    with tempfile.TemporaryDirectory(prefix="promptgit-patch-") as tmp:
+        file = Path(tmp, "proposal.patch")
+        file.write_text(patch, encoding="utf-8")
+        done = repo.run(*args, *(["--check"] if check_only else []), str(file), check=False)
+    return None if done.status == 0 else _complaint(done.err)
+
+
+def patched_files(patch: str, files: Mapping[str, bytes]) -> dict[str, bytes] | str:
+    """`files` (project path -> content) with `patch` applied, computed by `git apply` in a scratch folder
+    outside any repository, so the working tree is not touched; git's complaint when it does not apply."""
+    with tempfile.TemporaryDirectory(prefix="promptgit-patched-") as tmp:
+        root = Path(tmp, "tree")
+        for path, data in files.items():
+            target = root / normalize(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        file = Path(tmp, "proposal.patch")
+        file.write_text(patch, encoding="utf-8")
+        try:
+            status, _, err = git.Git(root).execute(
+                [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", "apply", *_APPLY_FLAGS, str(file)],
+                with_extended_output=True,
+                with_exceptions=False,
+                env={"GIT_CEILING_DIRECTORIES": tmp},  # never the repository of a folder above the scratch one
+            )
+        except git.GitCommandNotFound:
+            raise _git_missing() from None
+        if status != 0:
+            return _complaint(str(err))
+        return {path: (root / normalize(path)).read_bytes() for path in files}
+
+
+_APPLY_FLAGS = ("--recount", "--whitespace=nowarn")
+
+
+def _complaint(err: str) -> str:
+    lines = [line.strip() for line in err.splitlines() if line.strip()]
+    return "; ".join(lines[:3]) or "git apply refused the patch"
 
 
 def blame(project_root: Path, path: str, rev: str | None = None) -> list[BlameLine]:
