@@ -627,7 +627,8 @@ def apply_patch(project_root: Path, patch: str, check_only: bool = False) -> str
     """`git apply` `patch` (paths relative to the project) to the working tree, never the index; with
     `check_only`, `git apply --check`, which writes nothing. Returns git's complaint when the patch does
     not apply (nothing is then written: git applies all of a patch or none of it), else None.
-    Hunk line counts are recounted (`--recount`): a patch's lines are what it changes."""
+    Hunk line counts are recounted (`--recount`): a patch's lines are what it changes; a hunk with little or
+    no context applies where its header says (`--unidiff-zero`; proposals.patch_of places each header)."""
     repo = open_repo(project_root)
     args = ["apply", *_APPLY_FLAGS, *([f"--directory={repo.prefix}"] if repo.prefix else [])]
     with tempfile.TemporaryDirectory(prefix="promptgit-patch-") as tmp:
@@ -662,7 +663,7 @@ def patched_files(patch: str, files: Mapping[str, bytes]) -> dict[str, bytes] | 
         return {path: (root / normalize(path)).read_bytes() for path in files}
 
 
-_APPLY_FLAGS = ("--recount", "--whitespace=nowarn")
+_APPLY_FLAGS = ("--recount", "--unidiff-zero", "--whitespace=nowarn")
 
 
 def _complaint(err: str) -> str:

@@ -32,7 +32,7 @@ META_PROMPT = "suggest"
 # The meta-prompt's file, as errors name it (the package's folder is its tree's root).
 META_PATH = f"promptgit/{META_FOLDER}/{META_PROMPT}.jinja"
 _CAUSE = re.compile(r"root[ _-]*cause\W*(" + "|".join(ROOT_CAUSES) + r")\b", re.IGNORECASE)
-_FIELD = r"^\W*{name}\W*:\s*(.*?)\s*(?=^\W*(?:root[ _-]*cause|reasoning|help)\W*:|^```|^---|^@@|\Z)"
+_FIELD = r"^\W*{name}[^\w\n]*?:[*_\s]*(.*?)\s*(?=^\W*(?:root[ _-]*cause|reasoning|help)\W*:|^```|^---|^@@|\Z)"
 _REASONING = re.compile(_FIELD.format(name="reasoning"), re.IGNORECASE | re.MULTILINE | re.DOTALL)
 _HELP = re.compile(_FIELD.format(name="help"), re.IGNORECASE | re.MULTILINE | re.DOTALL)
 _FENCED_DIFF = re.compile(r"^```[ \t]*(?:diff|patch|udiff)?[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -99,8 +99,12 @@ class Proposal:
     reply: str
 
 
-def lowest_cases(suite: Suite, result: SuiteResult, count: int) -> tuple[LowCase, ...]:
-    """The `count` lowest-scoring scored cases below a full score, lowest first (ties in the suite's order).
+def lowest_cases(
+    suite: Suite, result: SuiteResult, count: int, used: frozenset[str] | None = None
+) -> tuple[LowCase, ...]:
+    """The `count` lowest-scoring scored cases below a full score, lowest first (ties in the suite's order),
+    each with the variables the template `used` (all of the case's when None: a dataset row's other fields
+    may hold the answer).
 
     Errored cases have no output to learn from and are left out; a suite whose every case scores 1.0
     gives none."""
@@ -109,7 +113,11 @@ def lowest_cases(suite: Suite, result: SuiteResult, count: int) -> tuple[LowCase
     low = sorted(
         (c for c in result.cases if c.score is not None and c.score < 1.0), key=lambda c: (c.score, order[c.id])
     )
-    return tuple(_low_case(by_id[c.id].vars, c) for c in low[:count])
+    return tuple(_low_case(_only(by_id[c.id].vars, used), c) for c in low[:count])
+
+
+def _only(variables: Mapping[str, Any], used: frozenset[str] | None) -> Mapping[str, Any]:
+    return variables if used is None else {k: v for k, v in variables.items() if k in used}
 
 
 def _low_case(variables: Mapping[str, Any], case: CaseResult) -> LowCase:
@@ -236,7 +244,7 @@ def _known(path: str, files: Mapping[str, str]) -> str:
     ends = [known for known in files if known.endswith("/" + name) or name.endswith("/" + known)]
     if len(ends) == 1:
         return ends[0]
-    raise Unusable(f"the diff changes {path}, which is not the template or a file it includes")
+    raise Unusable(f"the diff changes {name}, which is not the template or a file it includes")
 
 
 def _placed(hunk: list[str], text: str, shift: int) -> tuple[list[str], int]:

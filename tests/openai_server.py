@@ -2,8 +2,9 @@
 
 Answers (deterministic, so tests can predict them), from the last user message:
   1. its exact text looked up in `answers` (a table passed in), else
-  2. the rest of the line after the last `ANSWER:` marker in it, stripped, else
-  3. the message itself (an echo).
+  2. `replies[key]` for the first key (in the table's order) that the message contains, else
+  3. the rest of the line after the last `ANSWER:` marker in it, stripped, else
+  4. the message itself (an echo).
 Usage counts words: prompt_tokens is the words of all messages, completion_tokens the words of the
 answer (each at least 1).
 
@@ -72,6 +73,7 @@ class ServerConfig:
     hang_seconds: float = 3600.0
     seed: int = 0
     answers: Mapping[str, str] = field(default_factory=dict)
+    replies: Mapping[str, str] = field(default_factory=dict)  # a text the last user message contains -> answer
 
     def __post_init__(self) -> None:
         unknown = [kind for kind in (*self.rates, *self.script) if kind not in FAULTS]
@@ -114,12 +116,15 @@ class ServerStats:
         return self.last_finish - self.first_arrival
 
 
-def answer_for(body: Mapping[str, Any], answers: Mapping[str, str]) -> str:
+def answer_for(body: Mapping[str, Any], answers: Mapping[str, str], replies: Mapping[str, str] | None = None) -> str:
     """The deterministic answer to a chat request (see the module docstring)."""
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     last = _text(users[-1].get("content")) if users else ""
     if last in answers:
         return answers[last]
+    contained = next((reply for key, reply in (replies or {}).items() if key in last), None)
+    if contained is not None:
+        return contained
     if "ANSWER:" in last:
         return last.rsplit("ANSWER:", 1)[1].split("\n", 1)[0].strip()
     return last
@@ -254,7 +259,7 @@ async def _answer(state: _State, request: web.Request, body: Any, outcome: str) 
     if outcome == "bad_json":
         return web.Response(status=200, text='{"id": "chatcmpl-x", "choices": [', content_type="application/json")
     state.served += 1
-    reply = _completion(body, answer_for(body, cfg.answers), state.served)
+    reply = _completion(body, answer_for(body, cfg.answers, cfg.replies), state.served)
     if outcome == "no_choices":
         reply["choices"] = []
     if outcome == "null_content":

@@ -130,7 +130,7 @@ def suggest(
     plan = plan_suite(project, name)
     result = evaluate([plan], store, options_for(project), progress)[0]
     graph = template_graph(project.tree, project.settings, plan.prompt)
-    low = proposals.lowest_cases(plan.suite, result, cases or project.settings.suggest_cases)
+    low = proposals.lowest_cases(plan.suite, result, cases or project.settings.suggest_cases, graph.variables)
     settings = _meta_settings(project, plan, model)
     base = SuggestReport(plan.suite.name, plan.prompt.path, settings["model"], result.score, low, NOTHING)
     if not low:
