@@ -1,9 +1,10 @@
 """The refinement loop's proposal (issue 14, part 3): what `suggest` shows a model, and what it makes of the reply.
 
-The meta-prompt is a promptgit prompt file shipped in the package (`promptgit/meta/suggest.jinja`),
-rendered through promptgit's own templating. Its inputs are the template's text with the text of every
-file it includes (includes.py's graph), the suite's scorers, the lowest-scoring cases (input,
-expected, output, reasons) and, when given, failure patterns. The reply is read for a root cause
+The meta-prompt is a promptgit prompt file shipped in the package (`promptgit/meta/prompts/suggest.jinja`),
+rendered through promptgit's own templating; `promptgit/meta/` is a promptgit project of its own, whose
+suite evaluates the meta-prompt on broken prompts with a known fix. Its inputs are the template's text
+with the text of every file it includes (includes.py's graph), the suite's scorers, the lowest-scoring
+cases (input, expected, output, reasons) and, when given, failure patterns. The reply is read for a root cause
 (instruction, context, format or capability), the reasoning, a HELP line (capability) and one
 unified diff. The diff's file names and hunk headers are put right here (a model copies lines well
 and counts them badly); whether it applies is git's call (git.py).
@@ -27,10 +28,9 @@ from promptgit.tree import Tree, WorkTree
 
 ROOT_CAUSES = ("instruction", "context", "format", "capability")
 CAPABILITY = "capability"
-META_FOLDER = "meta"
 META_PROMPT = "suggest"
-# The meta-prompt's file, as errors name it (the package's folder is its tree's root).
-META_PATH = f"promptgit/{META_FOLDER}/{META_PROMPT}.jinja"
+# The meta-prompt's file, as errors name it; its project is the package's meta/ folder (prompts/ inside it).
+META_PATH = f"promptgit/meta/prompts/{META_PROMPT}.jinja"
 _CAUSE = re.compile(r"root[ _-]*cause\W*(" + "|".join(ROOT_CAUSES) + r")\b", re.IGNORECASE)
 _FIELD = r"^\W*{name}[^\w\n]*?:[*_\s]*(.*?)\s*(?=^\W*(?:root[ _-]*cause|reasoning|help)\W*:|^```|^---|^@@|\Z)"
 _REASONING = re.compile(_FIELD.format(name="reasoning"), re.IGNORECASE | re.MULTILINE | re.DOTALL)
@@ -153,8 +153,8 @@ def meta_messages(inputs: MetaInputs) -> list[dict[str, str]]:
 
 
 def _meta_place() -> tuple[Tree, Settings]:
-    """The package's folder as a tree, with `meta/` as its prompts folder."""
-    return WorkTree(Path(__file__).resolve().parent), Settings(prompts=META_FOLDER)
+    """The meta-prompt's project (the package's meta/ folder) as a tree, with its default prompts folder."""
+    return WorkTree(Path(__file__).resolve().parent / "meta"), Settings()
 
 
 def parse_reply(reply: str) -> Proposal:

@@ -98,3 +98,35 @@ def test_a_suite_answers_the_same_alone_and_beside_another_suite(
     assert len(reviews) == len(tickets) == CASES
     for name in ("both, 4 at a time", "tickets first, one at a time"):
         assert runs[name] == {"sentiment/reviews": reviews, "support/classify": tickets}, name
+
+
+# --- the meta-prompt of `suggest`, evaluated by promptgit (issue 14, part 3) ------------------------
+
+
+def test_the_suggest_meta_prompt_is_evaluated_by_promptgit_on_broken_prompts_with_a_known_fix(tmp_path: Path) -> None:
+    import importlib.util
+
+    from promptgit.config import load_settings
+    from promptgit.suites import load_suite
+    from promptgit.tree import WorkTree
+
+    project = tmp_path / "meta"
+    shutil.copytree(ROOT / "promptgit" / "meta", project, ignore=shutil.ignore_patterns(".promptgit"))
+    run = [sys.executable, "-m", "promptgit", "eval", "--json", "-q"]
+    done = subprocess.run(run, cwd=project, env=_offline_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode in (0, 1), done.stderr
+    [suite] = json.loads(done.stdout)["suites"]
+    assert (suite["name"], suite["cases"], suite["errors"], suite["calls"]) == ("suggest", 3, 0, 3)
+    # Each case's score is exactly what the two scorers make of the model's real reply.
+    spec = importlib.util.spec_from_file_location("meta_scorers", project / "evals" / "proposals.py")
+    assert spec is not None and spec.loader is not None
+    scorers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorers)
+    cases = {c.id: c for c in load_suite(WorkTree(project), load_settings(WorkTree(project)), "suggest").cases}
+    for row in suite["results"]:
+        case = cases[row["id"]]
+        parts = [scorers.cause_named(row["output"], row["expected"], case)["score"]]
+        parts.append(scorers.diff_applies(row["output"], row["expected"], case)["score"])
+        assert row["score"] == pytest.approx(sum(parts) / 2, abs=1e-6), row
+    again = subprocess.run(run, cwd=project, env=_offline_env(), capture_output=True, text=True, timeout=120)
+    assert json.loads(again.stdout)["suites"][0]["calls"] == 0
