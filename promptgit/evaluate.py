@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import os
 import random
@@ -596,7 +597,11 @@ def complete_cached(
     """One model call outside a suite (suggest's meta-prompt), through the machinery every case's call takes:
     the response cache under hashing.call_key(messages, settings, 0), claims shared with other processes,
     retries and the adaptive limit. Returns the response and whether a call was paid (False: cached).
-    A call that fails after its retries raises errors.Inconclusive; a bad setting, a PromptgitError at `file`."""
+    A call that fails after its retries raises errors.Inconclusive; a bad setting, a PromptgitError at `file`.
+    A `timeout` in `settings` (seconds) bounds each attempt instead of `options.timeout`: one long answer
+    (suggest's diff) takes longer than a case's label."""
+    if isinstance(settings.get("timeout"), (int, float)):
+        options = dataclasses.replace(options, timeout=float(settings["timeout"]))
 
     async def one() -> tuple[StoredResponse, bool]:
         run = _Run(store, options, None)
