@@ -286,3 +286,27 @@ def test_variants_unit() -> None:
     assert experiments.nearest_rank([1.0, 2.0, 3.0, 4.0], 95) == 4.0
     assert experiments.nearest_rank([5.0], 95) == 5.0
     assert experiments.nearest_rank([], 50) is None
+
+
+@pytest.mark.local_model
+def test_the_embedded_model_beside_a_served_one(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    local = "local/qwen2.5-coder-0.5b"
+    root = project(write, n=3)
+    prompt = "---\nmax_tokens: 8\n---\nsystem:\nAnswer with one word: billing, refunds or technical_support.\n"
+    (root / "prompts/route.jinja").write_text(prompt + "user:\nTicket {{ text }}\n")
+    answer_models(openai_server, n=3, wrong={"test-model": {1}})
+    code, doc, err = run_json(run_cli, root, "eval", "--model", local, "--model", OTHER)
+    assert code in (0, 1), err
+    mine, served = (m["suites"][0] for m in doc["models"])
+    assert (mine["calls"], mine["errors"], mine["cost"]) == (3, 0, 0.0)  # the embedded model is free: $0
+    assert (served["calls"], served["score"], served["cost"]) == (3, round(2 / 3, 6), None)  # no price: unknown
+    [local_result, _] = doc["suites"]
+    truth = [r["output"].strip().lower() == r["expected"] for r in local_result["results"]]
+    assert mine["score"] == round(sum(truth) / 3, 6)
+    against = served["against_first"]
+    assert against["compared"]["cases"] == 3
+    assert against["delta"] == pytest.approx(2 / 3 - mine["score"], abs=1e-6)
+    assert against["up"] + against["down"] == sum(t != (i != 1) for i, t in enumerate(truth))
+    code, again, _ = run_json(run_cli, root, "eval", "--model", local, "--model", OTHER)
+    assert [m["suites"][0]["calls"] for m in again["models"]] == [0, 0]
+    assert len(openai_server.requests) == 3
