@@ -48,6 +48,7 @@ _litellm_module: ModuleType | None = None
 _import_lock = threading.Lock()  # litellm is imported and set up once, by a preload thread or a caller
 _preloader: threading.Thread | None = None
 _unpriced: set[str] = set()  # model names litellm has no price for
+_prices: dict[str, Price | None] = {}  # model name -> its listed price, looked up once
 _prepared_local: set[str] = set()  # local models whose runtime and verified file are in place
 
 
@@ -386,6 +387,12 @@ def price(model: str) -> Price | None:
     None when the list has no price for it; the embedded `local/` model is free."""
     if model.startswith("local/"):
         return Price(0.0, 0.0, None)
+    if model not in _prices:  # max_cost asks before every call; the list does not change during a run
+        _prices[model] = _listed_price(model)
+    return _prices[model]
+
+
+def _listed_price(model: str) -> Price | None:
     try:
         info = _litellm().get_model_info(model)
     except Exception:  # litellm raises for a model it has not mapped: no price is known

@@ -176,3 +176,14 @@ def test_max_cost_cannot_bound_a_model_with_no_price(openai_server: Server, writ
         f"promptgit: error: max_cost cannot bound model {OTHER}: litellm has no price for it"
     )
     assert openai_server.requests == []
+
+
+def test_prices_come_from_litellms_list() -> None:
+    from promptgit import models
+
+    per_input, per_output, most = litellm_price("gpt-4o-mini")
+    assert models.price(CHEAP) == models.Price(per_input, per_output, most)
+    assert models.price("gpt-4o-mini") == models.Price(per_input, per_output, most)
+    assert models.price(LOCAL) == models.Price(0.0, 0.0, None)
+    assert [models.price(m) for m in (OTHER, "openai/no-such-model", "nobody/knows")] == [None, None, None]
+    assert [models.price_known(m) for m in (CHEAP, LOCAL, OTHER)] == [True, True, False]

@@ -116,6 +116,14 @@ def test_the_side_by_side_table(openai_server: Server, write, run_cli) -> None: 
     assert lines[3].split()[:2] == ["route", OTHER]
     assert lines[3].split()[5:9] == ["3/6", "0", "6", "unknown"]
     assert "-50.0" in lines[3] and "0 up / 3 down" in lines[3]
+    assert result.code == 0 and result.err == ""
+    # Raised, the threshold fails one model's run and the verdict names the run.
+    suite = root / "evals/route.yaml"
+    suite.write_text(suite.read_text().replace("threshold: 0.1", "threshold: 0.75"))
+    failed = run_cli(["eval", "--model", CHEAP, "--model", OTHER], root)
+    assert failed.code == 1
+    assert failed.err.startswith(f"fail: route on {OTHER}: score 50.0%")
+    assert len(openai_server.requests) == 12  # a new fingerprint, the same calls: all from the cache
 
 
 def test_a_model_override_keys_calls_as_the_front_matter_would(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -65,6 +66,9 @@ def eval_suites(
         return EvalReport(project.revision, results, gates)
     from promptgit.experiments import side_by_side
 
+    # A suite runs once per variant: each gate says which run it judged.
+    labels = [v.label for v in variants for _ in range(len(plans) // len(variants))]
+    gates = tuple(dataclasses.replace(g, suite=f"{g.suite} on {label}") for g, label in zip(gates, labels))
     return EvalReport(project.revision, results, gates, side_by_side=side_by_side(variants, results, store))
 
 
