@@ -95,7 +95,7 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
             str(r.calls),
             str(r.cached),
             str(r.input_tokens + r.output_tokens),
-            f"${r.cost:.4f}",
+            money(r.cost if r.cost_known else None),
             f"{r.seconds:.1f}s",
         ]
         for r in report.suites
@@ -168,7 +168,7 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
         "cached": result.cached,
         "input_tokens": result.input_tokens,
         "output_tokens": result.output_tokens,
-        "cost": result.cost,
+        "cost": result.cost if result.cost_known else None,  # null: a model with no known price, never $0
         "seconds": round(result.seconds, 3),
         "model": result.model,
         "threshold": result.threshold,

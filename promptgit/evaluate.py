@@ -116,6 +116,7 @@ class SuiteResult:
     model: str | None = None
     stopped: str | None = None  # why the run ended before every case was evaluated (a time limit), if it did
     threshold_rule: str = "score"  # the suite's `threshold_rule:`, which gates.py applies
+    cost_known: bool = True  # False when this run paid calls to a model litellm has no price for
 
     @property
     def passed(self) -> int:
@@ -206,6 +207,7 @@ class _Tally:
     output_tokens: int = 0
     cost: float = 0.0
     started: float | None = None  # when the suite's first job began, on the run's clock
+    unpriced: bool = False  # a call was paid to a model with no known price: `cost` is not the whole cost
     finished: float = 0.0
     errors: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -430,6 +432,7 @@ class _Run:
         tally.input_tokens += done.input_tokens
         tally.output_tokens += done.output_tokens
         tally.cost += done.cost
+        tally.unpriced = tally.unpriced or (done.cost == 0 and not models.price_known(settings["model"]))
         self.spent += done.cost
         response = StoredResponse(
             done.text, settings["model"], done.input_tokens, done.output_tokens, done.cost, done.seconds
@@ -508,6 +511,7 @@ class _Run:
             model=_model_of(plan),
             stopped=self.stopped if any(c.score is None for c in cases) else None,
             threshold_rule=plan.suite.threshold_rule,
+            cost_known=not tally.unpriced,
         )
 
 

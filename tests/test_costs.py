@@ -187,3 +187,18 @@ def test_prices_come_from_litellms_list() -> None:
     assert models.price(LOCAL) == models.Price(0.0, 0.0, None)
     assert [models.price(m) for m in (OTHER, "openai/no-such-model", "nobody/knows")] == [None, None, None]
     assert [models.price_known(m) for m in (CHEAP, LOCAL, OTHER)] == [True, True, False]
+
+
+def test_the_eval_table_says_unknown_for_a_model_with_no_price(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = project(write)
+    unknown = run_cli(["eval"], root)
+    assert unknown.out.splitlines()[2].split()[11:13] == ["54", "unknown"]  # 6 calls: 6 + 3 echoed words each
+    assert json.loads(run_cli(["eval", "--json"], root).out)["suites"][0]["cost"] == 0.0  # nothing paid now
+    code, doc = run_json(run_cli, root, "eval", "--model", CHEAP)
+    per_input, per_output, _ = litellm_price("gpt-4o-mini")
+    assert code == 1  # echoes: below the threshold
+    assert doc["suites"][0]["cost"] == pytest.approx(6 * (6 * per_input + 3 * per_output))
+    project(write, model=OTHER, settings="")
+    (root / "evals/cases.jsonl").write_text("")
+    add_cases(root, range(10, 12))
+    assert json.loads(run_cli(["eval", "--json"], root).out)["suites"][0]["cost"] is None
