@@ -32,6 +32,7 @@ from promptgit.errors import (
 )
 
 if TYPE_CHECKING:
+    from promptgit.experiments import Variant
     from promptgit.gates import Gate
     from promptgit.project import Project
     from promptgit.store import Store
@@ -75,7 +76,7 @@ set_option = click.option(
 )
 
 
-def parse_variants(models: Sequence[str], sets: Sequence[str], sweep: str | None = None) -> list[Any]:
+def parse_variants(models: Sequence[str], sets: Sequence[str], sweep: str | None = None) -> list[Variant]:
     """`--model`, `--set` and `--sweep` as the run's variants (experiments.Variant); none when all are absent."""
     if not (models or sets or sweep):
         return []
@@ -266,7 +267,9 @@ def eval_command(
     return EXIT_CODES[report.verdict]
 
 
-def _dry_run(suites: Sequence[str], rev: str | None, changed_since: str | None, variants: Any, as_json: bool) -> int:
+def _dry_run(
+    suites: Sequence[str], rev: str | None, changed_since: str | None, variants: Sequence[Variant], as_json: bool
+) -> int:
     """`eval --dry-run`: print what the run would call and cost."""
     from promptgit.commands.eval import dry_run
     from promptgit.display import dry_run_json, dry_run_text
