@@ -318,3 +318,14 @@ def test_the_embedded_model_beside_a_served_one(openai_server: Server, write, ru
     code, again, _ = run_json(run_cli, root, "eval", "--model", local, "--model", OTHER)
     assert [m["suites"][0]["calls"] for m in again["models"]] == [0, 0]
     assert len(openai_server.requests) == 3
+
+
+def test_diff_models_with_a_setting_for_both_and_one_suite(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = project(write)
+    answer_models(openai_server)
+    args = ["diff", "--model", CHEAP, "--model", OTHER, "--set", "temperature=0.5", "--suite", "route"]
+    code, doc, _ = run_json(run_cli, root, *args)
+    assert (code, [s["name"] for s in doc["suites"]], doc["suites"][0]["delta"]) == (0, ["route"], -0.5)
+    assert sorted((r.body["model"], r.body["temperature"]) for r in openai_server.requests) == sorted(
+        [("gpt-4o-mini", 0.5), ("test-model", 0.5)] * 6
+    )
