@@ -1,6 +1,7 @@
 """A small OpenAI-compatible chat completions server on 127.0.0.1, with fault injection, for tests and benchmarks.
 
 Answers (deterministic, so tests can predict them), from the last user message:
+  0. its exact text looked up in `model_answers[model]` (a table per requested model name), else
   1. its exact text looked up in `answers` (a table passed in), else
   2. `replies[key]` for the first key (in the table's order) that the message contains, else
   3. the rest of the line after the last `ANSWER:` marker in it, stripped, else
@@ -73,6 +74,7 @@ class ServerConfig:
     hang_seconds: float = 3600.0
     seed: int = 0
     answers: Mapping[str, str] = field(default_factory=dict)
+    model_answers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     replies: Mapping[str, str] = field(default_factory=dict)  # a text the last user message contains -> answer
 
     def __post_init__(self) -> None:
@@ -116,10 +118,18 @@ class ServerStats:
         return self.last_finish - self.first_arrival
 
 
-def answer_for(body: Mapping[str, Any], answers: Mapping[str, str], replies: Mapping[str, str] | None = None) -> str:
+def answer_for(
+    body: Mapping[str, Any],
+    answers: Mapping[str, str],
+    model_answers: Mapping[str, Mapping[str, str]] | None = None,
+    replies: Mapping[str, str] | None = None,
+) -> str:
     """The deterministic answer to a chat request (see the module docstring)."""
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     last = _text(users[-1].get("content")) if users else ""
+    own = (model_answers or {}).get(str(body.get("model")), {})
+    if last in own:
+        return own[last]
     if last in answers:
         return answers[last]
     contained = next((reply for key, reply in (replies or {}).items() if key in last), None)
@@ -259,7 +269,7 @@ async def _answer(state: _State, request: web.Request, body: Any, outcome: str) 
     if outcome == "bad_json":
         return web.Response(status=200, text='{"id": "chatcmpl-x", "choices": [', content_type="application/json")
     state.served += 1
-    reply = _completion(body, answer_for(body, cfg.answers, cfg.replies), state.served)
+    reply = _completion(body, answer_for(body, cfg.answers, cfg.model_answers, cfg.replies), state.served)
     if outcome == "no_choices":
         reply["choices"] = []
     if outcome == "null_content":

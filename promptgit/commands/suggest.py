@@ -21,7 +21,7 @@ from promptgit import git, proposals
 from promptgit.commands.check import check
 from promptgit.compare import DiffReport, SuiteDiff
 from promptgit.errors import PromptgitError
-from promptgit.evaluate import Plan, Progress, complete_cached, evaluate, options_for, plan_suite
+from promptgit.evaluate import Plan, Progress, complete_cached, evaluate, layered_override, options_for, plan_suite
 from promptgit.gates import INCONCLUSIVE, PASS, Gate, judge
 from promptgit.project import Project
 from promptgit.prompts import merged_settings, template_graph
@@ -159,7 +159,7 @@ def _meta_settings(project: Project, plan: Plan, model: str | None) -> dict[str,
     """The meta call's settings: its own front matter, sent where the suite's calls go (as a judge's are:
     scorers.judge_settings); `model` overrides the suite's model and then inherits promptgit.yaml's defaults."""
     own = proposals.meta_settings()
-    suite_settings = merged_settings(project.settings, plan.prompt, plan.suite.override)
+    suite_settings = merged_settings(project.settings, plan.prompt, layered_override(plan))
     chosen = judge_settings(model, own, project.settings.defaults, suite_settings)
     if not chosen.get("model"):
         raise PromptgitError("no model to ask", file=plan.prompt.path, hint="give --model, or set the suite's `model:`")
