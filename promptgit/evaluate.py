@@ -255,7 +255,8 @@ class _Run:
             # Work that is not stored will most likely need a call: import litellm meanwhile.
             from promptgit import models
 
-            models.preload()
+            if models.needs_litellm(_models_called(unique, self.scorers)):
+                models.preload()
             try:
                 await self._drain(jobs)
             finally:
@@ -502,6 +503,12 @@ def _unique(plans: Sequence[Plan]) -> list[Plan]:
         if plan.trusted_only and not seen.trusted_only:
             unique[plan.fingerprint] = plan
     return list(unique.values())
+
+
+def _models_called(plans: Sequence[Plan], scorers: Mapping[str, list[tuple[float, Scorer]]]) -> set[str | None]:
+    """The models a run may call: each plan's, and each judge's own (a judge without one uses the plan's)."""
+    judges = {getattr(s, "model", None) for built in scorers.values() for _, s in built}
+    return {_model_of(p) for p in plans} | {m for m in judges if isinstance(m, str)}
 
 
 def _sendable(settings: dict[str, Any]) -> dict[str, Any]:
