@@ -12,7 +12,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptgit import stats
 from promptgit.errors import MissingCredentials, PromptgitError
@@ -24,6 +24,9 @@ from promptgit.prompts import Prompt, load_prompt, merged_settings, render
 from promptgit.scorers import Scorer, ScorerError, ScorerSite, build, judge_settings
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
+
+if TYPE_CHECKING:
+    from promptgit.workers import Pool
 
 # A call's claim on its key (Store.claim) lasts one attempt's bound, and its owner renews it every
 # third of that while it works, so a live run never loses a claim and a dead one's lapses within a lease.
@@ -234,6 +237,7 @@ class _Run:
         self.owner = uuid.uuid4().hex
         self.lease = _lease(options)
         self.limit = AdaptiveLimit(options.concurrency)  # requests in flight, halved on 429s
+        self.pool: Pool | None = None  # a workers.Pool when the run spreads its calls over processes
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = _unique(plans)
@@ -255,14 +259,26 @@ class _Run:
             # Work that is not stored will most likely need a call: import litellm meanwhile.
             from promptgit import models
 
-            if models.needs_litellm(_models_called(unique, self.scorers)):
+            called = _models_called(unique, self.scorers)
+            if models.needs_litellm(called):
                 models.preload()
             try:
+                await self._start_workers(called)
                 await self._drain(jobs)
             finally:
                 self.store.release_all(self.owner)  # whatever a cancelled call still held
+                if self.pool is not None:
+                    await self.pool.close()
         results = {p.fingerprint: self._result(p) for p in unique}
         return [results[p.fingerprint] for p in plans]
+
+    async def _start_workers(self, called: set[str | None]) -> None:
+        """Spread this run's model calls over worker processes when it has enough of them (workers.py)."""
+        from promptgit import workers
+
+        count = workers.planned_workers(self.total, sorted(called, key=str))
+        if count:
+            self.pool = await workers.Pool.start(count, self.options.concurrency)
 
     async def _drain(self, jobs: Iterator[_Job]) -> None:
         width = max(1, min(self.options.concurrency, self.total))
@@ -395,14 +411,7 @@ class _Run:
 
         options = {k: v for k, v in settings.items() if k != "model"}
         try:
-            done = await models.complete(
-                settings["model"],
-                messages,
-                options,
-                timeout=self.options.timeout,
-                retries=self.options.retries,
-                limit=self.limit,
-            )
+            done = await self._complete(settings["model"], messages, options)
         except PromptgitError as err:
             raise err.located(file) from None  # a rejected setting or key: name the file that set the model
         except models.ModelCallError as err:
@@ -417,6 +426,15 @@ class _Run:
         )
         self.store.put_response(key, response, releasing=self.owner)
         return response
+
+    async def _complete(self, model: str, messages: list[dict[str, str]], options: dict[str, Any]) -> Any:
+        """models.complete, in a worker process when the run has them (the embedded model stays here)."""
+        from promptgit import models
+
+        timeout, retries = self.options.timeout, self.options.retries
+        if self.pool is not None and not model.startswith("local/"):
+            return await self.pool.complete(model, messages, options, timeout=timeout, retries=retries)
+        return await models.complete(model, messages, options, timeout=timeout, retries=retries, limit=self.limit)
 
     async def _score(
         self, plan: Plan, job: _Job, response: StoredResponse, key: str, settings: Mapping[str, Any]

@@ -106,6 +106,11 @@ async def ready() -> None:
         await asyncio.get_running_loop().run_in_executor(None, thread.join)
 
 
+def import_litellm() -> None:
+    """Import and set up litellm now, in this thread, unless it is already (workers.py forks after it)."""
+    _litellm()
+
+
 def _import_quietly() -> None:
     # A failed import is raised again by the caller's own _litellm(), where it can be reported.
     with contextlib.suppress(Exception):
