@@ -61,8 +61,21 @@ junit_option = click.option(
 
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout, nothing else (streamed: a 100,000-case result is never one string)."""
-    json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    # json.dump writes each of its ~28 pieces per case separately (0.9 s for 4,000 cases, profiled):
+    # joined into blocks of about JSON_BLOCK characters, the writes are few and memory stays bounded.
+    pieces: list[str] = []
+    size = 0
+    for piece in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(document):
+        pieces.append(piece)
+        size += len(piece)
+        if size >= JSON_BLOCK:
+            sys.stdout.write("".join(pieces))
+            pieces.clear()
+            size = 0
+    sys.stdout.write("".join(pieces) + "\n")
+
+
+JSON_BLOCK = 1 << 16
 
 
 def problem(text: str) -> None:
