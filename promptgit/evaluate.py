@@ -238,6 +238,9 @@ class _Run:
         self.lease = _lease(options)
         self.limit = AdaptiveLimit(options.concurrency)  # requests in flight, halved on 429s
         self.pool: Pool | None = None  # a workers.Pool when the run spreads its calls over processes
+        self.pool_decided = False
+        self.pool_lock = asyncio.Lock()
+        self.called: set[str | None] = set()  # the models the run may call
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = _unique(plans)
@@ -262,8 +265,8 @@ class _Run:
             called = _models_called(unique, self.scorers)
             if models.needs_litellm(called):
                 models.preload()
+            self.called = called
             try:
-                await self._start_workers(called)
                 await self._drain(jobs)
             finally:
                 self.store.release_all(self.owner)  # whatever a cancelled call still held
@@ -272,13 +275,21 @@ class _Run:
         results = {p.fingerprint: self._result(p) for p in unique}
         return [results[p.fingerprint] for p in plans]
 
-    async def _start_workers(self, called: set[str | None]) -> None:
-        """Spread this run's model calls over worker processes when it has enough of them (workers.py)."""
-        from promptgit import workers
+    async def _workers(self) -> Pool | None:
+        """The run's worker processes (workers.py), started at its first call when enough work is left.
 
-        count = workers.planned_workers(self.total, sorted(called, key=str))
-        if count:
-            self.pool = await workers.Pool.start(count, self.options.concurrency)
+        Decided at the first call, not before: a run whose answers are all stored never forks, and no
+        litellm client exists yet in this process for the workers to inherit.
+        """
+        async with self.pool_lock:
+            if not self.pool_decided:
+                self.pool_decided = True
+                from promptgit import workers
+
+                count = workers.planned_workers(self.total - self.done, sorted(self.called, key=str))
+                if count:
+                    self.pool = await workers.Pool.start(count, self.options.concurrency)
+        return self.pool
 
     async def _drain(self, jobs: Iterator[_Job]) -> None:
         width = max(1, min(self.options.concurrency, self.total))
@@ -432,8 +443,9 @@ class _Run:
         from promptgit import models
 
         timeout, retries = self.options.timeout, self.options.retries
-        if self.pool is not None and not model.startswith("local/"):
-            return await self.pool.complete(model, messages, options, timeout=timeout, retries=retries)
+        pool = None if model.startswith("local/") else await self._workers()
+        if pool is not None:
+            return await pool.complete(model, messages, options, timeout=timeout, retries=retries)
         return await models.complete(model, messages, options, timeout=timeout, retries=retries, limit=self.limit)
 
     async def _score(

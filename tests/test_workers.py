@@ -224,3 +224,33 @@ def test_a_bad_worker_count_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, va
         PromptgitError, match=f"PROMPTGIT_WORKERS must be a whole number of worker processes, not '{value}'"
     ):
         workers.planned_workers(10, ["openai/x"])
+
+
+def test_a_run_whose_answers_are_all_stored_starts_no_worker(
+    openai_server: Server, write: Callable[..., Path], run_cli: Callable[..., Result]
+) -> None:
+    root = labelled_project(write, 6, wrong=set())
+    assert run_cli(["eval", "--json"], root).code == 0
+    # A new scorer: a new fingerprint, so every case is scored again, from stored responses only.
+    suite = (root / "evals/route.yaml").read_text()
+    (root / "evals/route.yaml").write_text(suite.replace("[exact_match]", "[exact_match, contains]"))
+    probe = (
+        "import sys\nfrom promptgit import workers\nfrom promptgit.cli import main\nstarted = []\n"
+        "original = workers.Pool.start\n"
+        "async def start(count, concurrency):\n    started.append(count)\n"
+        "    return await original(count, concurrency)\n"
+        "workers.Pool.start = start\n"
+        "try:\n    main(['eval', '--json'])\nexcept SystemExit as e:\n    code = e.code\n"
+        "print('STARTED', started, code, file=sys.stderr)\n"
+    )
+    env = {**os.environ, workers.WORKERS_ENV: "2"}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip().splitlines()[-1] == "STARTED [] 0", done.stderr
+    suite_report = json.loads(done.stdout)["suites"][0]
+    assert (suite_report["calls"], suite_report["cached"]) == (0, 6)
+    assert len(openai_server.requests) == 6
+    # The same probe on a fresh copy of the project, nothing stored: the run starts its two workers.
+    (root / ".promptgit").rename(root / "old-store")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert done.stderr.strip().splitlines()[-1] == "STARTED [2] 0", done.stderr
+    assert len(openai_server.requests) == 12
