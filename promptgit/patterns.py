@@ -91,13 +91,11 @@ class Patterns:
 
     @property
     def top(self) -> str | None:
-        """The most frequent pattern as one line (the larger of the top confusion and the top reason
-        group; the confusion on a tie, being the more specific), or None when nothing failed."""
-        confusion = self.confusion.top[0] if self.confusion and self.confusion.top else None
-        group = self.reasons[0] if self.reasons else None
-        if confusion is not None and (group is None or confusion.count >= group.count):
-            return str(confusion)
-        return str(group) if group is not None else None
+        """The most frequent pattern as one line, None when nothing failed: in a label suite its top
+        confusion (its mismatches are what the confusion breaks down by label), else the largest reason group."""
+        if self.confusion is not None and self.confusion.top:
+            return str(self.confusion.top[0])
+        return str(self.reasons[0]) if self.reasons else None
 
 
 def find_patterns(result: SuiteResult) -> Patterns:
