@@ -176,7 +176,7 @@ def test_diff_gives_each_scorer_its_paired_delta(
         "base": 0.5,
         "head": 1.0,
         "delta": 0.5,
-        "ci": [0.166667, 0.833333],
+        "ci": [0.16667, 0.83333],
         "p_value": 0.03125,  # 6 of 6 up: 2 / 2**6, the exact sign-flip test
         "up": 6,
         "down": 0,
@@ -187,7 +187,7 @@ def test_diff_gives_each_scorer_its_paired_delta(
         "base": 0.5,
         "head": 0.5,
         "delta": 0.0,
-        "ci": [-0.666667, 0.666667],
+        "ci": [-0.66666, 0.66666],  # ends snapped inward to the lattice (stats.PRECISION)
         "p_value": 1.0,
         "up": 6,
         "down": 6,
@@ -212,5 +212,8 @@ def test_diff_gives_each_scorer_its_paired_delta(
         "| exact\\_match | 50.0% | 100.0% | \\+50\\.0 \\[\\+16\\.7, \\+83\\.3\\] p = 0\\.0312, 6 up / 0 down significant |"
         in markdown
     )
-    assert "| lowercase | 50.0% | 50.0% | \\+0\\.0 \\[\\-66\\.7, \\+66\\.7\\] p = 1, 6 up / 6 down within noise |" in markdown
+    assert (
+        "| lowercase | 50.0% | 50.0% | \\+0\\.0 \\[\\-66\\.7, \\+66\\.7\\] p = 1, 6 up / 6 down within noise |"
+        in markdown
+    )
     assert "| lowercase: &lt;text&gt; does not match '^\\[a\\-z\\_\\]\\+$' | 6 |" in markdown
