@@ -171,8 +171,8 @@ _JSON_VALUE = rf"(?:{_QUOTED}|{_NUMBER}|True|False|None|\[.*\]|\{{.*\}})"
 
 
 def _quoted_output(match: re.Match[str]) -> str:
-    # An empty output is a fault of its own (the model said nothing), so it keeps its own group.
-    return "''" if match.group("out") in ("''", '""') else "<text>"
+    # An empty or blank output is a fault of its own (the model said nothing), so it keeps its own group.
+    return "''" if not match.group("out")[1:-1].strip() else "<text>"
 
 
 # Shapes of the built-in scorers' reasons (scorers/text.py, json_output.py, numeric.py, common.py),
