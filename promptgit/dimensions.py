@@ -1,6 +1,6 @@
 """Per-dimension scores: each scorer of a suite scored on its own, with its interval and its paired delta.
 
-docs/spec.md, Dimensions. A dimension is one scorer of a suite, named by its `name:` or else by its
+docs/spec.md, Dimensions and failure patterns. A dimension is one scorer of a suite, named by its `name:` or else by its
 label (`exact_match`, `regex`, `python:tone`, ...): the name the store keeps in StoredCase.scores.
 A case's dimension score is the mean of that scorer's values over the case's repeats; a suite's is
 the mean over the scored cases, with stats.score_interval (the method of the suite score) and, between

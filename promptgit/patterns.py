@@ -1,6 +1,6 @@
 """Failure patterns of one suite result: a confusion summary over a small label set, and failures by reason.
 
-docs/spec.md, Failure patterns. Reading failing cases one by one hides what they share; these two
+docs/spec.md, Dimensions and failure patterns. Reading failing cases one by one hides what they share; these two
 summaries show it: "the model answers billing for refunds 6 times", "7 outputs lack the property
 'date'". Standard library only: the input is a finished evaluate.SuiteResult, nothing is called.
 

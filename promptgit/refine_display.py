@@ -1,6 +1,6 @@
 """Text, JSON and report views of the refinement loop's facts: dimensions, failure patterns, plateaus.
 
-display.py and report.py call these (docs/spec.md, Dimensions and Failure patterns); they format
+display.py and report.py call these (docs/spec.md, Dimensions and failure patterns); they format
 dimensions.py, patterns.py and plateau.py and compute nothing new. No click, no Jinja.
 """
 
@@ -65,7 +65,7 @@ def patterns_lines(patterns: Patterns) -> list[str]:
 
 
 def patterns_json(patterns: Patterns) -> dict[str, Any]:
-    """`"patterns"` in every `--json` (docs/spec.md, Failure patterns)."""
+    """`"patterns"` in every `--json` (docs/spec.md, Dimensions and failure patterns)."""
     confusion = patterns.confusion
     return {
         "failed": patterns.failed,
