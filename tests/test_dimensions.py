@@ -215,3 +215,33 @@ def test_diff_gives_each_scorer_its_paired_delta(
         in markdown
     )
     assert "| lowercase: &lt;text&gt; does not match '^\\[a\\-z\\_\\]\\+$' | 6 |" in markdown
+
+
+def test_ci_gives_each_scorer_its_delta_and_reports_it(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], git_env: None
+) -> None:
+    repo = new_repo(tmp_path / "repo")
+    base = repo.commit("answers a", project(diff_rows()))
+    head = repo.commit("answers b", {"prompts/route.jinja": prompt("b")})
+    report = tmp_path / "report.md"
+    result = run_cli(["ci", "--base", base, "--head", head, "--report", str(report), "--json", "--no-pull"], repo.path)
+    assert result.code == 0, result.err
+    [suite] = json.loads(result.out)["suites"]
+    assert [
+        (d["name"], d["base"], d["head"], d["delta"], d["p_value"], d["up"], d["down"]) for d in suite["scorers"]
+    ] == [
+        ("exact_match", 0.5, 1.0, 0.5, 0.03125, 6, 0),
+        ("lowercase", 0.5, 0.5, 0.0, 1.0, 6, 6),
+    ]
+    assert suite["patterns"]["reasons"] == [
+        {
+            "scorer": "lowercase",
+            "reason": "<text> does not match '^[a-z_]+$'",
+            "count": 6,
+            "cases": ["c06", "c07", "c08", "c09", "c10", "c11"],
+            "example": "'BILLING' does not match '^[a-z_]+$'",
+        }
+    ]
+    assert "| lowercase | 50.0% | 50.0% | \\+0\\.0 \\[\\-66\\.7, \\+66\\.7\\] p = 1, 6 up / 6 down within noise |" in (
+        report.read_text(encoding="utf-8")
+    )
