@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -245,3 +246,39 @@ def test_ci_gives_each_scorer_its_delta_and_reports_it(
     assert "| lowercase | 50.0% | 50.0% | \\+0\\.0 \\[\\-66\\.7, \\+66\\.7\\] p = 1, 6 up / 6 down within noise |" in (
         report.read_text(encoding="utf-8")
     )
+
+
+@pytest.mark.parametrize(
+    ("scorer", "valid"),
+    [
+        ({"regex": "^a", "name": "starts_a"}, True),
+        ({"regex": "^a", "name": "starts_a", "weight": 2}, True),
+        ({"exact_match": None, "name": "python:tone.v2-x"}, True),
+        ({"name": "starts_a"}, False),  # a name names no scorer
+        ({"name": "a", "weight": 2}, False),
+        ({"regex": "^a", "contains": "b", "name": "x"}, False),
+        ({"regex": "^a", "name": "two words"}, False),
+        ({"regex": "^a", "name": ""}, False),
+        ({"regex": "^a", "name": "x" * 41}, False),
+        ({"regex": "^a", "name": 3}, False),
+    ],
+)
+def test_the_suite_schema_takes_a_scorer_name_as_the_loader_does(
+    write: Callable[..., Path], scorer: dict[str, Any], valid: bool
+) -> None:
+    import jsonschema
+    import yaml
+
+    text = (Path(__file__).parent.parent / "promptgit/schemas/suite.schema.json").read_text(encoding="utf-8")
+    validator = jsonschema.Draft7Validator(json.loads(text))
+    scorers = f"scorers: [{json.dumps(scorer)}]\n"
+    suite = {"prompt": "route", "dataset": "cases.jsonl", "scorers": [scorer]}
+    assert validator.is_valid(suite) is valid
+    root = write(project(ten_rows(), scorers=scorers))
+    opened = open_project(start=root)
+    assert yaml.safe_load(scorers)["scorers"] == [scorer]
+    if valid:
+        assert load_suite(opened.tree, opened.settings, "route").scorers[0].dimension == scorer["name"]
+    else:
+        with pytest.raises(PromptgitError):
+            load_suite(opened.tree, opened.settings, "route")
