@@ -375,9 +375,10 @@ def _refuse_revisions_with_models(models: Sequence[str], revisions: bool, rev: s
 @cli.command()
 @click.argument("suites", nargs=-1)
 @click.option("--no-eval", is_flag=True, help="Show only stored scores; evaluate nothing.")
+@click.option("--by-scorer", is_flag=True, help="A column per scorer: each one's own score and 95% CI.")
 @quiet_option
 @json_option
-def log(suites: tuple[str, ...], no_eval: bool, quiet: bool, as_json: bool) -> int:
+def log(suites: tuple[str, ...], no_eval: bool, by_scorer: bool, quiet: bool, as_json: bool) -> int:
     """The refinement log: one row per commit that changed a suite's fingerprint, with its score."""
     from promptgit.commands.log import log
     from promptgit.display import logs_json, logs_text
@@ -387,7 +388,7 @@ def log(suites: tuple[str, ...], no_eval: bool, quiet: bool, as_json: bool) -> i
     if as_json:
         emit_json(logs_json(report))
     else:
-        click.echo(logs_text(report))
+        click.echo(logs_text(report, by_scorer))
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from promptgit import stats
+from promptgit.dimensions import CaseDimension, DimensionScore, dimension_scores
 from promptgit.errors import MissingCredentials, PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
@@ -83,6 +84,7 @@ class CaseResult:
     pass_at: float = 1.0
     reasons: tuple[str, ...] = ()  # why scorers marked the first repeat down
     error: str | None = None
+    dimensions: tuple[CaseDimension, ...] = ()  # each scorer's values over the repeats (dimensions.py)
 
     @property
     def output(self) -> str | None:
@@ -120,6 +122,7 @@ class SuiteResult:
     stopped: str | None = None  # why the run ended before every case was evaluated (a time limit), if it did
     threshold_rule: str = "score"  # the suite's `threshold_rule:`, which gates.py applies
     cost_known: bool = True  # False when this run paid calls to a model litellm has no price for
+    scorers: tuple[DimensionScore, ...] = ()  # each scorer's own score and interval (dimensions.py)
 
     @property
     def passed(self) -> int:
@@ -235,7 +238,7 @@ class _Run:
         self.errors = 0  # case-repeats of this run that ended in an error
         self.cached = 0  # case-repeats of this run answered without a call (cache, or a call shared in flight)
         self.started = time.monotonic()
-        self.scorers: dict[str, list[tuple[float, Scorer]]] = {}
+        self.scorers: dict[str, list[tuple[float, Scorer, str]]] = {}
         self.stopped: str | None = None
         # Calls in flight by cache key: a second job needing the same answer waits for the first's call.
         self.in_flight: dict[str, asyncio.Future[StoredResponse]] = {}
@@ -491,12 +494,12 @@ class _Run:
             return answered.text
 
         parts = []
-        for weight, scorer in self.scorers[plan.fingerprint]:
+        for weight, scorer, dimension in self.scorers[plan.fingerprint]:
             try:
                 result = await scorer.score(response.text, job.case.expected, job.case, judge)
             except ScorerError as err:  # a judge without one verdict, user code that crashed or hung
                 raise _CallFailed(f"{scorer.label}: {err}") from None
-            parts.append((scorer.label, weight, result))
+            parts.append((dimension, weight, result))
         total_weight = sum(w for _, w, _ in parts)
         score = sum(w * r.value for _, w, r in parts) / total_weight
         return StoredCase(
@@ -518,7 +521,10 @@ class _Run:
         rows: dict[str, dict[int, _Kept]] = defaultdict(dict)
         for row in self.store.iter_cases(plan.fingerprint, plan.trusted_only):
             # Only what a result shows: a stored row also carries keys and token counts.
-            rows[row.case_id][row.repeat] = _Kept(row.output, row.score, _reasons(row) if row.repeat == 0 else ())
+            reasons = _reasons(row) if row.repeat == 0 else ()
+            rows[row.case_id][row.repeat] = _Kept(
+                row.output, row.score, reasons, tuple((n, v) for n, v, _ in row.scores)
+            )
         cases = tuple(_case_result(plan.suite, case, rows.get(case.id, {}), tally.errors) for case in plan.suite.cases)
         scored = [c.score for c in cases if c.score is not None]
         return SuiteResult(
@@ -543,6 +549,7 @@ class _Run:
             stopped=self.stopped if any(c.score is None for c in cases) else None,
             threshold_rule=plan.suite.threshold_rule,
             cost_known=not tally.unpriced,
+            scorers=dimension_scores(cases),
         )
 
 
@@ -610,7 +617,7 @@ class _OverBudget(Exception):
     """A call not started because the run spent its max_cost: the case is left unevaluated."""
 
 
-def _build_scorers(plan: Plan) -> list[tuple[float, Scorer]]:
+def _build_scorers(plan: Plan) -> list[tuple[float, Scorer, str]]:
     """Configure a plan's scorers once (they read files, compile patterns), refusing a plan with no model."""
     if _model_of(plan) is None:
         raise PromptgitError(
@@ -621,7 +628,9 @@ def _build_scorers(plan: Plan) -> list[tuple[float, Scorer]]:
     built = []
     for spec in plan.suite.scorers:
         site = ScorerSite(plan.suite.path, spec.line, plan.project.tree, plan.project.settings.scorer_timeout)
-        built.append((spec.weight, build(spec.name, spec.config, site)))
+        scorer = build(spec.name, spec.config, site)
+        # The store keeps each scorer's values under its dimension name (equal to scorer.label unless named).
+        built.append((spec.weight, scorer, spec.dimension))
     return built
 
 
@@ -630,6 +639,7 @@ class _Kept:
     output: str
     score: float
     reasons: tuple[str, ...]
+    dimensions: tuple[tuple[str, float], ...] = ()
 
 
 def _reasons(row: StoredCase) -> tuple[str, ...]:
@@ -650,7 +660,21 @@ def _case_result(
         )
     score = math.fsum(scores) / len(scores)
     reasons = repeats[0].reasons
-    return CaseResult(case.id, score, suite.passes(score), case.expected, outputs, scores, suite.pass_at, reasons)
+    dimensions = _case_dimensions(repeats)
+    return CaseResult(
+        case.id, score, suite.passes(score), case.expected, outputs, scores, suite.pass_at, reasons, None, dimensions
+    )
+
+
+def _case_dimensions(repeats: Sequence[_Kept]) -> tuple[CaseDimension, ...]:
+    """Each scorer's values over the repeats, in the suite's scorer order; a scorer some repeat lacks is left out."""
+    names = [name for name, _ in repeats[0].dimensions]
+    found = []
+    for name in names:
+        values = [dict(r.dimensions).get(name) for r in repeats]
+        if all(v is not None for v in values):
+            found.append(CaseDimension(name, tuple(float(v) for v in values if v is not None)))
+    return tuple(found)
 
 
 def _model_of(plan: Plan) -> str | None:
