@@ -118,6 +118,10 @@ def test_try_applies_measures_against_head_and_restores_the_file_byte_for_byte(
         'input: {"text": "ticket 3", "naive": "billing"} expected: "refunds" output: "billing"' in shown
         and "exact_match: " in shown
     )
+    assert shown[shown.index("Failure patterns:") : shown.index("Lowest-scoring")] == (
+        "Failure patterns:\n- expected refunds, answered billing: 3 cases\n"
+        "- expected billing, answered refunds: 2 cases\n- exact_match: expected <text>, got <text> (5 cases)\n"
+    )
     assert meta.body["max_tokens"] == 400 and meta.body["temperature"] == 0
     again = suggest(run_cli, repo, "--try")
     assert (again["calls"], again["diff"], again["verdict"]) == (0, document["diff"], "pass")

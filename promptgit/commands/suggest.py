@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,18 @@ from promptgit import git, proposals
 from promptgit.commands.check import check
 from promptgit.compare import DiffReport, SuiteDiff
 from promptgit.errors import PromptgitError
-from promptgit.evaluate import Plan, Progress, complete_cached, evaluate, layered_override, options_for, plan_suite
+from promptgit.evaluate import (
+    Plan,
+    Progress,
+    SuiteResult,
+    complete_cached,
+    evaluate,
+    layered_override,
+    options_for,
+    plan_suite,
+)
 from promptgit.gates import INCONCLUSIVE, PASS, Gate, judge
+from promptgit.patterns import find_patterns
 from promptgit.project import Project
 from promptgit.prompts import merged_settings, template_graph
 from promptgit.proposals import LowCase, Proposal
@@ -115,7 +125,6 @@ def suggest(
     try_it: bool = False,
     keep: bool = False,
     progress: Progress | None = None,
-    patterns: Sequence[str] = (),
 ) -> SuggestReport:
     """Propose one change to suite `name`'s template from its `cases` lowest-scoring cases (default:
     Settings.suggest_cases) with `model` (default: the suite's own), check it, and apply or try it.
@@ -135,7 +144,7 @@ def suggest(
     base = SuggestReport(plan.suite.name, plan.prompt.path, settings["model"], result.score, low, NOTHING)
     if not low:
         return base
-    inputs = proposals.meta_inputs(project.tree, plan.prompt, graph, plan.suite, low, patterns)
+    inputs = proposals.meta_inputs(project.tree, plan.prompt, graph, plan.suite, low, pattern_lines(result))
     messages = proposals.meta_messages(inputs)
     response, paid = complete_cached(store, options_for(project), settings, messages, proposals.META_PATH)
     proposal = proposals.parse_reply(response.text)
@@ -153,6 +162,15 @@ def suggest(
         _write(project.root, checked.files)
         return replace(report, applied=True)
     return report
+
+
+def pattern_lines(result: SuiteResult) -> tuple[str, ...]:
+    """The suite's failure patterns (patterns.find_patterns) as the meta-prompt shows them: the top confusions
+    of a label suite (`expected refunds, answered billing: 6 cases`), then failures grouped by scorer reason."""
+    found = find_patterns(result)
+    top = found.confusion.top if found.confusion else ()
+    confusions = [f"expected {c.expected}, answered {c.output}: {c.count} cases" for c in top]
+    return (*confusions, *(f"{g.dimension}: {g.reason} ({g.count} cases)" for g in found.reasons))
 
 
 def _meta_settings(project: Project, plan: Plan, model: str | None) -> dict[str, Any]:
