@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from promptgit import scorers
 from promptgit.config import Settings
 from promptgit.hashing import content_hash, output_settings
-from promptgit.prompts import ComputedRef, Prompt, template_graph
+from promptgit.prompts import ComputedRef, Prompt, image_files, template_graph
 from promptgit.suites import Suite
 from promptgit.tree import Tree
 
@@ -28,11 +28,13 @@ class SuiteSources:
     prompt_files: tuple[str, ...]  # the prompt first, then every file it can load (see `includes`)
     scorer_files: tuple[str, ...]
     computed: tuple[ComputedRef, ...] = ()  # loads named at render time, and the files each could be
+    images: tuple[str, ...] = ()  # image files the cases name, when the prompt uses image() (sorted)
 
     @property
     def all(self) -> tuple[str, ...]:
         """Every file, in a stable order."""
-        return (self.suite, *((self.dataset,) if self.dataset else ()), *self.prompt_files, *self.scorer_files)
+        dataset = (self.dataset,) if self.dataset else ()
+        return (self.suite, *dataset, *self.prompt_files, *self.scorer_files, *self.images)
 
 
 def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) -> SuiteSources:
@@ -47,7 +49,13 @@ def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) 
         prompt_files=graph.files,
         scorer_files=tuple(dict.fromkeys(scorer_files)),
         computed=graph.computed,
+        images=_images(suite) if "image" in graph.variables else (),
     )
+
+
+def _images(suite: Suite) -> tuple[str, ...]:
+    """The image files the suite's cases name (prompts.image_files): a render may load only these."""
+    return tuple(sorted({path for case in suite.cases for path in image_files(case.vars)}))
 
 
 def fingerprint(tree: Tree, settings: Settings, sources: SuiteSources) -> str:
@@ -74,5 +82,7 @@ def fingerprint(tree: Tree, settings: Settings, sources: SuiteSources) -> str:
             "defaults": output_settings(settings.defaults),
             # Only present when a name is computed, so fingerprints of other suites stay as they were.
             **({"computed": sorted({p for ref in sources.computed for p in ref.files})} if sources.computed else {}),
+            # Likewise only present when cases name images: their bytes, by path (a path names what is sent).
+            **({"images": {p: digest(p) for p in sources.images}} if sources.images else {}),
         },
     )

@@ -96,6 +96,13 @@ class _RoleLines(Extension):
 
 _LOADED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("promptgit_loaded", default=None)
 
+# Parts a render placed with turns() and image(): the marker a call renders to names its index here.
+# Like role markers, a part marker starts with NUL, which no (escaped) value can produce.
+_PARTS: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("promptgit_parts", default=None)
+PART_MARKER = re.compile("\x00\x05([0-9]+)\x05")
+# The template functions that place parts, which no dataset needs to supply.
+PART_FUNCTIONS = frozenset({"turns", "image"})
+
 
 # The filter every `{% for %}` loop's iterable passes through (added at parse time), counting its steps.
 _STEPS_FILTER = "promptgit_counted"
@@ -181,6 +188,49 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return bounded
 
 
+def _place(part: Any) -> str:
+    parts = _PARTS.get()
+    if parts is None:
+        raise PromptgitError("turns() and image() work only while a prompt renders into messages")
+    parts.append(part)
+    return f"\x00\x05{len(parts) - 1}\x05"
+
+
+def _part_functions(tree: Tree) -> dict[str, Callable[[Any], str]]:
+    """`turns(value)` and `image(source)`: each places its value in the rendered messages (see `content`)."""
+    from promptgit import content
+
+    def turns(value: Any) -> str:
+        return _place(content.load_turns(unescape_values(value)))
+
+    def image(source: Any) -> str:
+        return _place(content.load_image(tree, unescape_values(source)))
+
+    return {"turns": turns, "image": image}
+
+
+def unescape_values(value: Any) -> Any:
+    """`value` with the NULs `escape_values` escaped restored: what the dataset held."""
+    if isinstance(value, str):
+        return unescape(value)
+    if isinstance(value, Mapping):
+        return {unescape_values(k): unescape_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [unescape_values(v) for v in value]
+    return value
+
+
+@contextmanager
+def recording_parts() -> Iterator[list[Any]]:
+    """Collect the parts turns() and image() place during the block, in marker order."""
+    parts: list[Any] = []
+    token = _PARTS.set(parts)
+    try:
+        yield parts
+    finally:
+        _PARTS.reset(token)
+
+
 def _record(template: jinja2.Template) -> None:
     loaded = _LOADED.get()
     if loaded is not None and template.filename:
@@ -248,7 +298,7 @@ def split_front_matter(text: str, path: str) -> tuple[tuple[str, int] | None, st
 @functools.lru_cache(maxsize=8)
 def environment(tree: Tree, folder: str) -> SandboxedEnvironment:
     """The sandboxed environment for one snapshot (so a suite's thousand renders compile a template once)."""
-    return _Environment(
+    env = _Environment(
         loader=_TreeLoader(tree, folder),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -257,6 +307,8 @@ def environment(tree: Tree, folder: str) -> SandboxedEnvironment:
         keep_trailing_newline=True,
         extensions=[_RoleLines],
     )
+    env.globals.update(_part_functions(tree))
+    return env
 
 
 def parse(tree: Tree, folder: str, source: str, path: str) -> nodes.Template:

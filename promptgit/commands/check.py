@@ -20,6 +20,7 @@ from promptgit.prompts import (
 )
 from promptgit.scorers.common import Checker
 from promptgit.suites import Suite, load_suite, suite_names
+from promptgit.templating import PART_FUNCTIONS
 from promptgit.tree import read_text
 from promptgit.yamlio import key_lines
 
@@ -149,7 +150,7 @@ def _dry_run(scorer: Checker, suite: Suite, problems: list[PromptgitError]) -> N
 
 def _check_variables(suite: Suite, checked: Checked, lines: dict[str, int], problems: list[PromptgitError]) -> bool:
     prompt = checked.prompt
-    used = checked.graph.variables - JINJA_GLOBALS
+    used = checked.graph.variables - JINJA_GLOBALS - PART_FUNCTIONS
     provided = {key for case in suite.cases for key in case.vars} | {
         k for k, v in prompt.inputs.items() if v is not None
     }
