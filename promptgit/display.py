@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -636,20 +637,38 @@ def check_json(report: CheckReport) -> dict[str, Any]:
 
 
 def render_lines(rendered: Rendered) -> list[tuple[str, str]]:
-    """`promptgit render` as (text, style) lines: the prompt and its settings dimmed, each role bold, then its text."""
-    settings = ", ".join(f"{k}={v}" for k, v in rendered.settings.items())
+    """`promptgit render` as (text, style) lines: the prompt and its settings dimmed, each role bold, then its text.
+
+    Tools are listed after the settings line, one definition (JSON) a line; images show by name and size.
+    """
+    settings = ", ".join(f"{k}={v}" for k, v in rendered.settings.items() if k != "tools")
     lines = [(f"# {rendered.prompt}" + (f"  ({settings})" if settings else ""), "dim")]
+    lines += tool_lines(rendered.settings.get("tools"))
     for message in rendered.messages:
-        lines += [(f"{message.role}:", "bold"), (message.content, "")]
+        lines += [(f"{message.role}:", "bold"), *message_lines(message)]
     return lines
 
 
+def tool_lines(tools: Any) -> list[tuple[str, str]]:
+    """`tools:` then each tool's function definition as one line of JSON, for `render`."""
+    if not tools:
+        return []
+    return [("tools:", "bold"), *((json.dumps(t.get("function", t), ensure_ascii=False), "") for t in tools)]
+
+
+def message_lines(message: Any) -> list[tuple[str, str]]:
+    """A rendered message's text, its images as `[image: path, type, N bytes]` in place (never their bytes)."""
+    if not message.parts:
+        return [(message.content, "")]
+    return [(part if isinstance(part, str) else part.label(), "") for part in message.parts]
+
+
 def render_json(rendered: Rendered) -> dict[str, Any]:
-    """`promptgit render --json`."""
+    """`promptgit render --json`: messages as sent, except that an image file is described, not inlined."""
     return {
         "prompt": rendered.prompt,
         "settings": dict(rendered.settings),
-        "messages": [m.as_dict() for m in rendered.messages],
+        "messages": [m.described() for m in rendered.messages],
     }
 
 

@@ -24,6 +24,8 @@ from promptgit.prompts import Prompt, load_prompt, merged_settings, render
 from promptgit.scorers import Scorer, ScorerError, ScorerSite, build, judge_settings
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
+from promptgit.toolcalls import decode as decode_output
+from promptgit.toolcalls import display as display_output
 
 # A call's claim on its key (Store.claim) lasts one attempt's bound, and its owner renews it every
 # third of that while it works, so a live run never loses a claim and a dead one's lapses within a lease.
@@ -437,7 +439,7 @@ class _Run:
         parts = []
         for weight, scorer in self.scorers[plan.fingerprint]:
             try:
-                result = await scorer.score(response.text, job.case.expected, job.case, judge)
+                result = await scorer.score(decode_output(response.text), job.case.expected, job.case, judge)
             except ScorerError as err:  # a judge without one verdict, user code that crashed or hung
                 raise _CallFailed(f"{scorer.label}: {err}") from None
             parts.append((scorer.label, weight, result))
@@ -462,7 +464,9 @@ class _Run:
         rows: dict[str, dict[int, _Kept]] = defaultdict(dict)
         for row in self.store.iter_cases(plan.fingerprint, plan.trusted_only):
             # Only what a result shows: a stored row also carries keys and token counts.
-            rows[row.case_id][row.repeat] = _Kept(row.output, row.score, _reasons(row) if row.repeat == 0 else ())
+            # Tool calls are shown as `search(query="…")`; the store keeps them structured (toolcalls.py).
+            shown = display_output(row.output)
+            rows[row.case_id][row.repeat] = _Kept(shown, row.score, _reasons(row) if row.repeat == 0 else ())
         cases = tuple(_case_result(plan.suite, case, rows.get(case.id, {}), tally.errors) for case in plan.suite.cases)
         scored = [c.score for c in cases if c.score is not None]
         return SuiteResult(

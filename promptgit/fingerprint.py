@@ -6,6 +6,7 @@ docs/spec.md, Fingerprints and change detection.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from promptgit import scorers
@@ -17,6 +18,8 @@ from promptgit.tree import Tree
 
 # Bump when built-in scoring or result semantics change, so stored results are not reused wrongly.
 RESULTS_VERSION = 2  # 2: regex on RE2, the judge reads a JSON verdict
+# A template that places images (templating's image() global).
+_IMAGE_CALL = re.compile(rb"\bimage\s*\(")
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,22 @@ def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) 
         prompt_files=graph.files,
         scorer_files=tuple(dict.fromkeys(scorer_files)),
         computed=graph.computed,
-        images=_images(suite) if "image" in graph.variables else (),
+        images=_images(suite) if _calls_image(tree, graph.files) else (),
     )
+
+
+def _calls_image(tree: Tree, files: tuple[str, ...]) -> bool:
+    """Whether a template the prompt can load mentions `image(` (a global, which Jinja's analysis leaves out).
+
+    A mention that is no call only hashes the named images too: never a result reused wrongly.
+    """
+    for path in files:
+        try:
+            if _IMAGE_CALL.search(tree.read_bytes(path)):
+                return True
+        except FileNotFoundError:
+            continue
+    return False
 
 
 def _images(suite: Suite) -> tuple[str, ...]:

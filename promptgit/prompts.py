@@ -414,10 +414,17 @@ class _Builder:
 
 
 def _trimmed(pending: list[str | Image]) -> tuple[str | Image, ...]:
-    """The parts of a message with images: text stripped at the message's ends, empty text dropped."""
-    kept = list(pending)
-    if kept and isinstance(kept[0], str):
-        kept[0] = kept[0].lstrip()
-    if kept and isinstance(kept[-1], str):
-        kept[-1] = kept[-1].rstrip()
-    return tuple(p for p in kept if not (isinstance(p, str) and not p.strip()))
+    """The parts of a message with images: each text between images stripped, empty text dropped."""
+    parts = (p.strip() if isinstance(p, str) else p for p in _joined(pending))
+    return tuple(p for p in parts if p)
+
+
+def _joined(pending: list[str | Image]) -> list[str | Image]:
+    """Adjacent text chunks joined into one text part."""
+    out: list[str | Image] = []
+    for part in pending:
+        if isinstance(part, str) and out and isinstance(out[-1], str):
+            out[-1] += part
+        else:
+            out.append(part)
+    return out

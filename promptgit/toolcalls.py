@@ -73,7 +73,8 @@ def encode(text: str, calls: Iterable[ToolCall]) -> str:
     if not listed and not text.startswith(_PREFIX):
         return text
     body = {"text": text, "tool_calls": [c.as_dict() for c in listed]}
-    return _PREFIX + json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    # Keys keep the model's order, which tables show.
+    return _PREFIX + json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 def decode(stored: str) -> Output:

@@ -1,6 +1,7 @@
 """A small OpenAI-compatible chat completions server on 127.0.0.1, with fault injection, for tests and benchmarks.
 
 Answers (deterministic, so tests can predict them), from the last user message:
+  0. its exact text looked up in `tool_calls`: a reply that calls those tools (content null), else
   1. its exact text looked up in `answers` (a table passed in), else
   2. the rest of the line after the last `ANSWER:` marker in it, stripped, else
   3. the message itself (an echo).
@@ -72,6 +73,9 @@ class ServerConfig:
     hang_seconds: float = 3600.0
     seed: int = 0
     answers: Mapping[str, str] = field(default_factory=dict)
+    # Last user text -> the tool calls to reply with: [{"name", "arguments"}], arguments as the raw string
+    # sent (so a test can script arguments that are not JSON); the reply's content is then null.
+    tool_calls: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [kind for kind in (*self.rates, *self.script) if kind not in FAULTS]
@@ -123,6 +127,18 @@ def answer_for(body: Mapping[str, Any], answers: Mapping[str, str]) -> str:
     if "ANSWER:" in last:
         return last.rsplit("ANSWER:", 1)[1].split("\n", 1)[0].strip()
     return last
+
+
+def _scripted_calls(body: Mapping[str, Any], scripted: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The tool calls `scripted` holds for the request's last user text, in OpenAI's reply shape, or None."""
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    calls = scripted.get(_text(users[-1].get("content"))) if users else None
+    if calls is None:
+        return None
+    return [
+        {"id": f"call_{i}", "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for i, c in enumerate(calls)
+    ]
 
 
 def _text(content: Any) -> str:
@@ -255,6 +271,10 @@ async def _answer(state: _State, request: web.Request, body: Any, outcome: str) 
         return web.Response(status=200, text='{"id": "chatcmpl-x", "choices": [', content_type="application/json")
     state.served += 1
     reply = _completion(body, answer_for(body, cfg.answers), state.served)
+    calls = _scripted_calls(body, cfg.tool_calls)
+    if calls is not None:
+        reply["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": calls}
+        reply["choices"][0]["finish_reason"] = "tool_calls"
     if outcome == "no_choices":
         reply["choices"] = []
     if outcome == "null_content":
