@@ -251,6 +251,7 @@ async def complete(
     await ready()
     litellm = _litellm()
     refuse_images(model, messages)
+    _refuse_local_tools(model, settings)
     if model.startswith("local/"):
         _ensure_local_model(model)
     kwargs = _with_tool_options({k: v for k, v in settings.items() if k not in _OWN_KWARGS})
@@ -393,6 +394,17 @@ def refuse_images(model: str, messages: Sequence[Mapping[str, Any]]) -> None:
         f"model {model} takes no images, and the prompt sends some",
         hint="pick a vision model (e.g. openai/gpt-4o-mini), or render the prompt without image()",
     )
+
+
+def _refuse_local_tools(model: str, settings: Mapping[str, Any]) -> None:
+    """The embedded model serves no tool calls: its llama.cpp refuses `tools` without its Jinja templates,
+    and with them Qwen2.5-Coder-0.5B answered a tool request with plain JSON text, not a tool call
+    (tried on 2026-11-29, docs/spec.md, Tools). Refused here rather than the tools silently dropped."""
+    if model.startswith("local/") and settings.get("tools"):
+        raise PromptgitError(
+            f"the embedded model {model} cannot call tools, and the prompt defines some",
+            hint="evaluate function-calling prompts with a model that calls tools, e.g. openai/gpt-4o-mini",
+        )
 
 
 def supports_images(model: str) -> bool | None:

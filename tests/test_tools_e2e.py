@@ -279,3 +279,21 @@ def test_a_model_without_vision_is_refused_by_name(openai_server: Server, write,
         assert f"model {model} takes no images" in result.err
         assert "Traceback" not in result.err
     assert openai_server.requests == []
+
+
+def test_the_embedded_model_is_refused_tools_by_name(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    root = tool_project(write, rows=CASES[:1])
+    for choice in ("auto", "required", "none"):
+        write(
+            {
+                "prompts/agent.jinja": PROMPT.replace("tool_choice: auto", f"tool_choice: {choice}"),
+                "promptgit.yaml": "defaults: {model: local/qwen2.5-coder-0.5b}\n",
+            },
+            root,
+        )
+        result = run_cli(["eval"], root)
+        assert result.code == 2
+        assert result.err.startswith(
+            "promptgit: error: prompts/agent.jinja: the embedded model local/qwen2.5-coder-0.5b cannot call tools"
+        )
+    assert openai_server.requests == []
