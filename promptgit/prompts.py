@@ -46,7 +46,7 @@ class Message:
     """One chat message: its text, and, when it carries images, its parts in order (text and Image)."""
 
     role: str
-    content: str  # the text (of every text part, when there are parts)
+    content: str  # the text (its text parts, a line apart, when there are parts)
     parts: tuple[str | Image, ...] = ()  # empty for a text-only message
 
     @property
@@ -410,7 +410,8 @@ class _Builder:
                 file=self.path,
                 hint="place image() under a `user:` line",
             )
-        return [Message(role, text, _trimmed(pending))]
+        parts = _trimmed(pending)
+        return [Message(role, "\n".join(p for p in parts if isinstance(p, str)), parts)]
 
 
 def _trimmed(pending: list[str | Image]) -> tuple[str | Image, ...]:

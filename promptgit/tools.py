@@ -27,8 +27,10 @@ def tools_file(folder: str, name: str, path: str, line: int | None) -> str:
     """The project path of the tools file `name` (relative to the prompts folder, like an include)."""
     try:
         found = template_path(folder, name)
-    except PromptgitError as err:
-        raise PromptgitError(f"tools file {name!r} is outside {folder}/", file=path, line=line, hint=err.hint) from None
+    except PromptgitError:
+        raise PromptgitError(
+            f"tools file {name!r} is outside {folder}/", file=path, line=line, hint=f"name a file under {folder}/"
+        ) from None
     if not found.endswith((".json", ".yaml", ".yml")):
         raise PromptgitError(
             f"tools file {name!r} is neither .json nor .yaml",
