@@ -18,7 +18,7 @@ from typing import Any
 
 from promptgit.errors import PromptgitError
 from promptgit.scorers import Score, Scorer, ScorerSite, register
-from promptgit.scorers.common import Checker, case_id, options_of, same_value, short
+from promptgit.scorers.common import Checker, case_id, options_of, same_value
 from promptgit.toolcalls import ToolCall, call_text
 
 _MATCHES = ("exact", "subset", "schema")
@@ -84,7 +84,7 @@ def _one(item: Any, case: Any, site: ScorerSite, match: str) -> _Expected:
             raise site.error(f"case {case_id(case)}: with match: schema, the arguments of {item['name']} are a schema")
         return _Expected(item["name"], arguments)
     raise site.error(
-        f"case {case_id(case)}: an expected call is a function name or {{name, arguments}}, not {short(repr(item))}",
+        f"case {case_id(case)}: an expected call is a function name or {{name, arguments}}, not {_shown(item)}",
         hint='e.g. {"name": "search", "arguments": {"query": "weather"}}, or a list of them',
     )
 
@@ -143,7 +143,13 @@ def _difference(expected: Any, actual: Any, path: str, *, subset: bool) -> str |
     if same_value(expected, actual):
         return None
     where = path.rstrip(".") or "arguments"
-    return f"{where}: expected {short(json.dumps(expected))}, got {short(json.dumps(actual))}"
+    return f"{where}: expected {_shown(expected)}, got {_shown(actual)}"
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A JSON value as the model would write it, cut to `limit` characters."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _schema_problem(schema: Mapping[str, Any], call: ToolCall) -> str | None:
