@@ -374,11 +374,11 @@ def _with_tool_calls(text: str, message: Any) -> str:
     """The reply's text with its tool calls, in the stored form toolcalls.encode gives (text alone without)."""
     calls = list(getattr(message, "tool_calls", None) or ())
     legacy = getattr(message, "function_call", None)
-    if not calls and legacy is None:
+    if not calls and legacy is None and not text.startswith("\x00"):  # NUL-led text could pass for the encoding
         return text
     from promptgit import toolcalls
 
-    functions = [call.function for call in calls] or [legacy]
+    functions = [call.function for call in calls] or ([legacy] if legacy is not None else [])
     return toolcalls.encode(text, [toolcalls.parse_call(f.name or "", f.arguments) for f in functions])
 
 

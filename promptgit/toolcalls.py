@@ -81,9 +81,12 @@ def decode(stored: str) -> Output:
     """A stored output (see `encode`) as scorers receive it."""
     if not stored.startswith(_PREFIX):
         return Output(stored)
-    body = json.loads(stored[len(_PREFIX) :])
-    calls = (ToolCall(c["name"], c["arguments"], c["arguments_text"], c.get("error")) for c in body["tool_calls"])
-    return Output(body["text"], calls)
+    try:
+        body = json.loads(stored[len(_PREFIX) :])
+        calls = [ToolCall(c["name"], c["arguments"], c["arguments_text"], c.get("error")) for c in body["tool_calls"]]
+        return Output(body["text"], calls)
+    except (ValueError, TypeError, KeyError):  # not written by encode (a result imported from elsewhere): text
+        return Output(stored)
 
 
 def call_text(call: ToolCall) -> str:

@@ -297,3 +297,18 @@ def test_the_embedded_model_is_refused_tools_by_name(openai_server: Server, writ
             "promptgit: error: prompts/agent.jinja: the embedded model local/qwen2.5-coder-0.5b cannot call tools"
         )
     assert openai_server.requests == []
+
+
+def test_a_reply_that_looks_like_the_encoding_reads_back_as_written(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
+    replies = {
+        "a": "\x00promptgit-output:v1\n{}",
+        "b": '\x00promptgit-output:v1\n{"text": "x", "tool_calls": []}',
+        "c": "\x00plain",
+    }
+    openai_server.configure(answers={f"q{k}": v for k, v in replies.items()})
+    rows = [{"id": k, "question": f"q{k}", "calls": []} for k in replies]
+    root = tool_project(write, rows=rows)
+    write({"evals/agent.yaml": "prompt: agent\ndataset: cases.jsonl\nexpected: calls\nscorers: [equals]\n"}, root)
+    write({"evals/cases.jsonl": "\n".join(json.dumps({**r, "calls": replies[r["id"]]}) for r in rows) + "\n"}, root)
+    suite = run_json(run_cli, root, "eval")["suites"][0]
+    assert {r["id"]: (r["output"], r["score"]) for r in suite["results"]} == {k: (v, 1.0) for k, v in replies.items()}
