@@ -2,6 +2,7 @@
 
 Answers (deterministic, so tests can predict them), from the last user message:
   0. its exact text looked up in `tool_calls`: a reply that calls those tools (content null), else
+  0. its exact text looked up in `model_answers[model]` (a table per requested model name), else
   1. its exact text looked up in `answers` (a table passed in), else
   2. the rest of the line after the last `ANSWER:` marker in it, stripped, else
   3. the message itself (an echo).
@@ -73,6 +74,7 @@ class ServerConfig:
     hang_seconds: float = 3600.0
     seed: int = 0
     answers: Mapping[str, str] = field(default_factory=dict)
+    model_answers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Last user text -> the tool calls to reply with: [{"name", "arguments"}], arguments as the raw string
     # sent (so a test can script arguments that are not JSON); the reply's content is then null.
     tool_calls: Mapping[str, Any] = field(default_factory=dict)
@@ -118,10 +120,15 @@ class ServerStats:
         return self.last_finish - self.first_arrival
 
 
-def answer_for(body: Mapping[str, Any], answers: Mapping[str, str]) -> str:
+def answer_for(
+    body: Mapping[str, Any], answers: Mapping[str, str], model_answers: Mapping[str, Mapping[str, str]] | None = None
+) -> str:
     """The deterministic answer to a chat request (see the module docstring)."""
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     last = _text(users[-1].get("content")) if users else ""
+    own = (model_answers or {}).get(str(body.get("model")), {})
+    if last in own:
+        return own[last]
     if last in answers:
         return answers[last]
     if "ANSWER:" in last:
@@ -270,7 +277,7 @@ async def _answer(state: _State, request: web.Request, body: Any, outcome: str) 
     if outcome == "bad_json":
         return web.Response(status=200, text='{"id": "chatcmpl-x", "choices": [', content_type="application/json")
     state.served += 1
-    reply = _completion(body, answer_for(body, cfg.answers), state.served)
+    reply = _completion(body, answer_for(body, cfg.answers, cfg.model_answers), state.served)
     calls = _scripted_calls(body, cfg.tool_calls)
     if calls is not None:
         reply["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": calls}
