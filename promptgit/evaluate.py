@@ -568,9 +568,9 @@ def _unique(plans: Sequence[Plan]) -> list[Plan]:
     return list(unique.values())
 
 
-def _models_called(plans: Sequence[Plan], scorers: Mapping[str, list[tuple[float, Scorer]]]) -> set[str | None]:
+def _models_called(plans: Sequence[Plan], scorers: Mapping[str, list[tuple[float, Scorer, str]]]) -> set[str | None]:
     """The models a run may call: each plan's, and each judge's own (a judge without one uses the plan's)."""
-    judges = {getattr(s, "model", None) for built in scorers.values() for _, s in built}
+    judges = {getattr(s, "model", None) for built in scorers.values() for _, s, _ in built}
     return {_model_of(p) for p in plans} | {m for m in judges if isinstance(m, str)}
 
 
