@@ -33,6 +33,7 @@ from promptgit.errors import (
 
 if TYPE_CHECKING:
     from promptgit.gates import Gate
+    from promptgit.html_report import HtmlInput
     from promptgit.project import Project
     from promptgit.store import Store
 
@@ -56,6 +57,13 @@ junit_option = click.option(
     "junit_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the results as JUnit XML here (a testsuite per suite, a testcase per case).",
+)
+
+html_option = click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the HTML report here (one self-contained file: trend, comparison, cases).",
 )
 
 
@@ -232,6 +240,7 @@ def _say_verdict(gates: Sequence[Gate]) -> None:
 @quiet_option
 @json_option
 @click.option("--markdown", is_flag=True, help="Print the Markdown report.")
+@html_option
 def diff(
     base: str,
     head: str | None,
@@ -240,6 +249,7 @@ def diff(
     quiet: bool,
     as_json: bool,
     markdown: bool,
+    html_path: Path | None,
 ) -> int:
     """Compare two revisions (default: HEAD against the working tree) case by case."""
     from promptgit.commands.diff import diff
@@ -247,6 +257,10 @@ def diff(
 
     with opened() as (project, store):
         report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit)
+        if html_path:
+            from promptgit.commands.report import diff_page
+
+            write_html(html_path, diff_page(project, store, report))
     if as_json:
         emit_json(diff_json(report))
     elif markdown:
@@ -276,6 +290,39 @@ def log(suites: tuple[str, ...], no_eval: bool, quiet: bool, as_json: bool) -> i
     else:
         click.echo(logs_text(report))
     return EXIT_OK
+
+
+@cli.command()
+@click.argument("suites", nargs=-1)
+@click.option(
+    "--html",
+    "html_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the HTML report here (one self-contained file).",
+)
+@click.option("--base", help="Also compare this revision with --head, case by case.")
+@click.option("--head", help="The revision compared with --base (default: the working tree).")
+@click.option("--no-eval", is_flag=True, help="The trend shows only stored scores; it evaluates nothing.")
+@quiet_option
+def report(
+    suites: tuple[str, ...], html_path: Path, base: str | None, head: str | None, no_eval: bool, quiet: bool
+) -> int:
+    """Write the HTML report: each suite's trend over commits, its cases, and base vs head when --base is given."""
+    from promptgit.commands.report import report
+
+    with opened() as (project, store):
+        page = report(project, store, suites, base, head, no_eval, progress("report", quiet))
+    write_html(html_path, page)
+    click.echo(f"wrote {html_path}")
+    return EXIT_OK
+
+
+def write_html(path: Path, page: HtmlInput) -> None:
+    """Render an html_report.HtmlInput and write it to `path` (exit 2 naming it when it cannot be written)."""
+    from promptgit.html_report import render_html
+
+    write_output(path, render_html(page).encode("utf-8"), "the HTML report", "--html")
 
 
 @cli.command()
@@ -316,6 +363,7 @@ def sync(direction: str, remote: str) -> int:
 @quiet_option
 @json_option
 @junit_option
+@html_option
 def ci(
     base: str,
     head: str | None,
@@ -329,6 +377,7 @@ def ci(
     quiet: bool,
     as_json: bool,
     junit_path: Path | None,
+    html_path: Path | None,
 ) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
     from promptgit.annotations import ci_annotations, under_github_actions
@@ -351,6 +400,10 @@ def ci(
             trust_shared_head,
             bisect=not no_bisect,
         )
+        if html_path:
+            from promptgit.commands.report import ci_page
+
+            write_html(html_path, ci_page(project, store, result))
     for note in result.notes:
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)

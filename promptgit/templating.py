@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+import markupsafe
 from jinja2 import nodes
 from jinja2.ext import Extension
 from jinja2.runtime import Macro
@@ -386,3 +387,30 @@ def _template_frame(tb: TracebackType | None, default_file: str) -> tuple[str, i
             found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+def page_template(name: str) -> jinja2.Template:
+    """promptgit's own template `name` from the package's templates/ folder, for a page of HTML.
+
+    Autoescape is on: every value a model or dataset wrote is
+    escaped where the template puts it, and only what the caller marks with `markup` goes in as HTML.
+    The environment is not sandboxed: the template is ours, the values are data. Raises
+    jinja2.TemplateNotFound for a name the package does not hold (a bug, not bad input).
+    """
+    return _page_environment().get_template(name)
+
+
+def markup(html: str) -> Any:
+    """`html` marked as already safe for page_template (the caller built it from escaped parts)."""
+    return markupsafe.Markup(html)
+
+
+@functools.lru_cache(maxsize=1)
+def _page_environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("promptgit", "templates"),
+        autoescape=True,  # every page is HTML
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
