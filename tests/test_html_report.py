@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,17 @@ TWO_VERSIONS = [("100.0%", "kept"), ("50.0%", "kept")]
 def commit(n: int, subject: str) -> git.Commit:
     """A commit as history lists it, the n-th of a day."""
     return git.Commit(f"{n:02d}" * 20, f"2026-11-{n:02d}T10:00:00+00:00", 0, subject, "A U Thor", ())
+
+
+def page_with(texts: Sequence[str]) -> HtmlInput:
+    """A page of one suite, "s", whose head answers case c<i> with texts[i] (base answered "refunds" to all)."""
+    base = suite(tuple(case(f"c{i}", 1.0, outputs=("refunds",)) for i in range(len(texts))))
+    head = suite(tuple(case(f"c{i}", 0.0, outputs=(t,), reasons=(t,), expected=t) for i, t in enumerate(texts)))
+    versions = (
+        LogEntry(commit(1, texts[0]), "f", base, None, KEPT),
+        LogEntry(commit(2, texts[-1]), "g", head, -1.0, KEPT),
+    )
+    return HtmlInput("hostile", (SuiteLog("s", versions),), _report(compare_results("s", base, head)))
 
 
 def page_dom(page: HtmlInput) -> Node:
