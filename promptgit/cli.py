@@ -434,12 +434,13 @@ def ci(
 )
 @click.option("--pr", "pr_number", type=int, help="The pull request number (default: from the GitHub event).")
 @click.option("--head-sha", help="Refuse to comment unless the pull request's head is this commit.")
-def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> int:
+@click.option("--html-url", metavar="URL", help="Link the HTML report uploaded here (an https artifact URL).")
+def comment(report_path: Path, pr_number: int | None, head_sha: str | None, html_url: str | None) -> int:
     """Create or update the one promptgit comment on a pull request (inside GitHub Actions)."""
     from promptgit.commands.comment import comment
     from promptgit.github import describe
 
-    click.echo(describe(comment(report_path, pr_number, head_sha)))
+    click.echo(describe(comment(report_path, pr_number, head_sha, html_url)))
     return EXIT_OK
 
 
