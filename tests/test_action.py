@@ -685,3 +685,45 @@ def test_the_pull_request_workflow_keeps_report_and_pr_number_for_the_follow_up(
     assert sorted(p.name for p in artifact.iterdir()) == ["pr-number", "report.md"]
     assert (artifact / "pr-number").read_text() == "42\n"
     assert (artifact / "report.md").read_text() == "<!-- promptgit-report -->\n"
+
+
+# --- the documented share workflow -------------------------------------------------------------
+
+
+def _share_workflow(tmp: Path) -> Path:
+    """The push workflow docs/github-action.md shows, written to tmp/.github/workflows/promptgit-share.yml."""
+    doc = (ROOT / "docs" / "github-action.md").read_text(encoding="utf-8")
+    section = doc.split("## Sharing the default branch's results", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp / ".github" / "workflows" / "promptgit-share.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(block, encoding="utf-8")
+    shutil.copy(ROOT / ".github" / "zizmor.yml", tmp / ".github" / "zizmor.yml")
+    return path
+
+
+def test_the_documented_share_workflow_is_valid_and_zizmor_clean(tmp_path: Path) -> None:
+    path = _share_workflow(tmp_path)
+    workflow = _yaml(path)
+    assert workflow.get("on", workflow.get(True)) == {"push": {"branches": ["main"]}}
+    assert workflow["permissions"] == {}
+    job = workflow["jobs"]["share"]
+    assert job["permissions"] == {"contents": "write"}
+    checkout, action = job["steps"]
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    assert action["with"] == {"command": "share"}
+    schema = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (schema.returncode, schema.stdout.strip()) == (0, "ok -- validation done")
+    audit = subprocess.run(
+        [_tool("zizmor"), "--offline", "--format", "json", "--min-severity", "medium", ".github/workflows/"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert [(f["ident"], f["determinations"]["severity"]) for f in json.loads(audit.stdout)] == []
