@@ -26,12 +26,14 @@ from tests.test_git_native import (
     dataset,
     three_commits,
 )
+from tests.test_junit import HOSTILE as JUNIT_HOSTILE
 from tests.test_junit import HOSTILE_KEPT, case, suite
 
 pytestmark = pytest.mark.usefixtures("git_env")  # a fixed identity, no user or system git config
 
 # Kinds of hostile text: markup that runs script (the comment's EVIL, JUnit's), attributes that would,
-# markup that ends the element it sits in, an entity, and template syntax that must stay text.
+# markup that ends the element it sits in, an entity, template syntax that must stay text, and the
+# terminal corpus of test_hostile_inputs (controls and a lone surrogate: shown escaped, as `\x1b`).
 HOSTILE = [
     EVIL,
     HOSTILE_KEPT,
@@ -39,7 +41,22 @@ HOSTILE = [
     "</td></tr></table></title></textarea><svg onload=alert(1)>",
     "</script><script>alert(document.domain)</script>",
     "&lt;b&gt; &amp;amp; {{ 7 * 7 }} {% raw %}",
+    JUNIT_HOSTILE,
+    "\x1b[2J\x1b]0;pwned\x07ok",
+    "c1\x9bcsi\x85",
 ]
+SHOWN = {
+    JUNIT_HOSTILE: HOSTILE_KEPT.replace('" ok', '"\\x00\\x1b\\x0b\\ud800\ufffe ok'),
+    "\x1b[2J\x1b]0;pwned\x07ok": "\\x1b[2J\\x1b]0;pwned\\x07ok",
+    "c1\x9bcsi\x85": "c1\\x9bcsi\\x85",
+}
+
+
+def shown(text: str) -> str:
+    """How the page shows `text` (the same but for control characters and lone surrogates)."""
+    return SHOWN.get(text, text)
+
+
 # The route suite of test_ci's two_versions, 8 cases: all right at c1, half at c2.
 TWO_VERSIONS = [("100.0%", "kept"), ("50.0%", "kept")]
 
@@ -104,19 +121,20 @@ def test_every_string_from_a_model_a_dataset_or_a_commit_is_text(text: str) -> N
     )
     page = HtmlInput(text, logs, diff=_report(diff), gates=(Gate(text, "fail", text),), verdict="fail", notes=(text,))
     dom = page_dom(page)
-    assert dom.one("head").one("title").text() == text
-    assert dom.one("p", class_="note").text() == text
+    seen = shown(text)
+    assert dom.one("head").one("title").text() == seen
+    assert dom.one("p", class_="note").text() == seen
     section = dom.one("section", class_="suite")
-    assert section.attrs["data-suite"] == text
-    assert section.one("h2").children[0] == text + " "
+    assert section.attrs["data-suite"] == seen
+    assert section.one("h2").children[0] == seen + " "
     rows = cells(dom, section.attrs["id"] + "-cases")  # type: ignore[operator]
     assert rows == [
-        ["c1", "regressed failed", "100% → 0%", text, "refunds", text, f"exact_match: {text}"],
-        [text, "passed", "100% → 100%", "refunds", "same", "same", ""],
+        ["c1", "regressed failed", "100% → 0%", seen, "refunds", seen, f"exact_match: {seen}"],
+        [seen, "passed", "100% → 100%", "refunds", "same", "same", ""],
     ]
     assert [c.one("title").text() for c in dom.find_all("circle")] == [
-        f"01010101 2026-11-01 {text}: 50.0% [25.0, 75.0], kept",
-        f"02020202 2026-11-02 {text}: 50.0% [25.0, 75.0], kept",
+        f"01010101 2026-11-01 {seen}: 50.0% [25.0, 75.0], kept",
+        f"02020202 2026-11-02 {seen}: 50.0% [25.0, 75.0], kept",
     ]
 
 
