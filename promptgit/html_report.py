@@ -95,10 +95,17 @@ def _suite(index: int, name: str, log: SuiteLog | None, diff: SuiteDiff | None, 
         "trend": trend(log.entries) if log else None,
         "dimensions": dimensions(shown) if shown else [],
         "comparison": _comparison(diff) if diff and diff.base and diff.head else None,
-        "side": ("removed" if diff.head is None else "new") if diff and not (diff.base and diff.head) else None,
+        "side": _one_sided(diff) if diff else None,
         "compared": bool(diff),
         "cases": case_rows(diff) if diff else (result_rows(latest) if latest else []),
     }
+
+
+def _one_sided(diff: SuiteDiff) -> str | None:
+    """ "new" for a suite only head has, "removed" for one only base has, None when both have it."""
+    if diff.base and diff.head:
+        return None
+    return "removed" if diff.head is None else "new"
 
 
 def _latest(log: SuiteLog) -> SuiteResult | None:
@@ -127,7 +134,7 @@ def trend(entries: Sequence[LogEntry]) -> dict[str, Any]:
         result = entry.result
         tip = f"{entry.commit.sha[:8]} {entry.commit.date[:10]} {entry.commit.subject}"
         if result is None or result.score is None:
-            gaps.append({"x": x, "tip": f"{tip} ({entry.note or entry.state or 'not evaluated'})"})
+            gaps.append({"x": x, "tip": f"{tip} ({entry.note or 'not scored yet'}, {entry.state})"})
             continue
         low, high = _interval(result)
         points.append(

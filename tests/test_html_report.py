@@ -157,7 +157,7 @@ def test_the_trend_marks_each_version_and_leaves_gaps_for_the_unscored() -> None
         (430.7, 49.6, 66.4, 32.8, "reverted"),
         (624.0, 133.6, 150.4, 116.8, "kept"),
     ]
-    assert chart["gaps"] == [{"x": 44.0, "tip": "01010101 2026-11-01 first (no model configured)"}]
+    assert chart["gaps"] == [{"x": 44.0, "tip": "01010101 2026-11-01 first (no model configured, not evaluable)"}]
     assert chart["line"] == "237.3,133.6 430.7,49.6 624.0,133.6"
     assert chart["band"] == "237.3,116.8 430.7,32.8 624.0,116.8 624.0,150.4 430.7,66.4 237.3,150.4"
     dom = page_dom(HtmlInput("t", (SuiteLog("s", entries),)))
@@ -168,7 +168,10 @@ def test_the_trend_marks_each_version_and_leaves_gaps_for_the_unscored() -> None
         ("30.0%", "kept", "point kept"),
     ]
     assert circles[1].one("title").text() == "03030303 2026-11-03 better: 80.0% [70.0, 90.0], reverted"
-    assert dom.one("line", class_="gap").one("title").text() == "01010101 2026-11-01 first (no model configured)"
+    assert (
+        dom.one("line", class_="gap").one("title").text()
+        == "01010101 2026-11-01 first (no model configured, not evaluable)"
+    )
     assert dom.one("polygon", class_="band").attrs["points"] == chart["band"]
 
 
@@ -308,7 +311,7 @@ def test_report_without_a_base_shows_the_latest_scores_and_failed_cases(
     dom = read_dom(out)
     assert [c.attrs["data-score"] for c in dom.find_all("circle")] == ["30.0%"]
     assert [g.one("title").text().split(" ", 2)[2] for g in dom.find_all("line", class_="gap")] == [
-        "answer with one queue (kept)"
+        "answer with one queue (not scored yet, kept)"
     ]
     rows = dom.one("table", class_="cases").one("tbody").find_all("tr")
     assert statuses(rows, "failed") == sorted(f"c{i:03d}" for i in range(N) if i not in NAIVE_RIGHT)
