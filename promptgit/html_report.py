@@ -157,8 +157,8 @@ def trend(entries: Sequence[LogEntry]) -> dict[str, Any]:
     )
     line = " ".join(f"{p['x']},{p['y']}" for p in points)
     ticks = [{"y": _y(v / 100), "label": f"{v}%"} for v in (0, 25, 50, 75, 100)]
-    return {"width": WIDTH, "height": HEIGHT, "left": PAD_LEFT, "right": WIDTH - PAD_RIGHT, "points": points,
-            "gaps": gaps, "band": band.strip(), "line": line, "ticks": ticks}  # fmt: skip
+    frame = {"width": WIDTH, "height": HEIGHT, "left": PAD_LEFT, "right": WIDTH - PAD_RIGHT, "ticks": ticks}
+    return {**frame, "points": points, "gaps": gaps, "band": band.strip(), "line": line}
 
 
 def _interval(result: SuiteResult) -> tuple[float, float]:
