@@ -94,6 +94,7 @@ def _suite(index: int, name: str, log: SuiteLog | None, diff: SuiteDiff | None, 
         "gate": gate,
         "trend": trend(log.entries) if log else None,
         "dimensions": dimensions(shown) if shown else [],
+        "patterns": failure_patterns(shown) if shown else [],
         "comparison": _comparison(diff) if diff and diff.base and diff.head else None,
         "side": _one_sided(diff) if diff else None,
         "compared": bool(diff),
@@ -119,6 +120,14 @@ def dimensions(result: SuiteResult) -> list[dict[str, Any]]:
     """
     found = getattr(result, "scorers", None) or ()
     return [{"name": str(getattr(s, "name", s)), "score": pct(getattr(s, "score", None))} for s in found]
+
+
+def failure_patterns(result: SuiteResult) -> list[dict[str, Any]]:
+    """The failure patterns and confusion summary of a result, as rows {pattern, cases, examples}.
+
+    The hook for promptgit/patterns.py (the `dims` work, not merged yet): empty until it is.
+    """
+    return []
 
 
 def trend(entries: Sequence[LogEntry]) -> dict[str, Any]:
