@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from promptgit.evaluate import Progress, SuiteResult, evaluate, options_for, plan_suites
+from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for, plan_suites
 from promptgit.gates import Gate, overall, suite_gate
 from promptgit.project import Project, no_suites
 from promptgit.store import Store
 from promptgit.suites import suite_names
+
+if TYPE_CHECKING:  # compare.py (side by side) reaches git history; a plain eval does not load it
+    from promptgit.costs import Estimate
+    from promptgit.experiments import SideBySide, Variant
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,7 @@ class EvalReport:
     suites: tuple[SuiteResult, ...]
     gates: tuple[Gate, ...]
     note: str | None = None  # said instead of a table when there was nothing to run
+    side_by_side: SideBySide | None = None  # with two or more variants (--model, --sweep): every suite on each
 
     @property
     def verdict(self) -> str:
@@ -34,8 +41,14 @@ def eval_suites(
     changed_since: str | None = None,
     progress: Progress | None = None,
     time_limit: float | None = None,
+    variants: Sequence[Variant] = (),
+    max_cost: float | None = None,
 ) -> EvalReport:
-    """Evaluate the named suites (default: all; with `changed_since`, those a change since that revision affects)."""
+    """Evaluate the named suites (default: all; with `changed_since`, those a change since that revision affects).
+
+    With `variants`, each suite runs once per variant (experiments.py); with two or more, the report
+    lays them side by side. `max_cost` (USD; default the project's `max_cost`) stops new calls once spent.
+    """
     if not names and not suite_names(project.tree, project.settings):
         raise no_suites(project)
     if changed_since:
@@ -46,6 +59,56 @@ def eval_suites(
             return EvalReport(project.revision, (), (), f"no suite is affected by changes since {changed_since}")
     else:
         plans = plan_suites(project, names or None)
-    results = tuple(evaluate(plans, store, options_for(project, time_limit), progress))
+    plans = _varied(plans, variants)
+    results = tuple(evaluate(plans, store, options_for(project, time_limit, max_cost), progress))
     gates = tuple(suite_gate(r, project.settings.max_error_rate) for r in results)
-    return EvalReport(project.revision, results, gates)
+    if len(variants) < 2:
+        return EvalReport(project.revision, results, gates)
+    from promptgit.experiments import side_by_side
+
+    # A suite runs once per variant: each gate says which run it judged.
+    labels = [v.label for v in variants for _ in range(len(plans) // len(variants))]
+    gates = tuple(dataclasses.replace(g, suite=f"{g.suite} on {label}") for g, label in zip(gates, labels))
+    return EvalReport(project.revision, results, gates, side_by_side=side_by_side(variants, results, store))
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """`promptgit eval --dry-run`: what each suite on each model would call and cost; nothing was called."""
+
+    revision: str
+    estimates: tuple[Estimate, ...]
+    note: str | None = None
+
+
+def dry_run(
+    project: Project,
+    store: Store,
+    names: Sequence[str] = (),
+    changed_since: str | None = None,
+    variants: Sequence[Variant] = (),
+) -> DryRun:
+    """The calls `eval_suites` with the same arguments would make and their estimated cost (costs.estimate)."""
+    from promptgit.costs import estimate
+
+    if not names and not suite_names(project.tree, project.settings):
+        raise no_suites(project)
+    if changed_since:
+        from promptgit.changes import affected_plans
+
+        plans = affected_plans(project, changed_since, names)
+        if not plans:
+            return DryRun(project.revision, (), f"no suite is affected by changes since {changed_since}")
+    else:
+        plans = plan_suites(project, names or None)
+    labels = [v.label for v in variants for _ in plans] or [""] * len(plans)
+    return DryRun(project.revision, tuple(estimate(list(zip(labels, _varied(plans, variants))), store)))
+
+
+def _varied(plans: list[Plan], variants: Sequence[Variant]) -> list[Plan]:
+    """Every plan on the first variant, then every plan on the next (experiments.apply); `plans` without variants."""
+    if not variants:
+        return plans
+    from promptgit.experiments import apply
+
+    return [apply(plan, variant) for variant in variants for plan in plans]
