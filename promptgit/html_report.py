@@ -114,20 +114,31 @@ def _latest(log: SuiteLog) -> SuiteResult | None:
 
 
 def dimensions(result: SuiteResult) -> list[dict[str, Any]]:
-    """Per-dimension scores: [{name, score, interval}] from `SuiteResult.scorers` where the result has them.
+    """Per-dimension scores: [{name, score}] from `SuiteResult.scorers` (dimensions.py), score with its interval."""
+    return [{"name": d.name, "score": _with_interval(d.score, d.ci)} for d in result.scorers]
 
-    Empty until the results carry per-scorer scores (the `dims` work adds the field).
-    """
-    found = getattr(result, "scorers", None) or ()
-    return [{"name": str(getattr(s, "name", s)), "score": pct(getattr(s, "score", None))} for s in found]
+
+def _with_interval(score: float | None, ci: Any) -> str:
+    if score is None or math.isnan(ci.low):
+        return pct(score)
+    return f"{pct(score)} [{ci.low * 100:.1f}, {ci.high * 100:.1f}]"
 
 
 def failure_patterns(result: SuiteResult) -> list[dict[str, Any]]:
-    """The failure patterns and confusion summary of a result, as rows {pattern, cases, examples}.
+    """The failure patterns of a result (patterns.find_patterns) as rows {pattern, cases, examples}: the
+    confusion summary's top confusions (a label suite), then the scorers' reason groups."""
+    from promptgit.patterns import find_patterns
 
-    The hook for promptgit/patterns.py (the `dims` work, not merged yet): empty until it is.
-    """
-    return []
+    found = find_patterns(result)
+    rows = [
+        {"pattern": f"expected {c.expected}, answered {c.output}", "cases": c.count, "examples": ""}
+        for c in (found.confusion.top if found.confusion else ())
+    ]
+    rows += [
+        {"pattern": f"{g.dimension}: {g.reason}", "cases": g.count, "examples": ", ".join(g.cases[:3])}
+        for g in found.reasons
+    ]
+    return rows
 
 
 def trend(entries: Sequence[LogEntry]) -> dict[str, Any]:
