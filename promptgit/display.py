@@ -678,6 +678,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
         "cases": report.cases,
         "problems": [{"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems],
         "notes": list(report.notes),
+        "models": list(report.models),
     }
 
 
