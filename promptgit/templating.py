@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+import markupsafe
 from jinja2 import nodes
 from jinja2.ext import Extension
 from jinja2.runtime import Macro
@@ -438,3 +439,43 @@ def _template_frame(tb: TracebackType | None, default_file: str) -> tuple[str, i
             found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+def page_template(name: str) -> jinja2.Template:
+    """promptgit's own template `name` from the package's templates/ folder, for a page of HTML.
+
+    Autoescape is on: every value a model or dataset wrote is escaped where the template puts it, and
+    only what the caller marks with `markup` goes in as HTML. Control characters and lone surrogates
+    in printed strings are shown as `\x1b` and `\ud800` (HTML forbids the one, UTF-8 cannot hold the other).
+    The environment is not sandboxed: the template is ours, the values are data. Raises
+    jinja2.TemplateNotFound for a name the package does not hold (a bug, not bad input).
+    """
+    return _page_environment().get_template(name)
+
+
+def markup(html: str) -> Any:
+    """`html` marked as already safe for page_template (the caller built it from escaped parts)."""
+    return markupsafe.Markup(html)
+
+
+# Characters a page shows as `\x1b` (C0 but tab and line ends, DEL, C1), and lone surrogates as `\ud800`:
+# HTML forbids the controls (a browser drops or replaces them), and a lone surrogate cannot be encoded.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _visible(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return _INVISIBLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", value)
+    return value
+
+
+@functools.lru_cache(maxsize=1)
+def _page_environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("promptgit", "templates"),
+        autoescape=True,  # every page is HTML
+        finalize=_visible,  # every value printed, before it is escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

@@ -14,6 +14,7 @@ from promptgit.prompts import (
     Prompt,
     TemplateGraph,
     load_prompt,
+    merged_settings,
     prompt_names,
     render,
     template_graph,
@@ -41,6 +42,7 @@ class CheckReport:
     cases: int
     problems: tuple[PromptgitError, ...]
     notes: tuple[str, ...] = ()  # what the user should know that is not a problem (computed template names)
+    models: tuple[str, ...] = ()  # every model the suites call, judges' included, sorted (the Action reads it)
 
 
 def check(project: Project) -> CheckReport:
@@ -51,6 +53,7 @@ def check(project: Project) -> CheckReport:
         prompts[name] = _check_prompt(project, name, problems)
     suites = 0
     cases = 0
+    models: set[str] = set()
     names = suite_names(project.tree, project.settings)
     for name in names:
         suite = _attempt(partial(load_suite, project.tree, project.settings, name), problems)
@@ -58,6 +61,7 @@ def check(project: Project) -> CheckReport:
             continue
         suites += 1
         cases += len(suite.cases)
+        models |= suite_models(project, suite, prompts.get(suite.prompt))
         empty = no_cases(suite)
         if empty:
             problems.append(empty)
@@ -66,7 +70,17 @@ def check(project: Project) -> CheckReport:
     if not names:
         problems.append(no_suites(project))
     notes = tuple(ref.note for found in prompts.values() if found for ref in found.graph.computed)
-    return CheckReport(len(prompts), suites, cases, tuple(problems), notes)
+    return CheckReport(len(prompts), suites, cases, tuple(problems), notes, tuple(sorted(models)))
+
+
+def suite_models(project: Project, suite: Suite, checked: Checked | None) -> set[str]:
+    """The models a suite calls: its layered `model` (promptgit.yaml < prompt < suite) and its judges' own."""
+    layered = merged_settings(project.settings, checked.prompt, suite.override) if checked else {}
+    found = {layered.get("model") or project.settings.defaults.get("model")}
+    for spec in suite.scorers:
+        if spec.name == "llm_judge" and isinstance(spec.config, dict):
+            found.add(spec.config.get("model"))
+    return {str(model) for model in found if model}
 
 
 def _attempt(step: Callable[[], T], problems: list[PromptgitError]) -> T | None:
