@@ -57,6 +57,51 @@ junit_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the results as JUnit XML here (a testsuite per suite, a testcase per case).",
 )
+repeat_option = click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Run each case K times, in place of each suite's `repeat:` (stored rows are reused).",
+)
+concurrency_option = click.option(
+    "-j",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="At most N model calls at once, in place of the `concurrency` setting.",
+)
+
+
+def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`eval`'s case selection, shards and --no-cache (docs/spec.md, "Selections and shards")."""
+    options = [
+        click.option("--case", "case_ids", multiple=True, metavar="ID", help="Run only this case (repeatable)."),
+        click.option(
+            "--filter", "pattern", metavar="REGEX", help="Run only cases whose id or a NAME=VALUE var matches (RE2)."
+        ),
+        click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Run only the first N (chosen) cases."),
+        click.option(
+            "--sample", type=click.IntRange(min=1), metavar="N", help="Run N (chosen) cases picked by --seed."
+        ),
+        click.option("--seed", type=int, default=0, show_default=True, help="The seed --sample picks by."),
+        click.option("--failing", is_flag=True, help="Run only the cases that failed in the stored result."),
+        click.option("--shard", metavar="I/N", help="Run only shard I of N of the calls (for CI matrices)."),
+        click.option("--no-cache", "fresh", is_flag=True, help="Call the model afresh and store the new answers."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def knobs(repeat: int | None, concurrency: int | None, fresh: bool = False, **selection: Any) -> Any:
+    """The run's knobs from the command line (selection.Knobs); a malformed --shard is exit 2."""
+    from promptgit.selection import Knobs, Request, parse_shard
+
+    shard = selection.pop("shard", None)
+    request = Request(**selection, shard=parse_shard(shard) if shard else None)
+    if request.seed and not request.sample:
+        raise PromptgitError("--seed only picks for --sample", hint="add --sample N, or drop --seed")
+    return Knobs(repeat=repeat, concurrency=concurrency, fresh=fresh, request=request)
 
 
 def emit_json(document: Any) -> None:
@@ -188,6 +233,9 @@ def render(
 @quiet_option
 @json_option
 @junit_option
+@repeat_option
+@concurrency_option
+@selection_options
 def eval_command(
     suites: tuple[str, ...],
     rev: str | None,
@@ -196,15 +244,21 @@ def eval_command(
     quiet: bool,
     as_json: bool,
     junit_path: Path | None,
+    repeat: int | None,
+    concurrency: int | None,
+    **selection: Any,
 ) -> int:
     """Run suites (all by default) and print their scores."""
     from promptgit.commands.eval import eval_suites
     from promptgit.display import eval_json, eval_text
 
+    run_knobs = knobs(repeat, concurrency, **selection)
     with opened(rev) as (project, store):
-        report = eval_suites(project, store, suites, changed_since, progress("eval", quiet), time_limit)
+        report = eval_suites(project, store, suites, changed_since, progress("eval", quiet), time_limit, run_knobs)
     if report.note:
         problem(report.note)
+    for note in report.notes:
+        problem(note)
     if junit_path:
         from promptgit.junit import eval_junit, write_junit
 

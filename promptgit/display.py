@@ -98,6 +98,7 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
         for r in report.suites
     ]
     parts = [table(header, rows, right=range(2, 12))]
+    parts += [f"{result.name}: {selection_text(result)}" for result in report.suites if result.selection]
     parts += [f"{result.name}: {note}" for result in report.suites for note in suite_notes(result)]
     for result in report.suites:
         low = _lowest(result.cases, worst)
@@ -119,6 +120,23 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
                 )
             )
     return "\n".join(parts)
+
+
+def selection_text(result: SuiteResult) -> str:
+    """`24 of 200 cases (--filter 'refund', --limit 24): a selection, not the suite's score`."""
+    chosen = result.selection
+    if chosen is None:
+        return f"all {len(result.cases)} cases"
+    return f"{len(result.cases)} of {chosen.of} cases ({', '.join(chosen.how)}): a selection, not the suite's score"
+
+
+def selection_json(result: SuiteResult) -> dict[str, Any] | None:
+    """`{"cases": 24, "of": 200, "by": ["--limit 24"], "shard": null}`, or None for a run over the whole suite."""
+    chosen = result.selection
+    if chosen is None:
+        return None
+    shard = str(chosen.shard) if chosen.shard else None
+    return {"cases": len(result.cases), "of": chosen.of, "by": list(chosen.how), "shard": shard}
 
 
 def suite_notes(result: SuiteResult) -> list[str]:
@@ -174,6 +192,7 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
         "sensitivity": sensitivity_json(result),
         "threshold_rule": result.threshold_rule,
         "against_threshold": _against(result),
+        "selection": selection_json(result),
         "results": [
             {
                 "id": c.id,

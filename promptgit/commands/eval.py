@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from promptgit.evaluate import Progress, SuiteResult, evaluate, options_for, plan_suites
 from promptgit.gates import Gate, overall, suite_gate
 from promptgit.project import Project, no_suites
+from promptgit.selection import Knobs, select, with_repeat
 from promptgit.store import Store
 from promptgit.suites import suite_names
 
@@ -20,6 +21,7 @@ class EvalReport:
     suites: tuple[SuiteResult, ...]
     gates: tuple[Gate, ...]
     note: str | None = None  # said instead of a table when there was nothing to run
+    notes: tuple[str, ...] = ()  # said beside the table: suites a selection left out, and why
 
     @property
     def verdict(self) -> str:
@@ -34,8 +36,13 @@ def eval_suites(
     changed_since: str | None = None,
     progress: Progress | None = None,
     time_limit: float | None = None,
+    knobs: Knobs | None = None,
 ) -> EvalReport:
-    """Evaluate the named suites (default: all; with `changed_since`, those a change since that revision affects)."""
+    """Evaluate the named suites (default: all; with `changed_since`, those a change since that revision affects).
+
+    `knobs` (the command line's --repeat, -j, --no-cache and case selection) narrow or widen the run; a
+    selection that leaves every suite out is a report with a `note` and no suite.
+    """
     if not names and not suite_names(project.tree, project.settings):
         raise no_suites(project)
     if changed_since:
@@ -46,6 +53,10 @@ def eval_suites(
             return EvalReport(project.revision, (), (), f"no suite is affected by changes since {changed_since}")
     else:
         plans = plan_suites(project, names or None)
-    results = tuple(evaluate(plans, store, options_for(project, time_limit), progress))
+    knobs = knobs or Knobs()
+    plans, notes = select(with_repeat(plans, knobs.repeat), store, knobs.request)
+    if not plans:
+        return EvalReport(project.revision, (), (), "; ".join(notes) or "no case selected")
+    results = tuple(evaluate(plans, store, options_for(project, time_limit, knobs), progress))
     gates = tuple(suite_gate(r, project.settings.max_error_rate) for r in results)
-    return EvalReport(project.revision, results, gates)
+    return EvalReport(project.revision, results, gates, notes=tuple(notes))
