@@ -73,7 +73,7 @@ concurrency_option = click.option(
 
 
 def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`eval`'s case selection, shards and --no-cache (docs/spec.md, "Selections and shards")."""
+    """Case selection and shards, for `eval` and `drift` (docs/spec.md, "Selections and shards")."""
     options = [
         click.option("--case", "case_ids", multiple=True, metavar="ID", help="Run only this case (repeatable)."),
         click.option(
@@ -86,7 +86,6 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--seed", type=int, default=0, show_default=True, help="The seed --sample picks by."),
         click.option("--failing", is_flag=True, help="Run only the cases that failed in the stored result."),
         click.option("--shard", metavar="I/N", help="Run only shard I of N of the calls (for CI matrices)."),
-        click.option("--no-cache", "fresh", is_flag=True, help="Call the model afresh and store the new answers."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -236,6 +235,7 @@ def render(
 @repeat_option
 @concurrency_option
 @selection_options
+@click.option("--no-cache", "fresh", is_flag=True, help="Call the model afresh and store the new answers.")
 def eval_command(
     suites: tuple[str, ...],
     rev: str | None,
@@ -276,6 +276,41 @@ def _say_verdict(gates: Sequence[Gate]) -> None:
     for gate in gates:
         if gate.verdict != "pass":
             problem(f"{gate.verdict}: {gate.suite}: {gate.reason}")
+
+
+@cli.command("drift")
+@click.argument("suites", nargs=-1)
+@time_limit_option
+@quiet_option
+@json_option
+@repeat_option
+@concurrency_option
+@selection_options
+def drift_command(
+    suites: tuple[str, ...],
+    time_limit: float | None,
+    quiet: bool,
+    as_json: bool,
+    repeat: int | None,
+    concurrency: int | None,
+    **selection: Any,
+) -> int:
+    """Re-run suites at the working tree without the response cache and compare with their stored results."""
+    from promptgit.commands.drift import drift
+    from promptgit.display import drift_json, drift_lines
+
+    run_knobs = knobs(repeat, concurrency, **selection)
+    with opened() as (project, store):
+        report = drift(project, store, suites, progress("drift", quiet), time_limit, run_knobs)
+    for note in report.notes:
+        problem(note)
+    if as_json:
+        emit_json(drift_json(report))
+    else:
+        for text, tone in drift_lines(report):
+            secho(text, fg=TONES.get(tone or ""))
+    _say_verdict(report.gates)
+    return EXIT_CODES[report.verdict]
 
 
 @cli.command()

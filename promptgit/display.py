@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not
     from promptgit.commands.blame import BlameReport, Impact
     from promptgit.commands.check import CheckReport
     from promptgit.commands.ci import CiReport
+    from promptgit.commands.drift import DriftReport
     from promptgit.commands.eval import EvalReport
     from promptgit.commands.log import LogEntry, LogReport, SuiteLog
     from promptgit.compare import DiffReport, SuiteDiff
@@ -687,3 +688,27 @@ def logs_json(report: LogReport) -> list[dict[str, Any]]:
 def logs_text(report: LogReport) -> str:
     """`promptgit log`: each suite's table, a blank line between them."""
     return "\n\n".join(log_text(entry) for entry in report.logs)
+
+
+def drift_lines(report: DriftReport) -> list[tuple[str, str | None]]:
+    """`promptgit drift` as diff_lines shows a diff: the stored result as base, the fresh run as head."""
+    if not report.diff.suites:
+        return [("no suite to re-run", None)]
+    return diff_lines(report.diff)
+
+
+def drift_json(report: DriftReport) -> dict[str, Any]:
+    """`promptgit drift --json`: each suite's comparison (as `diff --json`, base = stored, head = fresh) and gate."""
+    return {
+        "verdict": report.verdict,
+        "revision": report.revision,
+        "suites": [
+            {
+                **suite_diff_json(d),
+                "fresh_calls": d.head.calls if d.head else 0,
+                "verdict": report.gate(d.name).verdict,
+                "reason": report.gate(d.name).reason,
+            }
+            for d in report.diff.suites
+        ],
+    }
