@@ -182,3 +182,14 @@ def drift_gate(diff: SuiteDiff, max_error_rate: float) -> Gate:
     if test.significant:
         return Gate(diff.name, PASS, f"improved significantly since the stored result ({test_text(test)})")
     return Gate(diff.name, PASS, f"moved within noise since the stored result ({test_text(test)})")
+
+
+def shard_gate(result: SuiteResult) -> Gate:
+    """A shard of a suite (`eval --shard I/N`): its cases are no sample of the suite, so neither its score nor
+    its errors are judged here; the gates apply where the shards meet, in a run over the whole suite (a
+    failed call is not stored, so that run makes it again). Inconclusive only when the shard was cut short."""
+    stopped = _stopped_gate(result.name, (("", result),))
+    if stopped:
+        return stopped
+    shard = result.selection.shard if result.selection else None
+    return Gate(result.name, PASS, f"shard {shard}: stored; the suite is judged where its shards meet")

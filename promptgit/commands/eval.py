@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptgit.evaluate import Progress, SuiteResult, evaluate, options_for, plan_suites
-from promptgit.gates import Gate, overall, suite_gate
+from promptgit.gates import Gate, overall, shard_gate, suite_gate
 from promptgit.project import Project, no_suites
 from promptgit.selection import Knobs, select, with_repeat
 from promptgit.store import Store
@@ -58,5 +58,7 @@ def eval_suites(
     if not plans:
         return EvalReport(project.revision, (), (), "; ".join(notes) or "no case selected")
     results = tuple(evaluate(plans, store, options_for(project, time_limit, knobs), progress))
-    gates = tuple(suite_gate(r, project.settings.max_error_rate) for r in results)
+    gates = tuple(
+        shard_gate(r) if knobs.request.shard else suite_gate(r, project.settings.max_error_rate) for r in results
+    )
     return EvalReport(project.revision, results, gates, notes=tuple(notes))
