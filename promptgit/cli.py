@@ -321,6 +321,8 @@ def drift_command(
 @quiet_option
 @json_option
 @click.option("--markdown", is_flag=True, help="Print the Markdown report.")
+@repeat_option
+@concurrency_option
 def diff(
     base: str,
     head: str | None,
@@ -329,13 +331,16 @@ def diff(
     quiet: bool,
     as_json: bool,
     markdown: bool,
+    repeat: int | None,
+    concurrency: int | None,
 ) -> int:
     """Compare two revisions (default: HEAD against the working tree) case by case."""
     from promptgit.commands.diff import diff
     from promptgit.display import diff_json, diff_lines
 
     with opened() as (project, store):
-        report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit)
+        run_knobs = knobs(repeat, concurrency)
+        report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit, knobs=run_knobs)
     if as_json:
         emit_json(diff_json(report))
     elif markdown:
@@ -405,6 +410,8 @@ def sync(direction: str, remote: str) -> int:
 @quiet_option
 @json_option
 @junit_option
+@repeat_option
+@concurrency_option
 def ci(
     base: str,
     head: str | None,
@@ -418,6 +425,8 @@ def ci(
     quiet: bool,
     as_json: bool,
     junit_path: Path | None,
+    repeat: int | None,
+    concurrency: int | None,
 ) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
     from promptgit.annotations import ci_annotations, under_github_actions
@@ -439,6 +448,7 @@ def ci(
             time_limit,
             trust_shared_head,
             bisect=not no_bisect,
+            knobs=knobs(repeat, concurrency),
         )
     for note in result.notes:
         problem(f"promptgit: {note}")

@@ -250,3 +250,59 @@ def test_a_malformed_shard_on_the_command_line_is_exit_2(write: Callable[..., Pa
     for text in ("0/3", "5/4", "two/4"):
         result = run_cli(["eval", "--shard", text], root)
         assert (result.code, f"--shard {text!r} is not I/N" in result.err) == (2, True)
+
+
+def test_log_blame_diff_and_ci_never_take_a_partial_run_for_the_suites_score(
+    openai_server: Server, git_env: None, tmp_path: Path, write: Callable[..., Path], run_cli: Run
+) -> None:
+    from tests.gitrepo import new_repo
+
+    repo = new_repo(tmp_path / "repo")
+    labelled_project(lambda files: write(files, repo.path), 10, wrong={3, 7})
+    c1 = repo.commit("route tickets")
+    prompt = repo.path / "prompts/route.jinja"
+    c2 = repo.commit("plainly", {"prompts/route.jinja": prompt.read_text().replace("Route", "Plainly route")})
+    root = repo.path
+    assert suite_of(run_json(run_cli, root, "--rev", c1, "--limit", "4")[1])["calls"] == 4
+    assert suite_of(run_json(run_cli, root, "--shard", "1/2")[1])["selection"]["shard"] == "1/2"
+    partial = len(openai_server.requests)
+
+    logged = json.loads(run_cli(["log", "--no-eval", "--json", "route"], root).out)
+    assert [e["score"] for e in logged[0]["entries"]] == [None, None]
+    blamed = json.loads(run_cli(["blame", "--no-eval", "--json", "route"], root).out)
+    impacts = [i for line in blamed["lines"] for i in line["impacts"].values()]
+    assert {(i["before"], i["after"]) for i in impacts} == {(None, None)}
+    assert len(openai_server.requests) == partial  # reading stored results made no call
+
+    logged = json.loads(run_cli(["log", "--json", "-q", "route"], root).out)
+    assert [e["score"] for e in logged[0]["entries"]] == [0.8, 0.8]  # every case, the stored ones reused
+    assert len(openai_server.requests) == 20  # each revision's 10 calls, once: 4 + 6 at c1, shard + rest at c2
+    compared = json.loads(run_cli(["diff", c1, c2, "--json", "-q"], root).out)["suites"][0]
+    assert (compared["base_cases"], compared["head_cases"], compared["compared"]["cases"]) == (10, 10, 10)
+    gated = run_cli(["ci", "--base", c1, "--head", c2, "--json", "-q", "--no-pull", "--no-bisect"], root)
+    suite = json.loads(gated.out)["suites"][0]
+    assert (gated.code, suite["base_score"], suite["head_score"], suite["base_cases"]) == (0, 0.8, 0.8, 10)
+    assert len(openai_server.requests) == 20
+
+
+def test_diff_and_ci_take_repeat_and_concurrency(
+    openai_server: Server, git_env: None, tmp_path: Path, write: Callable[..., Path], run_cli: Run
+) -> None:
+    from tests.gitrepo import new_repo
+
+    repo = new_repo(tmp_path / "repo")
+    labelled_project(lambda files: write(files, repo.path), 6, wrong={1})
+    c1 = repo.commit("route tickets")
+    prompt = repo.path / "prompts/route.jinja"
+    c2 = repo.commit("plainly", {"prompts/route.jinja": prompt.read_text().replace("Route", "Plainly route")})
+    openai_server.configure(latency=0.02)
+    compared = run_cli(["diff", c1, c2, "--json", "-q", "--repeat", "3", "-j", "1"], repo.path)
+    assert compared.code == 0, compared.err
+    assert len(openai_server.requests) == 2 * 6 * 3
+    assert openai_server.stats().max_in_flight == 1
+    gated = run_cli(["ci", "--base", c1, "--head", c2, "--json", "-q", "--no-pull", "--repeat", "2"], repo.path)
+    assert (gated.code, json.loads(gated.out)["suites"][0]["head_score"]) == (0, round(5 / 6, 6))
+    assert len(openai_server.requests) == 36  # repeats 0 and 1 were stored by the diff's three
+    for command in (["diff", c1, c2], ["ci", "--base", c1]):
+        assert run_cli([*command, "--repeat", "0"], repo.path).code == 2
+        assert run_cli([*command, "-j", "0"], repo.path).code == 2
