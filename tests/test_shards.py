@@ -60,9 +60,11 @@ def test_shard_jobs_push_and_one_pull_has_the_whole_suite_with_no_call(
 
     # The matrix: every shard job at once, each on both sides of the pull request, then each pushes.
     jobs = [
-        promptgit_process(c.path, "eval", "-q", "--json", "--rev", rev, "--shard", f"{i}/{SHARDS}")
+        promptgit_process(
+            c.path, "eval", "-q", "--json", "--rev", rev, "--changed-since", since, "--shard", f"{i}/{SHARDS}"
+        )
         for i, c in enumerate(clones[:SHARDS], 1)
-        for rev in (base, head)
+        for rev, since in ((base, head), (head, base))
     ]
     documents = [json.loads(finish(job)) for job in jobs]
     calls = sum(d["suites"][0]["calls"] for d in documents)
