@@ -83,7 +83,7 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--sample", type=click.IntRange(min=1), metavar="N", help="Run N (chosen) cases picked by --seed."
         ),
-        click.option("--seed", type=int, default=0, show_default=True, help="The seed --sample picks by."),
+        click.option("--seed", type=int, help="The seed --sample picks by (default: 0)."),
         click.option("--failing", is_flag=True, help="Run only the cases that failed in the stored result."),
         click.option("--shard", metavar="I/N", help="Run only shard I of N of the calls (for CI matrices)."),
     ]
@@ -96,10 +96,10 @@ def knobs(repeat: int | None, concurrency: int | None, fresh: bool = False, **se
     """The run's knobs from the command line (selection.Knobs); a malformed --shard is exit 2."""
     from promptgit.selection import Knobs, Request, parse_shard
 
-    shard = selection.pop("shard", None)
-    request = Request(**selection, shard=parse_shard(shard) if shard else None)
-    if request.seed and not request.sample:
+    shard, seed = selection.pop("shard", None), selection.pop("seed", None)
+    if seed is not None and not selection.get("sample"):
         raise PromptgitError("--seed only picks for --sample", hint="add --sample N, or drop --seed")
+    request = Request(**selection, seed=seed or 0, shard=parse_shard(shard) if shard else None)
     return Knobs(repeat=repeat, concurrency=concurrency, fresh=fresh, request=request)
 
 

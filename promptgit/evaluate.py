@@ -165,7 +165,7 @@ class Options:
     retries: int  # extra attempts after a failed call
     time_limit: float | None = None  # seconds for the whole run; then calls in flight are cancelled
     # --no-cache: every call is made afresh and stored in place of what was stored (results and the cached
-    # response), so later runs reuse the model's answer as it is now (docs/spec.md, "Drift").
+    # response), so later runs reuse the model's answer as it is now (docs/spec.md, "Selections, shards and drift").
     fresh: bool = False
 
 
