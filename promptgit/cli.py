@@ -32,6 +32,7 @@ from promptgit.errors import (
 )
 
 if TYPE_CHECKING:
+    from promptgit.experiments import Variant
     from promptgit.gates import Gate
     from promptgit.project import Project
     from promptgit.store import Store
@@ -101,6 +102,31 @@ def knobs(repeat: int | None, concurrency: int | None, fresh: bool = False, **se
         raise PromptgitError("--seed only picks for --sample", hint="add --sample N, or drop --seed")
     request = Request(**selection, seed=seed or 0, shard=parse_shard(shard) if shard else None)
     return Knobs(repeat=repeat, concurrency=concurrency, fresh=fresh, request=request)
+
+
+model_option = click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="MODEL",
+    help="Run on this model instead of the files' (repeatable: side by side, each compared with the first).",
+)
+set_option = click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a model setting for this run (repeatable; VALUE is YAML: 0.7, true, [a, b]).",
+)
+
+
+def parse_variants(models: Sequence[str], sets: Sequence[str], sweep: str | None = None) -> list[Variant]:
+    """`--model`, `--set` and `--sweep` as the run's variants (experiments.Variant); none when all are absent."""
+    if not (models or sets or sweep):
+        return []
+    from promptgit.experiments import parse_settings, parse_sweep, variants
+
+    return variants(models, parse_settings(sets), parse_sweep(sweep) if sweep else None)
 
 
 def emit_json(document: Any) -> None:
@@ -228,6 +254,20 @@ def render(
 @click.argument("suites", nargs=-1)
 @click.option("--rev", help=REV_HELP)
 @click.option("--changed-since", metavar="REV", help="Run only the suites a change since REV affects.")
+@model_option
+@set_option
+@click.option(
+    "--sweep",
+    metavar="KEY=V1,V2,...",
+    help="Run once per value of a model setting, side by side (crossed with each --model).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the uncached calls and their estimated cost; call nothing.")
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    help="Start no new call once this run has spent this much; it ends inconclusive.",
+)
 @time_limit_option
 @quiet_option
 @json_option
@@ -240,6 +280,11 @@ def eval_command(
     suites: tuple[str, ...],
     rev: str | None,
     changed_since: str | None,
+    models: tuple[str, ...],
+    sets: tuple[str, ...],
+    sweep: str | None,
+    dry_run: bool,
+    max_cost: float | None,
     time_limit: float | None,
     quiet: bool,
     as_json: bool,
@@ -253,8 +298,13 @@ def eval_command(
     from promptgit.display import eval_json, eval_text
 
     run_knobs = knobs(repeat, concurrency, **selection)
+    variants = parse_variants(models, sets, sweep)
+    if dry_run:
+        return _dry_run(suites, rev, changed_since, variants, as_json)
     with opened(rev) as (project, store):
-        report = eval_suites(project, store, suites, changed_since, progress("eval", quiet), time_limit, run_knobs)
+        report = eval_suites(
+            project, store, suites, changed_since, progress("eval", quiet), time_limit, variants, max_cost, run_knobs
+        )
     if report.note:
         problem(report.note)
     for note in report.notes:
@@ -269,6 +319,24 @@ def eval_command(
         click.echo(eval_text(report))
     _say_verdict(report.gates)
     return EXIT_CODES[report.verdict]
+
+
+def _dry_run(
+    suites: Sequence[str], rev: str | None, changed_since: str | None, variants: Sequence[Variant], as_json: bool
+) -> int:
+    """`eval --dry-run`: print what the run would call and cost."""
+    from promptgit.commands.eval import dry_run
+    from promptgit.display import dry_run_json, dry_run_text
+
+    with opened(rev) as (project, store):
+        report = dry_run(project, store, suites, changed_since, variants)
+    if report.note:
+        problem(report.note)
+    if as_json:
+        emit_json(dry_run_json(report))
+    else:
+        click.echo(dry_run_text(report))
+    return EXIT_OK
 
 
 def _say_verdict(gates: Sequence[Gate]) -> None:
@@ -317,6 +385,15 @@ def drift_command(
 @click.argument("base", default="HEAD")
 @click.argument("head", required=False)
 @click.option("--suite", "suites", multiple=True, help="Compare only this suite (repeatable).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="MODEL",
+    help="Give twice: compare the second model with the first at one revision (not two revisions).",
+)
+@set_option
+@click.option("--rev", help="With --model: the revision both models run at (default: the working tree).")
 @time_limit_option
 @quiet_option
 @json_option
@@ -327,6 +404,9 @@ def diff(
     base: str,
     head: str | None,
     suites: tuple[str, ...],
+    models: tuple[str, ...],
+    sets: tuple[str, ...],
+    rev: str | None,
     time_limit: float | None,
     quiet: bool,
     as_json: bool,
@@ -334,13 +414,24 @@ def diff(
     repeat: int | None,
     concurrency: int | None,
 ) -> int:
-    """Compare two revisions (default: HEAD against the working tree) case by case."""
-    from promptgit.commands.diff import diff
+    """Compare two revisions (default: HEAD against the working tree) case by case, or two models (--model)."""
+    from promptgit.commands.diff import diff, diff_variants
     from promptgit.display import diff_json, diff_lines
 
-    with opened() as (project, store):
-        run_knobs = knobs(repeat, concurrency)
-        report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit, knobs=run_knobs)
+    run_knobs = knobs(repeat, concurrency)
+    if models or rev:
+        source = click.get_current_context().get_parameter_source("base")
+        _refuse_revisions_with_models(models, head is not None or source != click.core.ParameterSource.DEFAULT, rev)
+        with opened(rev) as (project, store):
+            variants = parse_variants(models, sets)
+            report = diff_variants(
+                project, store, variants, suites, progress("diff", quiet), time_limit, knobs=run_knobs
+            )
+    else:
+        if sets:
+            raise PromptgitError("--set needs --model here", hint="diff two models: --model A --model B --set KEY=V")
+        with opened() as (project, store):
+            report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit, knobs=run_knobs)
     if as_json:
         emit_json(diff_json(report))
     elif markdown:
@@ -351,6 +442,17 @@ def diff(
         for text, tone in diff_lines(report):
             secho(text, fg=TONES.get(tone or ""))  # click drops the colour when stdout is not a terminal
     return EXIT_OK
+
+
+def _refuse_revisions_with_models(models: Sequence[str], revisions: bool, rev: str | None) -> None:
+    """`diff --model` compares at one revision (`--rev`); two revisions and two models at once are refused."""
+    if not models:
+        raise PromptgitError("--rev needs --model", hint="diff two revisions as `promptgit diff BASE HEAD`")
+    if revisions:
+        raise PromptgitError(
+            "diff compares two revisions or two models, not both",
+            hint="for two models at one revision: promptgit diff --model A --model B --rev REV",
+        )
 
 
 @cli.command()

@@ -181,7 +181,7 @@ def evaluate_pairs(
     if knobs is not None and knobs.repeat is not None:
         pairs = [_with_repeat(pair, knobs.repeat) for pair in pairs]
     plans = [plan for pair in pairs for plan in (pair.base, pair.head) if plan is not None]
-    evaluated = evaluate(plans, store, options_for(project, time_limit, knobs), progress)
+    evaluated = evaluate(plans, store, options_for(project, time_limit, knobs=knobs), progress)
     results = {id(plan): result for plan, result in zip(plans, evaluated)}
     diffs = []
     for pair in pairs:

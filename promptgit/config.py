@@ -200,6 +200,7 @@ class Settings:
     timeout: float = 120.0  # seconds for one model call
     retries: int = 4  # extra attempts after a failed model call
     scorer_timeout: float = 30.0  # seconds a python scorer may take on one output
+    max_cost: float | None = None  # USD one run may spend on model calls; then it stops, inconclusive
 
 
 _NUMBERS = {"concurrency": int, "max_error_rate": float, "timeout": float, "retries": int}
@@ -262,7 +263,7 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
         if not isinstance(value, str) or not value.strip():
             raise bad("a folder path")
         return value.strip().rstrip("/")
-    if value is None and key in ("threshold", "max_drop"):
+    if value is None and key in ("threshold", "max_drop", "max_cost"):
         return None
     kind = _NUMBERS.get(key, float)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
@@ -273,6 +274,8 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
         raise bad("at least 1")
     if key in ("timeout", "retries") and value < 0:
         raise bad("zero or more")
+    if key == "max_cost" and value < 0:
+        raise bad("a number of US dollars, 0 or more")
     if key == "scorer_timeout" and not value > 0:
         raise bad("a number of seconds above 0")
     return kind(value)

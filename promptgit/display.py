@@ -12,10 +12,11 @@ if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not
     from promptgit.commands.check import CheckReport
     from promptgit.commands.ci import CiReport
     from promptgit.commands.drift import DriftReport
-    from promptgit.commands.eval import EvalReport
+    from promptgit.commands.eval import DryRun, EvalReport
     from promptgit.commands.log import LogEntry, LogReport, SuiteLog
     from promptgit.compare import DiffReport, SuiteDiff
     from promptgit.evaluate import CaseResult, SuiteResult
+    from promptgit.experiments import SideBySide, VariantRow
     from promptgit.prompts import Rendered
     from promptgit.stats import BisectCall, PairedTest
 
@@ -67,6 +68,8 @@ def ci_text(result: SuiteResult) -> str:
 
 def eval_text(report: EvalReport, worst: int = 5) -> str:
     """The eval table, then each suite's lowest-scoring cases with expected and output."""
+    if report.side_by_side is not None:
+        return side_by_side_text(report.side_by_side)
     header = [
         "suite",
         "score [95% CI]",
@@ -93,7 +96,7 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
             str(r.calls),
             str(r.cached),
             str(r.input_tokens + r.output_tokens),
-            f"${r.cost:.4f}",
+            money(r.cost if r.cost_known else None),
             f"{r.seconds:.1f}s",
         ]
         for r in report.suites
@@ -184,7 +187,7 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
         "cached": result.cached,
         "input_tokens": result.input_tokens,
         "output_tokens": result.output_tokens,
-        "cost": result.cost,
+        "cost": result.cost if result.cost_known else None,  # null: a model with no known price, never $0
         "seconds": round(result.seconds, 3),
         "model": result.model,
         "threshold": result.threshold,
@@ -225,7 +228,10 @@ def _against(result: SuiteResult) -> str | None:
 
 def eval_json(report: EvalReport) -> dict[str, Any]:
     """`promptgit eval --json`."""
-    return {"revision": report.revision, "suites": [suite_json(r) for r in report.suites]}
+    document = {"revision": report.revision, "suites": [suite_json(r) for r in report.suites]}
+    if report.side_by_side is not None:
+        document["models"] = side_by_side_json(report.side_by_side)
+    return document
 
 
 def _num(value: float | None) -> float | None:
@@ -273,8 +279,9 @@ def delta_text(diff: SuiteDiff) -> str:
 
 def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | None]]:
     """The diff as lines, each with a tone for a terminal: "good", "bad" or None."""
+    base, head = _side_name(report.base), _side_name(report.head)
     if not report.suites:
-        return [(f"no suite changed between {report.base[:12]} and {report.head[:12]}", None)]
+        return [(f"no suite changed between {base} and {head}", None)]
     header = ["suite", "base", "head", "delta (pts) [95% CI]", "improved", "regressed"]
     rows = [
         [
@@ -289,7 +296,7 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
     ]
     grid = table(header, rows, right=(1, 2, 4, 5)).splitlines()
     lines: list[tuple[str, str | None]] = [
-        (f"{report.base[:12]} -> {report.head[:12]}", None),
+        (f"{base} -> {head}", None),
         (grid[0], None),
         (grid[1], None),
     ]
@@ -710,5 +717,133 @@ def drift_json(report: DriftReport) -> dict[str, Any]:
                 "reason": report.gate(d.name).reason,
             }
             for d in report.diff.suites
+        ],
+    }
+
+
+def _side_name(side: str) -> str:
+    """A diff side as shown: a commit id shortened to 12, a model's label (`diff --model`) whole."""
+    return side[:12] if len(side) == 40 and all(c in "0123456789abcdef" for c in side) else side
+
+
+def money(cost: float | None) -> str:
+    """`$0.0123`, or `unknown` when the model has no known price (never $0)."""
+    if cost is None:
+        return "unknown"
+    return f"${cost:.6f}" if 0 < cost < 0.01 else f"${cost:.4f}"  # a fraction of a cent still shows
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def side_by_side_text(sbs: SideBySide) -> str:
+    """`eval --model A --model B`: one row per suite and model, each after the first compared with the first."""
+    header = ["suite", "model", "score [95% CI]", "passed", "errors", "calls", "cost", "tokens", "p50", "p95"]
+    header.append(f"vs {sbs.variants[0].label} (pts) [95% CI]")
+    rows = [
+        [
+            row.result.name,
+            row.variant.label,
+            ci_text(row.result),
+            f"{row.result.passed}/{len(row.result.cases)}",
+            str(row.result.errors),
+            str(row.result.calls),
+            money(row.cost),
+            str(row.tokens),
+            _seconds(row.latency_p50),
+            _seconds(row.latency_p95),
+            delta_text(row.against_first) if row.against_first else "",
+        ]
+        for row in sbs.rows
+    ]
+    parts = [table(header, rows, right=range(3, 10))]
+    parts += [
+        f"{row.result.name} on {row.variant.label}: {note}" for row in sbs.rows for note in suite_notes(row.result)
+    ]
+    return "\n".join(parts)
+
+
+def side_by_side_json(sbs: SideBySide) -> list[dict[str, Any]]:
+    """`models: [...]` of `eval --json` with two or more variants: per variant its settings and its suites."""
+    return [
+        {
+            "label": variant.label,
+            "settings": dict(variant.settings),
+            "suites": [_variant_row_json(row) for row in sbs.rows if row.variant == variant],
+        }
+        for variant in sbs.variants
+    ]
+
+
+_AGAINST_KEYS = ("compared", "delta", "ci", "p_value", "up", "down", "significant", "improved", "regressed", "noisy")
+
+
+def _variant_row_json(row: VariantRow) -> dict[str, Any]:
+    result = row.result
+    against = suite_diff_json(row.against_first) if row.against_first else None
+    return {
+        "name": result.name,
+        "model": result.model,
+        "fingerprint": result.fingerprint,
+        "score": _num(result.score),
+        "ci": [_num(result.ci.low), _num(result.ci.high)],
+        "cases": len(result.cases),
+        "passed": result.passed,
+        "errors": result.errors,
+        "calls": result.calls,
+        "cost": row.cost,
+        "tokens": row.tokens,
+        "latency_p50": row.latency_p50,
+        "latency_p95": row.latency_p95,
+        "stopped": result.stopped,
+        "against_first": {k: against[k] for k in _AGAINST_KEYS} if against else None,
+    }
+
+
+def dry_run_text(report: DryRun) -> str:
+    """`eval --dry-run`: per suite and model the calls not in the store and their estimated cost."""
+    labelled = any(e.label for e in report.estimates)
+    header = ["suite", *(["variant"] if labelled else []), "model", "cases", "calls"]
+    header += ["prompt tokens", "output bound", "est. cost"]
+    rows = [
+        [
+            e.suite,
+            *([e.label] if labelled else []),
+            e.model or "-",
+            str(e.cases),
+            str(e.calls),
+            "-" if e.input_tokens is None else str(e.input_tokens),
+            "-" if e.output_tokens is None else str(e.output_tokens),
+            money(e.cost),
+        ]
+        for e in report.estimates
+    ]
+    known = math.fsum(e.cost for e in report.estimates if e.cost is not None)
+    unpriced = sorted({e.model or "-" for e in report.estimates if e.cost is None})
+    calls = sum(e.calls for e in report.estimates)
+    cost = f"{money(known)} at most" + (
+        f", plus unknown for {', '.join(unpriced)} (no known price)" if unpriced else ""
+    )
+    summary = f"dry run: {calls} uncached call(s), estimated cost {cost}; judge calls not counted"
+    return "\n".join([table(header, rows, right=range(len(header) - 5, len(header))), summary])
+
+
+def dry_run_json(report: DryRun) -> dict[str, Any]:
+    """`eval --dry-run --json`."""
+    return {
+        "revision": report.revision,
+        "estimates": [
+            {
+                "suite": e.suite,
+                "label": e.label,
+                "model": e.model,
+                "cases": e.cases,
+                "calls": e.calls,
+                "input_tokens": e.input_tokens,
+                "output_tokens": e.output_tokens,
+                "cost": e.cost,
+            }
+            for e in report.estimates
         ],
     }

@@ -69,6 +69,10 @@ class Plan:
         """Whether a run of this plan evaluates repeat `repeat` of `case`."""
         return self.selected is None or self.selected.takes(self.suite.name, case.id, repeat)
 
+    # Model settings this run lays over the files' (`eval --model/--set/--sweep`; experiments.py); only
+    # those that differ from the files' own, so an override that changes nothing keeps the fingerprint.
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
 
 @dataclass(frozen=True)
 class CaseResult:
@@ -120,6 +124,7 @@ class SuiteResult:
     stopped: str | None = None  # why the run ended before every case was evaluated (a time limit), if it did
     threshold_rule: str = "score"  # the suite's `threshold_rule:`, which gates.py applies
     selection: Selected | None = None  # set when the result covers part of the suite (selection.py)
+    cost_known: bool = True  # False when this run paid calls to a model litellm has no price for
 
     @property
     def passed(self) -> int:
@@ -167,6 +172,7 @@ class Options:
     # --no-cache: every call is made afresh and stored in place of what was stored (results and the cached
     # response), so later runs reuse the model's answer as it is now (docs/spec.md, "Selections, shards and drift").
     fresh: bool = False
+    max_cost: float | None = None  # USD this run may spend; then no new call starts (config.Settings.max_cost)
 
 
 def plan_suite(project: Project, name: str) -> Plan:
@@ -212,6 +218,7 @@ class _Tally:
     output_tokens: int = 0
     cost: float = 0.0
     started: float | None = None  # when the suite's first job began, on the run's clock
+    unpriced: bool = False  # a call was paid to a model with no known price: `cost` is not the whole cost
     finished: float = 0.0
     errors: dict[tuple[str, int], str] = field(default_factory=dict)
 
@@ -245,6 +252,7 @@ class _Run:
         self.owner = uuid.uuid4().hex
         self.lease = _lease(options)
         self.limit = AdaptiveLimit(options.concurrency)  # requests in flight, halved on 429s
+        self.spent = 0.0  # USD this run paid, over every suite (judge calls included)
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = _unique(plans)
@@ -309,6 +317,10 @@ class _Run:
             except _CallFailed as failed:
                 self.tallies[job.plan.fingerprint].errors[(job.case.id, job.repeat)] = str(failed)
                 self.errors += 1
+            except _OverBudget:
+                # The job is left unevaluated; later jobs may still be answered from the cache.
+                self.stopped = self.stopped or f"the run's cost limit of ${self.options.max_cost:g} was reached"
+                continue
             except MissingCredentials as err:
                 # No call can succeed (a fork's pull request has no secrets): stop as a time limit does,
                 # keeping what is stored; the cases left are unevaluated and the run is inconclusive.
@@ -327,7 +339,9 @@ class _Run:
         if tally.started is None:
             tally.started = time.monotonic() - self.started
         try:
-            rendered = render(plan.project.tree, plan.project.settings, plan.prompt, job.case.vars, plan.suite.override)
+            rendered = render(
+                plan.project.tree, plan.project.settings, plan.prompt, job.case.vars, layered_override(plan)
+            )
         except PromptgitError as err:  # bad input for the whole run, named down to the case that showed it
             where = f" ({plan.suite.dataset or plan.suite.path}:{job.case.line})" if job.case.line else ""
             err.message = f"case {job.case.id!r}{where} of suite {plan.suite.name!r} does not render: {err.message}"
@@ -419,6 +433,14 @@ class _Run:
     ) -> StoredResponse:
         from promptgit import models  # litellm is imported only when a call is not cached
 
+        if self.options.max_cost is not None:
+            if self.spent >= self.options.max_cost:
+                raise _OverBudget
+            if not models.price_known(settings["model"]):
+                raise PromptgitError(
+                    f"max_cost cannot bound model {settings['model']}: litellm has no price for it",
+                    hint="drop --max-cost (or `max_cost:` in promptgit.yaml) for this model, or register its price",
+                )
         options = {k: v for k, v in settings.items() if k != "model"}
         try:
             done = await models.complete(
@@ -438,6 +460,8 @@ class _Run:
         tally.input_tokens += done.input_tokens
         tally.output_tokens += done.output_tokens
         tally.cost += done.cost
+        tally.unpriced = tally.unpriced or (done.cost == 0 and not models.price_known(settings["model"]))
+        self.spent += done.cost
         response = StoredResponse(
             done.text, settings["model"], done.input_tokens, done.output_tokens, done.cost, done.seconds
         )
@@ -448,6 +472,8 @@ class _Run:
         self, plan: Plan, job: _Job, response: StoredResponse, key: str, settings: Mapping[str, Any]
     ) -> StoredCase:
         tally = self.tallies[plan.fingerprint]
+        if plan.overrides:  # a judge grades with the files' settings: --model, --set and --sweep are not its
+            settings = merged_settings(plan.project.settings, plan.prompt, plan.suite.override)
 
         async def judge(judge_model: str | None, messages: list[dict[str, str]], own: dict[str, Any], /) -> str:
             # The suite's layered settings (or the project's defaults) say where the graded output may go.
@@ -518,6 +544,7 @@ class _Run:
             stopped=self.stopped if any(c.score is None for c in cases) else None,
             threshold_rule=plan.suite.threshold_rule,
             selection=plan.selected,
+            cost_known=not tally.unpriced,
         )
 
 
@@ -600,6 +627,10 @@ class _CallFailed(Exception):
     """A model call that failed after its retries: the case is an error, not a score."""
 
 
+class _OverBudget(Exception):
+    """A call not started because the run spent its max_cost: the case is left unevaluated."""
+
+
 def _build_scorers(plan: Plan) -> list[tuple[float, Scorer]]:
     """Configure a plan's scorers once (they read files, compile patterns), refusing a plan with no model."""
     if _model_of(plan) is None:
@@ -644,12 +675,20 @@ def _case_result(
 
 
 def _model_of(plan: Plan) -> str | None:
-    return merged_settings(plan.project.settings, plan.prompt, plan.suite.override).get("model")
+    return merged_settings(plan.project.settings, plan.prompt, layered_override(plan)).get("model")
 
 
-def options_for(project: Project, time_limit: float | None = None, knobs: Knobs | None = None) -> Options:
-    """Scheduler options from the project's settings, with the run's wall-clock limit in seconds (None: none)
-    and the command line's `-j` and `--no-cache` (`knobs`)."""
+def layered_override(plan: Plan) -> dict[str, Any]:
+    """The settings laid over the prompt's: the suite's override, then this run's (Plan.overrides)."""
+    return {**plan.suite.override, **plan.overrides}
+
+
+def options_for(
+    project: Project, time_limit: float | None = None, max_cost: float | None = None, knobs: Knobs | None = None
+) -> Options:
+    """Scheduler options from the project's settings, with the run's wall-clock limit in seconds (None: none),
+    its spending limit in USD (None: the project's `max_cost`) and the command line's `-j` and `--no-cache`
+    (`knobs`)."""
     s = project.settings
     knobs = knobs or Knobs()
     return Options(
@@ -657,6 +696,7 @@ def options_for(project: Project, time_limit: float | None = None, knobs: Knobs 
         timeout=s.timeout,
         retries=s.retries,
         time_limit=time_limit,
+        max_cost=max_cost if max_cost is not None else s.max_cost,
         fresh=knobs.fresh,
     )
 

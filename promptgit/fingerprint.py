@@ -6,7 +6,9 @@ docs/spec.md, Fingerprints and change detection.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from promptgit import scorers
 from promptgit.config import Settings
@@ -50,11 +52,16 @@ def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) 
     )
 
 
-def fingerprint(tree: Tree, settings: Settings, sources: SuiteSources) -> str:
-    """Hash the content of every file the suite reads, and the project's model defaults.
+def fingerprint(
+    tree: Tree, settings: Settings, sources: SuiteSources, overrides: Mapping[str, Any] | None = None
+) -> str:
+    """Hash the content of every file the suite reads, the project's model defaults, and a run's overrides.
 
     Names are left out so a renamed suite or prompt keeps its results, except the files a computed
     template name can reach: there the name decides which content is loaded, so it is hashed too.
+    `overrides` are model settings a run lays over the files' (`eval --model/--set`): a model or a
+    temperature given there makes a new fingerprint, as the same change in the front matter does;
+    transport settings (hashing.TRANSPORT_SETTINGS) are left out, as they are from the defaults.
     """
 
     def digest(path: str) -> str | None:
@@ -74,5 +81,7 @@ def fingerprint(tree: Tree, settings: Settings, sources: SuiteSources) -> str:
             "defaults": output_settings(settings.defaults),
             # Only present when a name is computed, so fingerprints of other suites stay as they were.
             **({"computed": sorted({p for ref in sources.computed for p in ref.files})} if sources.computed else {}),
+            # Only present with overrides that change an answer, so every other fingerprint stays as it was.
+            **({"overrides": output_settings(overrides)} if overrides and output_settings(overrides) else {}),
         },
     )

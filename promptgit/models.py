@@ -48,6 +48,7 @@ _litellm_module: ModuleType | None = None
 _import_lock = threading.Lock()  # litellm is imported and set up once, by a preload thread or a caller
 _preloader: threading.Thread | None = None
 _unpriced: set[str] = set()  # model names litellm has no price for
+_prices: dict[str, Price | None] = {}  # model name -> its listed price, looked up once
 _prepared_local: set[str] = set()  # local models whose runtime and verified file are in place
 
 
@@ -370,6 +371,48 @@ def _cost(litellm: ModuleType, response: Any) -> float:
             # Looking up an unknown model is slow (~0.3 ms) and its answer does not change.
             _unpriced.add(model)
     return float(cost) if isinstance(cost, (int, float)) and cost > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a model charges, in USD per token, and the most tokens it can answer with (None: not listed)."""
+
+    input_per_token: float
+    output_per_token: float
+    max_output_tokens: int | None
+
+
+def price(model: str) -> Price | None:
+    """`model`'s price from litellm's bundled price list (read locally: LITELLM_LOCAL_MODEL_COST_MAP), or
+    None when the list has no price for it; the embedded `local/` model is free."""
+    if model.startswith("local/"):
+        return Price(0.0, 0.0, None)
+    if model not in _prices:  # max_cost asks before every call; the list does not change during a run
+        _prices[model] = _listed_price(model)
+    return _prices[model]
+
+
+def _listed_price(model: str) -> Price | None:
+    try:
+        info = _litellm().get_model_info(model)
+    except Exception:  # litellm raises for a model it has not mapped: no price is known
+        return None
+    per_input, per_output = info.get("input_cost_per_token"), info.get("output_cost_per_token")
+    if per_input is None or per_output is None:
+        return None
+    most = info.get("max_output_tokens") or info.get("max_tokens")
+    return Price(float(per_input), float(per_output), int(most) if most else None)
+
+
+def price_known(model: str) -> bool:
+    """Whether litellm's price list prices `model` (the embedded model is free, so known)."""
+    return model.startswith("local/") or price(model) is not None
+
+
+def count_tokens(model: str, messages: Sequence[Mapping[str, str]]) -> int:
+    """The prompt tokens of `messages` for `model`, by litellm's token_counter (the model's tokenizer where
+    litellm knows it, else tiktoken's cl100k_base), chat formatting included."""
+    return int(_litellm().token_counter(model=model, messages=[dict(m) for m in messages]))
 
 
 def _classify(exc: Exception, model: str, settings: Mapping[str, Any], timeout: float) -> _Failure:

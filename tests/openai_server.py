@@ -1,6 +1,7 @@
 """A small OpenAI-compatible chat completions server on 127.0.0.1, with fault injection, for tests and benchmarks.
 
 Answers (deterministic, so tests can predict them), from the last user message:
+  0. its exact text looked up in `model_answers[model]` (a table per requested model name), else
   1. its exact text looked up in `answers` (a table passed in), else
   2. the rest of the line after the last `ANSWER:` marker in it, stripped, else
   3. the message itself (an echo).
@@ -72,6 +73,7 @@ class ServerConfig:
     hang_seconds: float = 3600.0
     seed: int = 0
     answers: Mapping[str, str] = field(default_factory=dict)
+    model_answers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [kind for kind in (*self.rates, *self.script) if kind not in FAULTS]
@@ -114,10 +116,15 @@ class ServerStats:
         return self.last_finish - self.first_arrival
 
 
-def answer_for(body: Mapping[str, Any], answers: Mapping[str, str]) -> str:
+def answer_for(
+    body: Mapping[str, Any], answers: Mapping[str, str], model_answers: Mapping[str, Mapping[str, str]] | None = None
+) -> str:
     """The deterministic answer to a chat request (see the module docstring)."""
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     last = _text(users[-1].get("content")) if users else ""
+    own = (model_answers or {}).get(str(body.get("model")), {})
+    if last in own:
+        return own[last]
     if last in answers:
         return answers[last]
     if "ANSWER:" in last:
@@ -254,7 +261,7 @@ async def _answer(state: _State, request: web.Request, body: Any, outcome: str) 
     if outcome == "bad_json":
         return web.Response(status=200, text='{"id": "chatcmpl-x", "choices": [', content_type="application/json")
     state.served += 1
-    reply = _completion(body, answer_for(body, cfg.answers), state.served)
+    reply = _completion(body, answer_for(body, cfg.answers, cfg.model_answers), state.served)
     if outcome == "no_choices":
         reply["choices"] = []
     if outcome == "null_content":

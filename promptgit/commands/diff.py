@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from promptgit.changes import SuitePair, affected_pairs
 from promptgit.compare import DiffReport, evaluate_pairs
@@ -13,6 +14,9 @@ from promptgit.selection import Knobs
 from promptgit.store import Store
 from promptgit.suites import suite_names
 from promptgit.tree import WORKTREE
+
+if TYPE_CHECKING:
+    from promptgit.experiments import Variant
 
 
 def diff(
@@ -46,3 +50,32 @@ def _trusted_head(pair: SuitePair) -> SuitePair:
     if pair.head is None:
         return pair
     return dataclasses.replace(pair, head=dataclasses.replace(pair.head, trusted_only=True))
+
+
+def diff_variants(
+    project: Project,
+    store: Store,
+    variants: Sequence[Variant],
+    names: Sequence[str] = (),
+    progress: Progress | None = None,
+    time_limit: float | None = None,
+    knobs: Knobs | None = None,
+) -> DiffReport:
+    """Compare two variants (`diff --model A --model B`) at the project's revision, suite by suite and case by
+    case, with the machinery that compares two revisions (compare.evaluate_pairs); base and head are their labels.
+    `knobs`: --repeat and -j (selection.Knobs)."""
+    from promptgit.errors import PromptgitError
+    from promptgit.evaluate import plan_suites
+    from promptgit.experiments import apply
+
+    if len(variants) != 2:
+        raise PromptgitError(
+            f"diff compares two models, not {len(variants)}",
+            hint="give --model twice (the first is the base), or use `promptgit eval --model ...` for more",
+        )
+    if not names and not suite_names(project.tree, project.settings):
+        raise no_suites(project)
+    plans = plan_suites(project, names or None)
+    pairs = [SuitePair(p.suite.name, apply(p, variants[0]), apply(p, variants[1])) for p in plans]
+    diffs = evaluate_pairs(project, store, pairs, progress, time_limit, knobs)
+    return DiffReport(variants[0].label, variants[1].label, tuple(diffs))

@@ -57,7 +57,9 @@ def drift(
     knobs = knobs or Knobs()
     plans, notes = select(with_repeat(plan_suites(project, names or None), knobs.repeat), store, knobs.request)
     baselines = {p.fingerprint: baseline(store, p) for p in plans}  # read before the fresh run replaces them
-    fresh = evaluate(plans, store, options_for(project, time_limit, dataclasses.replace(knobs, fresh=True)), progress)
+    fresh = evaluate(
+        plans, store, options_for(project, time_limit, knobs=dataclasses.replace(knobs, fresh=True)), progress
+    )
     diffs = tuple(compare_results(p.suite.name, baselines[p.fingerprint], r) for p, r in zip(plans, fresh))
     gates = tuple(drift_gate(d, project.settings.max_error_rate) for d in diffs)
     return DriftReport(project.revision, DiffReport(STORED, FRESH, diffs), gates, tuple(notes))
