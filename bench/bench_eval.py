@@ -8,15 +8,20 @@ of a run over 100,000 cached cases. Run it from the repository root:
     .venv/bin/python bench/bench_eval.py            # the full set (about 2 minutes)
     .venv/bin/python bench/bench_eval.py --quick    # smaller N, for a smoke test
     .venv/bin/python bench/bench_eval.py --start    # time to first request only (1 and N cases), and claims' cost
+    .venv/bin/python bench/bench_eval.py --throughput --before /tmp/before   # N=20,000, C=64, 20 ms: this
+        # checkout against another one's promptgit, alternating, with the stores compared
+    .venv/bin/python bench/bench_eval.py --crossover  # workers off and on at growing N: where workers start to pay
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -233,6 +238,73 @@ def start_only(n: int, c: int, latency: float, repeat: int) -> None:
     print(f"| claim + release per paid call | {added:.0f} us | (the response's put alone: {put:.0f} us) |")
 
 
+def store_digest(project: Path) -> str:
+    """A digest of what a run stored (every case and response, less times), to tell two stores apart."""
+    with sqlite3.connect(project / ".promptgit" / "store.sqlite3") as db:
+        rows = db.execute(
+            "SELECT fingerprint, case_id, repeat, output, score, passed, scores, call_key, input_tokens, "
+            "output_tokens, cost FROM cases ORDER BY fingerprint, case_id, repeat"
+        ).fetchall()
+        rows += db.execute(
+            "SELECT key, text, model, input_tokens, output_tokens, cost FROM responses ORDER BY key"
+        ).fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:12]
+
+
+def checkout_env(env: dict[str, str], checkout: Path, workers: str | None = None) -> dict[str, str]:
+    """The environment that runs `checkout`'s promptgit (and forces a worker count when given)."""
+    chosen = {**env, "PYTHONPATH": str(checkout)}
+    if workers is None:
+        chosen.pop("PROMPTGIT_WORKERS", None)
+    else:
+        chosen["PROMPTGIT_WORKERS"] = workers
+    return chosen
+
+
+def compare_cold(
+    sides: list[tuple[str, dict[str, str]]], n: int, c: int, latency: float, repeat: int
+) -> list[tuple[str, list[Cold], list[str], list[float]]]:
+    """`repeat` rounds of one cold run per side, alternating sides, each on a fresh project; with the
+    load average before each run and a digest of each run's store."""
+    server = spawn_server(latency=latency)
+    work = Path(tempfile.mkdtemp(prefix="promptgit-bench-"))
+    found: dict[str, tuple[list[Cold], list[str], list[float]]] = {name: ([], [], []) for name, _ in sides}
+    try:
+        for attempt in range(repeat):
+            for name, env in sides:
+                folder = make_project(work / f"{name}-{attempt}", n, c)
+                colds, digests, loads = found[name]
+                loads.append(os.getloadavg()[0])
+                colds.append(measure_cold(folder, {**env, "OPENAI_API_BASE": server.api_base}, server, c))
+                digests.append(store_digest(folder))
+                shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return [(name, *found[name]) for name, _ in sides]
+
+
+def print_compared(results: list[tuple[str, list[Cold], list[str], list[float]]], n: int, ideal: float) -> None:
+    """One Markdown row per side: medians of the cold runs, with every run's value beside them."""
+    print(
+        "| side | whole process | x ideal | span | start to first request | CPU per case | peak MB | "
+        "score / calls / errors | store digest | load average |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
+    for name, colds, digests, loads in results:
+        walls = [r.run.wall for r in colds]
+        median = sorted(colds, key=lambda r: r.run.wall)[len(colds) // 2]
+        suite = median.run.report["suites"][0]
+        print(
+            f"| {name} | {statistics.median(walls):.1f} s ({', '.join(f'{w:.1f}' for w in walls)}) | "
+            f"{statistics.median(walls) / ideal:.1f} x | {statistics.median(r.span for r in colds):.1f} s | "
+            f"{statistics.median(r.to_first_request for r in colds):.2f} s | "
+            f"{statistics.median(r.run.cpu for r in colds) / n * 1000:.2f} ms | "
+            f"{statistics.median(r.run.peak_mb for r in colds):.0f} | "
+            f"{suite['score']} / {suite['calls']} / {suite['errors']} | {', '.join(sorted(set(digests)))} | "
+            f"{', '.join(f'{x:.1f}' for x in loads)} |"
+        )
+
+
 def main() -> None:
     """Run every measurement and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -243,9 +315,30 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="cold runs to take the median of")
     parser.add_argument("--quick", action="store_true", help="200 cases, 10,000 in the memory run, one cold run")
     parser.add_argument("--start", action="store_true", help="only the time to first request, and claims' cost")
+    parser.add_argument("--throughput", action="store_true", help="N=20,000, C=64, 20 ms unless given: cold runs only")
+    parser.add_argument("--before", type=Path, help="with --throughput: another checkout's folder, run alternately")
+    parser.add_argument("--crossover", action="store_true", help="workers off and on (PROMPTGIT_WORKERS) at growing N")
     args = parser.parse_args()
     if args.start:
         start_only(args.cases, args.concurrency, args.latency, args.repeat)
+        return
+    base = {**os.environ, "OPENAI_API_KEY": "sk-bench", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    if args.throughput:
+        n = 20_000 if args.cases == 1000 else args.cases
+        c = 64 if args.concurrency == 32 else args.concurrency
+        latency = 0.02 if args.latency == 0.2 else args.latency
+        sides = ([("before", checkout_env(base, args.before))] if args.before else []) + [
+            ("after", checkout_env(base, ROOT))
+        ]
+        print(f"N={n}, C={c}, {latency * 1000:.0f} ms; ideal {math.ceil(n / c) * latency:.2f} s")
+        print_compared(compare_cold(sides, n, c, latency, args.repeat), n, math.ceil(n / c) * latency)
+        return
+    if args.crossover:
+        latency = 0.02 if args.latency == 0.2 else args.latency
+        for n in (500, 1000, 2000, 4000):
+            sides = [(f"N={n}, {w} workers", checkout_env(base, ROOT, w)) for w in ("0", "2")]
+            print(f"N={n}, C=64, {latency * 1000:.0f} ms")
+            print_compared(compare_cold(sides, n, 64, latency, args.repeat), n, math.ceil(n / 64) * latency)
         return
     if args.quick:
         args.cases, args.big, args.repeat = 200, 10_000, 1

@@ -131,8 +131,21 @@ def parse_variants(models: Sequence[str], sets: Sequence[str], sweep: str | None
 
 def emit_json(document: Any) -> None:
     """Print one JSON document on stdout, nothing else (streamed: a 100,000-case result is never one string)."""
-    json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    # json.dump writes each of its ~28 pieces per case separately (0.9 s for 4,000 cases, profiled):
+    # joined into blocks of about JSON_BLOCK characters, the writes are few and memory stays bounded.
+    pieces: list[str] = []
+    size = 0
+    for piece in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(document):
+        pieces.append(piece)
+        size += len(piece)
+        if size >= JSON_BLOCK:
+            sys.stdout.write("".join(pieces))
+            pieces.clear()
+            size = 0
+    sys.stdout.write("".join(pieces) + "\n")
+
+
+JSON_BLOCK = 1 << 16
 
 
 def problem(text: str) -> None:
@@ -458,9 +471,10 @@ def _refuse_revisions_with_models(models: Sequence[str], revisions: bool, rev: s
 @cli.command()
 @click.argument("suites", nargs=-1)
 @click.option("--no-eval", is_flag=True, help="Show only stored scores; evaluate nothing.")
+@click.option("--by-scorer", is_flag=True, help="A column per scorer: each one's own score and 95% CI.")
 @quiet_option
 @json_option
-def log(suites: tuple[str, ...], no_eval: bool, quiet: bool, as_json: bool) -> int:
+def log(suites: tuple[str, ...], no_eval: bool, by_scorer: bool, quiet: bool, as_json: bool) -> int:
     """The refinement log: one row per commit that changed a suite's fingerprint, with its score."""
     from promptgit.commands.log import log
     from promptgit.display import logs_json, logs_text
@@ -470,7 +484,7 @@ def log(suites: tuple[str, ...], no_eval: bool, quiet: bool, as_json: bool) -> i
     if as_json:
         emit_json(logs_json(report))
     else:
-        click.echo(logs_text(report))
+        click.echo(logs_text(report, by_scorer))
     return EXIT_OK
 
 

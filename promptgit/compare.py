@@ -10,6 +10,7 @@ from typing import Any
 
 from promptgit import stats
 from promptgit.changes import SuitePair
+from promptgit.dimensions import DimensionDelta, dimension_deltas
 from promptgit.evaluate import CaseResult, Plan, Progress, SuiteResult, evaluate, options_for
 from promptgit.hashing import content_hash
 from promptgit.project import Project
@@ -70,6 +71,7 @@ class SuiteDiff:
     prompt_files: tuple[str, ...] = ()
     dataset: CaseSets = CaseSets()
     compared: Compared = Compared()
+    scorers: tuple[DimensionDelta, ...] = ()  # each scorer's paired delta over the compared set (dimensions.py)
 
     @property
     def significant(self) -> bool:
@@ -136,7 +138,16 @@ def compare_results(
     regressed.sort(key=lambda c: (c.head_score - c.base_score, c.id))
     improved.sort(key=lambda c: (c.base_score - c.head_score, c.id))
     return SuiteDiff(
-        name, base, head, delta, tuple(improved), tuple(regressed), tuple(noisy), dataset=dataset, compared=compared
+        name,
+        base,
+        head,
+        delta,
+        tuple(improved),
+        tuple(regressed),
+        tuple(noisy),
+        dataset=dataset,
+        compared=compared,
+        scorers=dimension_deltas([b for b, _, _, _ in common], [h for _, h, _, _ in common]),
     )
 
 

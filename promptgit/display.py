@@ -103,6 +103,10 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
     ]
     parts = [table(header, rows, right=range(2, 12))]
     parts += [f"{result.name}: {selection_text(result)}" for result in report.suites if result.selection]
+    from promptgit import refine_display  # it imports display: loaded when used
+
+    per_scorer = refine_display.scorer_table(report.suites)
+    parts += [f"\n{per_scorer}"] if per_scorer else []
     parts += [f"{result.name}: {note}" for result in report.suites for note in suite_notes(result)]
     for result in report.suites:
         low = _lowest(result.cases, worst)
@@ -123,6 +127,7 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
                     ],
                 )
             )
+            parts += refine_display.patterns_lines(refine_display.find_patterns(result))
     return "\n".join(parts)
 
 
@@ -217,7 +222,14 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
             }
             for c in result.cases
         ],
+        **_refine_json(result),
     }
+
+
+def _refine_json(result: SuiteResult) -> dict[str, Any]:
+    from promptgit.refine_display import result_json
+
+    return result_json(result)
 
 
 def _against(result: SuiteResult) -> str | None:
@@ -316,6 +328,7 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
                     ],
                 ).splitlines()
             ]
+        lines += [(line, None) for line in _scorer_deltas(diff)]
         if diff.noisy:
             lines.append(
                 (
@@ -325,6 +338,12 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
                 )
             )
     return lines
+
+
+def _scorer_deltas(diff: SuiteDiff) -> list[str]:
+    from promptgit.refine_display import deltas_lines
+
+    return deltas_lines(diff)
 
 
 def side_score(diff: SuiteDiff, side: str) -> float | None:
@@ -423,11 +442,26 @@ def suite_diff_json(diff: SuiteDiff) -> dict[str, Any]:
             }
             for c in diff.regressed
         ],
+        **_refine_diff_json(diff),
     }
 
 
-def log_text(log: SuiteLog) -> str:
-    """The refinement log: version | change made | score | delta | kept?"""
+def _refine_diff_json(diff: SuiteDiff) -> dict[str, Any]:
+    """Each scorer's delta (`scorers`) and head's failure patterns (`patterns`, None without a head)."""
+    from promptgit.refine_display import deltas_json, find_patterns, patterns_json
+
+    return {
+        "scorers": deltas_json(diff.scorers),
+        "patterns": patterns_json(find_patterns(diff.head)) if diff.head else None,
+    }
+
+
+def log_text(log: SuiteLog, by_scorer: bool = False) -> str:
+    """The refinement log: version | change made | score | delta | kept? (| each scorer) | top failure,
+    then the plateau line when the score has stalled (plateau.py)."""
+    from promptgit.refine_display import log_columns
+
+    extra_header, extra_rows = log_columns(log, by_scorer)
     rows = []
     for e in log.entries:
         r = e.result
@@ -441,9 +475,10 @@ def log_text(log: SuiteLog) -> str:
                 e.state,
             ]
         )
-    return f"{log.suite}\n" + table(
-        ["commit", "date", "change made", "score [95% CI]", "delta", "keep?"], rows, right=(4,)
-    )
+    rows = [[*row, *extra] for row, extra in zip(rows, extra_rows)]
+    header = ["commit", "date", "change made", "score [95% CI]", "delta", "keep?", *extra_header]
+    stalled = f"\n{log.suite}: {log.plateau}" if log.plateau else ""
+    return f"{log.suite}\n" + table(header, rows, right=(4,)) + stalled
 
 
 def _log_delta(entry: LogEntry) -> str:
@@ -455,6 +490,8 @@ def _log_delta(entry: LogEntry) -> str:
 
 def log_json(log: SuiteLog) -> dict[str, Any]:
     """`promptgit log --json` (docs/spec.md, Commands)."""
+    from promptgit.refine_display import log_entry_json, plateau_json
+
     return {
         "suite": log.suite,
         "entries": [
@@ -472,9 +509,11 @@ def log_json(log: SuiteLog) -> dict[str, Any]:
                 "kept": e.state == "kept",
                 "state": e.state,
                 "note": e.note,
+                **log_entry_json(e),
             }
             for e in log.entries
         ],
+        "plateau": plateau_json(log),
     }
 
 
@@ -692,9 +731,9 @@ def logs_json(report: LogReport) -> list[dict[str, Any]]:
     return [log_json(entry) for entry in report.logs]
 
 
-def logs_text(report: LogReport) -> str:
-    """`promptgit log`: each suite's table, a blank line between them."""
-    return "\n\n".join(log_text(entry) for entry in report.logs)
+def logs_text(report: LogReport, by_scorer: bool = False) -> str:
+    """`promptgit log`: each suite's table, a blank line between them (`by_scorer`: a column per scorer)."""
+    return "\n\n".join(log_text(entry, by_scorer) for entry in report.logs)
 
 
 def drift_lines(report: DriftReport) -> list[tuple[str, str | None]]:
@@ -798,6 +837,7 @@ def _variant_row_json(row: VariantRow) -> dict[str, Any]:
         "latency_p95": row.latency_p95,
         "stopped": result.stopped,
         "against_first": {k: against[k] for k in _AGAINST_KEYS} if against else None,
+        **_refine_json(result),  # each scorer's score and the failure patterns, as in every eval --json
     }
 
 

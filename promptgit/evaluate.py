@@ -12,9 +12,10 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptgit import stats
+from promptgit.dimensions import CaseDimension, DimensionScore, dimension_scores
 from promptgit.errors import MissingCredentials, PromptgitError
 from promptgit.fingerprint import SuiteSources, fingerprint, suite_sources
 from promptgit.hashing import call_key
@@ -25,6 +26,9 @@ from promptgit.scorers import Scorer, ScorerError, ScorerSite, build, judge_sett
 from promptgit.selection import Knobs, Selected, stored_whole
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
+
+if TYPE_CHECKING:
+    from promptgit.workers import Pool
 
 # A call's claim on its key (Store.claim) lasts one attempt's bound, and its owner renews it every
 # third of that while it works, so a live run never loses a claim and a dead one's lapses within a lease.
@@ -87,6 +91,7 @@ class CaseResult:
     pass_at: float = 1.0
     reasons: tuple[str, ...] = ()  # why scorers marked the first repeat down
     error: str | None = None
+    dimensions: tuple[CaseDimension, ...] = ()  # each scorer's values over the repeats (dimensions.py)
 
     @property
     def output(self) -> str | None:
@@ -125,6 +130,7 @@ class SuiteResult:
     threshold_rule: str = "score"  # the suite's `threshold_rule:`, which gates.py applies
     selection: Selected | None = None  # set when the result covers part of the suite (selection.py)
     cost_known: bool = True  # False when this run paid calls to a model litellm has no price for
+    scorers: tuple[DimensionScore, ...] = ()  # each scorer's own score and interval (dimensions.py)
 
     @property
     def passed(self) -> int:
@@ -243,7 +249,7 @@ class _Run:
         self.errors = 0  # case-repeats of this run that ended in an error
         self.cached = 0  # case-repeats of this run answered without a call (cache, or a call shared in flight)
         self.started = time.monotonic()
-        self.scorers: dict[str, list[tuple[float, Scorer]]] = {}
+        self.scorers: dict[str, list[tuple[float, Scorer, str]]] = {}
         self.stopped: str | None = None
         # Calls in flight by cache key: a second job needing the same answer waits for the first's call.
         self.in_flight: dict[str, asyncio.Future[StoredResponse]] = {}
@@ -253,6 +259,10 @@ class _Run:
         self.lease = _lease(options)
         self.limit = AdaptiveLimit(options.concurrency)  # requests in flight, halved on 429s
         self.spent = 0.0  # USD this run paid, over every suite (judge calls included)
+        self.pool: Pool | None = None  # a workers.Pool when the run spreads its calls over processes
+        self.pool_decided = False
+        self.pool_lock = asyncio.Lock()
+        self.called: set[str | None] = set()  # the models the run may call
 
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = _unique(plans)
@@ -280,13 +290,34 @@ class _Run:
             # Work that is not stored will most likely need a call: import litellm meanwhile.
             from promptgit import models
 
-            models.preload()
+            called = _models_called(unique, self.scorers)
+            if models.needs_litellm(called):
+                models.preload()
+            self.called = called
             try:
                 await self._drain(jobs)
             finally:
                 self.store.release_all(self.owner)  # whatever a cancelled call still held
+                if self.pool is not None:
+                    await self.pool.close()
         results = {p.fingerprint: self._result(p) for p in unique}
         return [results[p.fingerprint] for p in plans]
+
+    async def _workers(self) -> Pool | None:
+        """The run's worker processes (workers.py), started at its first call when enough work is left.
+
+        Decided at the first call, not before: a run whose answers are all stored never forks, and no
+        litellm client exists yet in this process for the workers to inherit.
+        """
+        async with self.pool_lock:
+            if not self.pool_decided:
+                self.pool_decided = True
+                from promptgit import workers
+
+                count = workers.planned_workers(self.total - self.done, sorted(self.called, key=str))
+                if count:
+                    self.pool = await workers.Pool.start(count, self.options.concurrency)
+        return self.pool
 
     async def _drain(self, jobs: Iterator[_Job]) -> None:
         width = max(1, min(self.options.concurrency, self.total))
@@ -443,14 +474,7 @@ class _Run:
                 )
         options = {k: v for k, v in settings.items() if k != "model"}
         try:
-            done = await models.complete(
-                settings["model"],
-                messages,
-                options,
-                timeout=self.options.timeout,
-                retries=self.options.retries,
-                limit=self.limit,
-            )
+            done = await self._complete(settings["model"], messages, options)
         except PromptgitError as err:
             raise err.located(file) from None  # a rejected setting or key: name the file that set the model
         except models.ModelCallError as err:
@@ -467,6 +491,16 @@ class _Run:
         )
         self.store.put_response(key, response, releasing=self.owner)
         return response
+
+    async def _complete(self, model: str, messages: list[dict[str, str]], options: dict[str, Any]) -> Any:
+        """models.complete, in a worker process when the run has them (the embedded model stays here)."""
+        from promptgit import models
+
+        timeout, retries = self.options.timeout, self.options.retries
+        pool = None if model.startswith("local/") else await self._workers()
+        if pool is not None:
+            return await pool.complete(model, messages, options, timeout=timeout, retries=retries)
+        return await models.complete(model, messages, options, timeout=timeout, retries=retries, limit=self.limit)
 
     async def _score(
         self, plan: Plan, job: _Job, response: StoredResponse, key: str, settings: Mapping[str, Any]
@@ -488,12 +522,12 @@ class _Run:
             return answered.text
 
         parts = []
-        for weight, scorer in self.scorers[plan.fingerprint]:
+        for weight, scorer, dimension in self.scorers[plan.fingerprint]:
             try:
                 result = await scorer.score(response.text, job.case.expected, job.case, judge)
             except ScorerError as err:  # a judge without one verdict, user code that crashed or hung
                 raise _CallFailed(f"{scorer.label}: {err}") from None
-            parts.append((scorer.label, weight, result))
+            parts.append((dimension, weight, result))
         total_weight = sum(w for _, w, _ in parts)
         score = sum(w * r.value for _, w, r in parts) / total_weight
         return StoredCase(
@@ -515,7 +549,10 @@ class _Run:
         rows: dict[str, dict[int, _Kept]] = defaultdict(dict)
         for row in self.store.iter_cases(plan.fingerprint, plan.trusted_only):
             # Only what a result shows: a stored row also carries keys and token counts.
-            rows[row.case_id][row.repeat] = _Kept(row.output, row.score, _reasons(row) if row.repeat == 0 else ())
+            reasons = _reasons(row) if row.repeat == 0 else ()
+            rows[row.case_id][row.repeat] = _Kept(
+                row.output, row.score, reasons, tuple((n, v) for n, v, _ in row.scores)
+            )
         cases = tuple(
             _case_result(plan.suite, case, rows.get(case.id, {}), tally.errors)
             for case in plan.suite.cases
@@ -545,6 +582,7 @@ class _Run:
             threshold_rule=plan.suite.threshold_rule,
             selection=plan.selected,
             cost_known=not tally.unpriced,
+            scorers=dimension_scores(cases),
         )
 
 
@@ -586,6 +624,12 @@ def _unique(plans: Sequence[Plan]) -> list[Plan]:
         if plan.trusted_only and not seen.trusted_only:
             unique[plan.fingerprint] = plan
     return list(unique.values())
+
+
+def _models_called(plans: Sequence[Plan], scorers: Mapping[str, list[tuple[float, Scorer, str]]]) -> set[str | None]:
+    """The models a run may call: each plan's, and each judge's own (a judge without one uses the plan's)."""
+    judges = {getattr(s, "model", None) for built in scorers.values() for _, s, _ in built}
+    return {_model_of(p) for p in plans} | {m for m in judges if isinstance(m, str)}
 
 
 def _sendable(settings: dict[str, Any]) -> dict[str, Any]:
@@ -631,7 +675,7 @@ class _OverBudget(Exception):
     """A call not started because the run spent its max_cost: the case is left unevaluated."""
 
 
-def _build_scorers(plan: Plan) -> list[tuple[float, Scorer]]:
+def _build_scorers(plan: Plan) -> list[tuple[float, Scorer, str]]:
     """Configure a plan's scorers once (they read files, compile patterns), refusing a plan with no model."""
     if _model_of(plan) is None:
         raise PromptgitError(
@@ -642,7 +686,9 @@ def _build_scorers(plan: Plan) -> list[tuple[float, Scorer]]:
     built = []
     for spec in plan.suite.scorers:
         site = ScorerSite(plan.suite.path, spec.line, plan.project.tree, plan.project.settings.scorer_timeout)
-        built.append((spec.weight, build(spec.name, spec.config, site)))
+        scorer = build(spec.name, spec.config, site)
+        # The store keeps each scorer's values under its dimension name (equal to scorer.label unless named).
+        built.append((spec.weight, scorer, spec.dimension))
     return built
 
 
@@ -651,6 +697,7 @@ class _Kept:
     output: str
     score: float
     reasons: tuple[str, ...]
+    dimensions: tuple[tuple[str, float], ...] = ()
 
 
 def _reasons(row: StoredCase) -> tuple[str, ...]:
@@ -671,7 +718,21 @@ def _case_result(
         )
     score = math.fsum(scores) / len(scores)
     reasons = repeats[0].reasons
-    return CaseResult(case.id, score, suite.passes(score), case.expected, outputs, scores, suite.pass_at, reasons)
+    dimensions = _case_dimensions(repeats)
+    return CaseResult(
+        case.id, score, suite.passes(score), case.expected, outputs, scores, suite.pass_at, reasons, None, dimensions
+    )
+
+
+def _case_dimensions(repeats: Sequence[_Kept]) -> tuple[CaseDimension, ...]:
+    """Each scorer's values over the repeats, in the suite's scorer order; a scorer some repeat lacks is left out."""
+    names = [name for name, _ in repeats[0].dimensions]
+    found = []
+    for name in names:
+        values = [dict(r.dimensions).get(name) for r in repeats]
+        if all(v is not None for v in values):
+            found.append(CaseDimension(name, tuple(float(v) for v in values if v is not None)))
+    return tuple(found)
 
 
 def _model_of(plan: Plan) -> str | None:

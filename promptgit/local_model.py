@@ -283,7 +283,14 @@ def describe(model: str = DEFAULT_MODEL) -> Status:
 
 def complete(model: str, messages: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
     """One chat completion on the local model, without litellm: llama.cpp's OpenAI-shaped response dict."""
-    return _engine(spec_for(model)).submit(_request(messages, params)).result()
+    return submit(model, messages, params).result()
+
+
+def submit(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> Future[dict[str, Any]]:
+    """Queue one chat completion on the local model, without litellm; the future holds llama.cpp's
+    OpenAI-shaped response dict, or raises PromptgitError (the model cannot load) or ValueError (a
+    request llama.cpp refuses). Params outside PASSED_PARAMS are dropped."""
+    return _engine(spec_for(model)).submit(_request(messages, params))
 
 
 def _request(messages: list[Any], params: dict[str, Any]) -> dict[str, Any]:

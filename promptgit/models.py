@@ -13,7 +13,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -105,6 +105,11 @@ async def ready() -> None:
     thread = _preloader
     if thread is not None and thread.is_alive():
         await asyncio.get_running_loop().run_in_executor(None, thread.join)
+
+
+def import_litellm() -> None:
+    """Import and set up litellm now, in this thread, unless it is already (workers.py forks after it)."""
+    _litellm()
 
 
 def _import_quietly() -> None:
@@ -249,11 +254,11 @@ async def complete(
     of its slots while in flight, and tells it whether the provider had room (AIMD: limiter.py).
     Raises ModelCallError when the call still fails, PromptgitError for a configuration problem.
     """
+    kwargs = {k: v for k, v in settings.items() if k not in _OWN_KWARGS}
+    if model.startswith("local/"):
+        return await _complete_local(model, messages, kwargs, timeout=timeout, retries=retries)
     await ready()
     litellm = _litellm()
-    if model.startswith("local/"):
-        _ensure_local_model(model)
-    kwargs = {k: v for k, v in settings.items() if k not in _OWN_KWARGS}
     sent = failed = limited = 0
     waited = 0.0  # seconds spent waiting out 429s
     while True:
@@ -300,6 +305,86 @@ async def complete(
         await asyncio.sleep(_delay(failed, failure.retry_after))
 
 
+def needs_litellm(model_names: Iterable[str | None]) -> bool:
+    """Whether calls to these models go through litellm: every name but the embedded `local/` ones.
+
+    A run whose calls are all `local/` never imports litellm (about 1.5 s quiet, 3.5 s loaded, of CPU
+    before the first call; docs/benchmarks.md): the embedded model needs nothing from it.
+    """
+    return any(name is None or not name.startswith("local/") for name in model_names)
+
+
+async def _complete_local(
+    model: str, messages: Sequence[Mapping[str, str]], settings: Mapping[str, Any], *, timeout: float, retries: int
+) -> Completion:
+    """One call to the embedded model straight to its engine, without litellm, retried like complete().
+
+    Same answer shape as a litellm call: llama.cpp's OpenAI-shaped body gives the text and token
+    counts; the cost is always 0.0. Raises ModelCallError when it still fails, PromptgitError when
+    the model or its runtime is not installed.
+    """
+    _prepare_local_model(model)
+    from promptgit import local_model
+
+    sent = failed = 0
+    while True:
+        sent += 1
+        started = time.monotonic()
+        try:
+            future = local_model.submit(model, [dict(m) for m in messages], dict(settings))
+            body = await asyncio.wait_for(asyncio.wrap_future(future), timeout + TIMEOUT_GRACE)
+            return _local_completion(body, time.monotonic() - started, sent)
+        except Exception as exc:  # every failure is classified below
+            failure = _classify_local(exc, timeout)
+        tries = f" after {sent} attempts" if sent > 1 else ""
+        failed += 1
+        if not failure.retryable or failed > retries:
+            raise ModelCallError(f"{model}: {failure.message}{tries}", attempts=sent) from None
+        await asyncio.sleep(_delay(failed, None))
+
+
+def _local_completion(body: Mapping[str, Any], seconds: float, attempts: int) -> Completion:
+    """Our Completion from llama.cpp's response body; an error body raises _LocalError."""
+    if "error" in body:
+        error = body["error"] if isinstance(body["error"], Mapping) else {"message": body["error"]}
+        raise _LocalError(int(error.get("code") or 500), str(error.get("message") or error))
+    choices = body.get("choices") or []
+    if not choices:
+        raise _MalformedResponse("the response has no choices")
+    usage = body.get("usage") or {}
+    return Completion(
+        text=(choices[0].get("message") or {}).get("content") or "",
+        input_tokens=int(usage.get("prompt_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+        cost=0.0,  # the embedded model costs nothing per call
+        seconds=seconds,
+        attempts=attempts,
+    )
+
+
+class _LocalError(Exception):
+    """llama.cpp answered with an error body: `status` is its HTTP-style code."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _classify_local(exc: Exception, timeout: float) -> _Failure:
+    """Whether a failed embedded-model attempt is worth another, by the rule complete() applies to HTTP."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return _Failure(f"timed out after {timeout:g} s", retryable=True)
+    if isinstance(exc, PromptgitError):  # the model could not be loaded: the same on every attempt
+        return _Failure(str(exc), retryable=False)
+    if isinstance(exc, ValueError):  # llama.cpp refuses a request it cannot take (too long for the context)
+        return _Failure(f"bad request: {exc}", retryable=False)
+    if isinstance(exc, _LocalError):
+        return _Failure(f"error {exc.status}: {exc}", retryable=exc.status >= 500)
+    if isinstance(exc, (_MalformedResponse, KeyError, IndexError, TypeError, AttributeError)):
+        return _Failure(f"malformed response: {type(exc).__name__}: {exc}", retryable=True)
+    return _Failure(f"{type(exc).__name__}: {exc}", retryable=True)
+
+
 def supports_json_mode(model: str) -> bool:
     """Whether `model`'s provider takes OpenAI's `response_format` (JSON mode), by litellm's table of parameters.
 
@@ -315,11 +400,11 @@ def supports_json_mode(model: str) -> bool:
     return bool(params) and "response_format" in params
 
 
-def _ensure_local_model(model: str) -> None:
-    """Check the model exists, its runtime is installed and its file verified; then register the provider.
+def _prepare_local_model(model: str) -> None:
+    """Check the model exists, its runtime is installed and its file verified (once per model and process).
 
-    Checked here, before litellm, because inside a litellm call the same problem would come back as a
-    400 for every case (an inconclusive run) instead of one clear message.
+    Checked before the first call, because inside a call the same problem would come back as a
+    failed call for every case (an inconclusive run) instead of one clear message.
     """
     try:
         from promptgit import local_model
@@ -333,7 +418,6 @@ def _ensure_local_model(model: str) -> None:
     if model not in _prepared_local:
         local_model.prepare(model)
         _prepared_local.add(model)
-    local_model.ensure_registered()
 
 
 def _completion(litellm: ModuleType, response: Any, seconds: float, attempts: int) -> Completion:

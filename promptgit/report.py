@@ -23,6 +23,7 @@ from promptgit.display import (
 from promptgit.evaluate import SuiteResult
 from promptgit.gates import judge, overall, sensitivity, sensitivity_text, sensitivity_warning, threshold_position
 from promptgit.github import MARKER, MAX_BODY_CHARS, NOTHING_AFFECTED, prepare_body
+from promptgit.refine_display import report_view
 
 if TYPE_CHECKING:
     from promptgit.commands.bisect import Culprit
@@ -92,6 +93,7 @@ def _suite_view(
         "prompt_diff": clipped_diff.rstrip("\n") if limits.diff else "",
         "fence": _fence(clipped_diff),
         "culprit": _culprit_view(culprit, limits) if culprit else None,
+        **report_view(diff),  # per-scorer deltas and head's failure patterns
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,12 +38,27 @@ SUITE_KEYS = frozenset(
 
 @dataclass(frozen=True)
 class ScorerSpec:
-    """One scorer as a suite configures it: `- exact_match` or `- regex: "^a$"` (plus `weight:`)."""
+    """One scorer as a suite configures it: `- exact_match` or `- regex: "^a$"` (plus `weight:` and `name:`)."""
 
-    name: str
+    name: str  # the scorer's kind, a registered scorer name
     config: Any  # None when the scorer is given bare
     weight: float = 1.0
     line: int | None = None
+    label: str | None = None  # the suite's `name:` for this scorer's dimension, if it gives one
+
+    @property
+    def dimension(self) -> str:
+        """The dimension's name in results: `name:` if given, else the scorer's label (its kind;
+        `python:<function>` for a python scorer, as scorers/python_code.py labels it)."""
+        if self.label is not None:
+            return self.label
+        if self.name == "python" and isinstance(self.config, str) and ":" in self.config:
+            return "python:" + self.config.rsplit(":", 1)[1].strip()
+        return self.name
+
+
+# A dimension name is a short word that fits a table column and a JSON key (the suite schema says the same).
+DIMENSION_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -322,7 +338,9 @@ def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple
             line=line,
             hint="add e.g. `scorers: [exact_match]` (docs/spec.md, Scorers, lists the built-ins)",
         )
-    return tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
+    specs = tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
+    _refuse_shared_dimensions(specs, path)
+    return specs
 
 
 def _scorer(item: Any, path: str, line: int | None) -> ScorerSpec:
@@ -330,12 +348,36 @@ def _scorer(item: Any, path: str, line: int | None) -> ScorerSpec:
         return ScorerSpec(item, None, 1.0, line)
     if isinstance(item, dict):
         weight = item.get("weight", 1.0)
-        named = [k for k in item if k != "weight"]
+        label = item.get("name")
+        named = [k for k in item if k not in ("weight", "name")]
+        if label is not None and not (isinstance(label, str) and DIMENSION_NAME.fullmatch(label)):
+            raise PromptgitError(
+                f"cannot use {label!r} as a scorer's name",
+                file=path,
+                line=line,
+                hint="a scorer's `name:` is 1 to 40 letters, digits, `_`, `.`, `:` or `-`",
+            )
         if len(named) == 1 and isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight > 0:
-            return ScorerSpec(str(named[0]), item[named[0]], float(weight), line)
+            return ScorerSpec(str(named[0]), item[named[0]], float(weight), line, label)
     raise PromptgitError(
         f"cannot read scorer {item!r}",
         file=path,
         line=line,
-        hint="write a scorer as a name (`- exact_match`) or one `name: config` pair, optionally with `weight: 2`",
+        hint="write a scorer as a name (`- exact_match`) or one `name: config` pair, "
+        "optionally with `weight: 2` and `name: tone`",
     )
+
+
+def _refuse_shared_dimensions(specs: tuple[ScorerSpec, ...], path: str) -> None:
+    """Each scorer is one dimension of the results, so two may not share a name."""
+    seen: dict[str, ScorerSpec] = {}
+    for spec in specs:
+        first = seen.setdefault(spec.dimension, spec)
+        if first is not spec:
+            raise PromptgitError(
+                f"two scorers are both named {spec.dimension!r}"
+                + (f" (the other is on line {first.line})" if first.line is not None else ""),
+                file=path,
+                line=spec.line,
+                hint="give each a `name:` of its own, e.g. `- regex: '^a'` with `name: starts_with_a` under it",
+            )

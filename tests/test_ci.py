@@ -115,7 +115,16 @@ def test_an_improvement_passes(openai_server: Server, tmp_path: Path, run_cli) -
     assert suite["p_value"] == pytest.approx(2 * sum(math.comb(24, j) for j in range(3)) / 2**24)
     assert report.splitlines()[0] == MARKER
     assert "## ✅ promptgit: pass" in report
-    [summary, regressed, improved] = tables(report)
+    [summary, regressed, patterns, improved] = tables(report)
+    # Head's failure patterns sit beside the regressed cases (docs/spec.md, Dimensions and failure patterns).
+    assert patterns == [
+        ["pattern", "cases"],
+        ["account_access → billing", "2"],
+        ["billing → refunds", "2"],
+        ["refunds → technical_support", "2"],
+        ["technical_support → account_access", "2"],
+        ["exact_match: expected <text>, got <text>", "8"],
+    ]
     assert summary[0] == ["suite", "base", "head", "Δ pts [95% CI]", "p", "cases ↑ / ↓", "gate"]
     assert summary[1][:3] == ["route", "30.0%", "80.0%"] and summary[1][5] == "22 / 2"
     assert [row[0] for row in regressed[1:]] == ["c000", "c001"]
@@ -141,7 +150,8 @@ def test_a_significant_drop_beyond_max_drop_fails_and_lists_the_regressions(
     lines = report.splitlines()
     assert lines[0] == MARKER
     assert "## ❌ promptgit: fail" in report
-    summary, regressed = tables(report)
+    summary, regressed, patterns = tables(report)
+    assert patterns[0] == ["pattern", "cases"] and patterns[-1] == ["exact_match: expected <text>, got <text>", "24"]
     assert summary[1][0] == "route" and summary[1][5] == "0 / 20" and "significant" in summary[1][6]
     assert regressed[0] == ["case", "expected", "base output", "head output"]
     expected_rows = [[f"c{i:03d}", LABELS[i % 4], LABELS[i % 4], LABELS[(i + 1) % 4]] for i in range(20)]

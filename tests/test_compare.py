@@ -83,7 +83,8 @@ def test_ci_compares_on_the_shared_unchanged_cases_and_labels_every_number(
     assert suite["delta"] == pytest.approx(1 / 6, abs=1e-6)  # over c00-c05 only, never 8/11 - 0.5
     assert (suite["improved"], suite["regressed"]) == (["c05"], [])
 
-    [summary, improved] = tables(report)
+    [summary, patterns, improved] = tables(report)
+    assert patterns[0] == ["pattern", "cases"]  # head's failure patterns (test_patterns.py checks their counts)
     assert summary[1][:6] == ["route", "83.3%", "100.0%", summary[1][3], "1", "1 / 0"]  # one flip: p = 1
     assert summary[1][3].startswith("+16.7 [") and summary[1][3].endswith("within noise")
     assert (suite["p_value"], suite["up"], suite["down"]) == (1.0, 1, 0)

@@ -105,7 +105,7 @@ def test_log_json_is_always_a_list_of_suites(
         names = [d["suite"] for d in document]
         assert names == (["other", "route"] if len(args) == 2 else args[1:-1])
         assert all(d["entries"][0]["commit"] == c1 for d in document)
-        assert all(set(d) == {"suite", "entries"} for d in document)
+        assert all(set(d) == {"suite", "entries", "plateau"} for d in document)
 
 
 def test_bisect_without_stored_scores_starts_from_the_oldest_evaluable_version(

@@ -98,3 +98,28 @@ def test_a_suite_answers_the_same_alone_and_beside_another_suite(
     assert len(reviews) == len(tickets) == CASES
     for name in ("both, 4 at a time", "tickets first, one at a time"):
         assert runs[name] == {"sentiment/reviews": reviews, "support/classify": tickets}, name
+
+
+# --- no litellm for the embedded model (issue 18, part 5) --------------------------------------------
+
+_NO_LITELLM_PROBE = (
+    "import sys\nfrom promptgit.cli import main\ntry:\n    main(['eval', '--json'])\nexcept SystemExit as e:\n"
+    "    code = e.code\nprint('LITELLM' if 'litellm' in sys.modules else 'NO-LITELLM', code, file=sys.stderr)\n"
+)
+
+
+def test_a_run_whose_calls_are_all_local_never_imports_litellm(tmp_path: Path) -> None:
+    # The prompt's model and the judge's are both the embedded one; two cases, so four calls.
+    root = _small_project(tmp_path / "p", 2)
+    shutil.rmtree(root / "evals/support")
+    reviews = yaml.safe_load((root / "evals/sentiment/reviews.yaml").read_text(encoding="utf-8"))
+    reviews["cases"] = reviews["cases"][:2]
+    reviews["scorers"] = ["exact_match", {"llm_judge": {"rubric": "Is one word.", "model": "local/qwen2.5-coder-0.5b"}}]
+    reviews.pop("threshold", None)
+    (root / "evals/sentiment/reviews.yaml").write_text(yaml.safe_dump(reviews), encoding="utf-8")
+    run = [sys.executable, "-c", _NO_LITELLM_PROBE]
+    done = subprocess.run(run, cwd=root, env=_offline_env(), capture_output=True, text=True, timeout=600)
+    assert done.stderr.strip().splitlines()[-1] in ("NO-LITELLM 0", "NO-LITELLM 1"), done.stderr
+    suite = json.loads(done.stdout)["suites"][0]
+    assert (suite["cases"], suite["calls"], suite["cached"]) == (2, 4, 0)
+    assert suite["input_tokens"] > 0 and suite["cost"] == 0.0

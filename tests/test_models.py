@@ -222,36 +222,114 @@ def test_busy_server_429s_are_waited_out(openai_server: Server) -> None:
     assert stats.count == 12 + stats.outcomes["busy"] == sum(r.attempts for r in results)
 
 
-def test_local_models_register_their_provider_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    import litellm
-
-    class Local(litellm.CustomLLM):
-        async def acompletion(self, *args: Any, **kwargs: Any) -> Any:
-            usage = {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
-            return litellm.ModelResponse(
-                choices=[{"message": {"role": "assistant", "content": "from local"}}], usage=usage
-            )
-
-    steps: list[str] = []
+def _fake_local_model(monkeypatch: pytest.MonkeyPatch, bodies: list[Any], steps: list[str]) -> None:
+    """A stand-in promptgit.local_model whose engine answers each submit with the next of `bodies`
+    (a response dict, or an exception the engine raises)."""
+    from concurrent.futures import Future
 
     def prepare(model: str) -> None:
         steps.append(f"prepare {model}")
 
-    def ensure_registered() -> None:
-        steps.append("register")
-        monkeypatch.setattr(litellm, "custom_provider_map", [{"provider": "local", "custom_handler": Local()}])
+    def submit(model: str, messages: list[Any], params: dict[str, Any]) -> Future[Any]:
+        steps.append(f"submit {model} {sorted(params)}")
+        future: Future[Any] = Future()
+        body = bodies.pop(0)
+        if isinstance(body, BaseException):
+            future.set_exception(body)
+        else:
+            future.set_result(body)
+        return future
 
     fake = types.ModuleType("promptgit.local_model")
     fake.prepare = prepare  # type: ignore[attr-defined]
-    fake.ensure_registered = ensure_registered  # type: ignore[attr-defined]
+    fake.submit = submit  # type: ignore[attr-defined]
     monkeypatch.setattr(models, "_prepared_local", set())
     monkeypatch.setitem(sys.modules, "promptgit.local_model", fake)
     import promptgit
 
     monkeypatch.setattr(promptgit, "local_model", fake, raising=False)
-    result = asyncio.run(models.complete("local/tiny", [{"role": "user", "content": "x"}], {}, timeout=5, retries=0))
-    assert (result.text, result.input_tokens, result.output_tokens, result.cost) == ("from local", 2, 3, 0.0)
-    assert steps == ["prepare local/tiny", "register"]  # the model is checked before litellm sees it
+
+
+def _local_body(text: str, prompt: int = 2, completion: int = 3) -> dict[str, Any]:
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}], "usage": usage}
+
+
+def _call_local(retries: int = 2) -> Completion:
+    messages = [{"role": "user", "content": "x"}]
+    return asyncio.run(models.complete("local/tiny", messages, {"temperature": 0}, timeout=5, retries=retries))
+
+
+def test_local_models_are_checked_first_then_called_without_litellm(monkeypatch: pytest.MonkeyPatch) -> None:
+    steps: list[str] = []
+    _fake_local_model(monkeypatch, [_local_body("from local")], steps)
+    result = _call_local()
+    assert (result.text, result.input_tokens, result.output_tokens, result.cost, result.attempts) == (
+        "from local",
+        2,
+        3,
+        0.0,
+        1,
+    )
+    assert steps == ["prepare local/tiny", "submit local/tiny ['temperature']"]
+
+
+@pytest.mark.parametrize(
+    ("first", "retried"),
+    [
+        ({"error": {"code": 500, "message": "slot failed"}}, True),
+        ({"error": {"code": 503, "message": "busy"}}, True),
+        ({"choices": []}, True),  # a 200 with nothing in it
+        (RuntimeError("llama.cpp hiccup"), True),
+        ({"error": {"code": 400, "message": "the request exceeds the available context size"}}, False),
+        (ValueError("invalid grammar"), False),
+        (PromptgitError("the local model local/tiny could not be loaded: no memory"), False),
+    ],
+)
+def test_a_failed_local_call_is_retried_or_not_as_an_http_one_would_be(
+    monkeypatch: pytest.MonkeyPatch, first: Any, retried: bool
+) -> None:
+    steps: list[str] = []
+    _fake_local_model(monkeypatch, [first, _local_body("second")], steps)
+    if retried:
+        result = _call_local()
+        assert (result.text, result.attempts) == ("second", 2)
+    else:
+        with pytest.raises(ModelCallError) as failed:
+            _call_local()
+        assert failed.value.attempts == 1
+        assert failed.value.message.startswith("local/tiny: ")
+    assert len(steps) == (3 if retried else 2)
+
+
+def test_a_local_call_that_keeps_failing_is_a_model_call_error_after_its_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    steps: list[str] = []
+    _fake_local_model(monkeypatch, [{"error": {"code": 500, "message": "boom"}}] * 3, steps)
+    with pytest.raises(ModelCallError) as failed:
+        _call_local(retries=2)
+    assert (failed.value.message, failed.value.attempts) == ("local/tiny: error 500: boom after 3 attempts", 3)
+
+
+def test_a_local_call_never_imports_litellm() -> None:
+    code = (
+        "import asyncio, sys, types\n"
+        "from concurrent.futures import Future\n"
+        "from promptgit import models\n"
+        "fake = types.ModuleType('promptgit.local_model')\n"
+        "fake.prepare = lambda model: None\n"
+        "def submit(model, messages, params):\n"
+        "    f = Future(); f.set_result({'choices': [{'message': {'content': 'ok'}}]}); return f\n"
+        "fake.submit = submit\n"
+        "sys.modules['promptgit.local_model'] = fake\n"
+        "asked = [{'role': 'user', 'content': 'x'}]\n"
+        "done = asyncio.run(models.complete('local/tiny', asked, {}, timeout=5, retries=0))\n"
+        "print(done.text, 'litellm' in sys.modules, models.needs_litellm(['local/a', 'local/b']),"
+        " models.needs_litellm(['local/a', 'openai/x']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == ["ok", "False", "False", "True"]
 
 
 def test_litellm_callbacks_still_hear_calls_when_registered(

@@ -55,7 +55,7 @@ def test_the_schemas_list_exactly_the_keys_the_loaders_accept() -> None:
     bare, configured = suite["properties"]["scorers"]["items"]["oneOf"]
     assert bare["enum"] == scorers.names()
     assert suite["properties"]["threshold_rule"]["enum"] == list(THRESHOLD_RULES)
-    assert configured["propertyNames"]["enum"] == [*scorers.names(), "weight"]
+    assert configured["propertyNames"]["enum"] == [*scorers.names(), "weight", "name"]
 
 
 def test_defaults_in_the_schema_are_the_settings_defaults() -> None:

@@ -10,6 +10,7 @@ from promptgit.compare import compare_results, plans_case_sets
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, Progress, SuiteResult, results_for
 from promptgit.history import Version, plan_at, suite_versions
+from promptgit.plateau import Plateau, plateau
 from promptgit.project import Project
 from promptgit.store import Store
 from promptgit.suites import suite_names, suite_path
@@ -41,6 +42,7 @@ class SuiteLog:
 
     suite: str
     entries: tuple[LogEntry, ...]
+    plateau: Plateau | None = None  # three changes or more in a row, to the latest, with no significant gain
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def suite_log(
         entries.append(LogEntry(version.commit, plan.fingerprint, result, delta, state, test=test))
         if result:
             previous, previous_plan = result, plan
-    return SuiteLog(suite, tuple(entries))
+    return SuiteLog(suite, tuple(entries), plateau([(e.commit.sha, e.test) for e in entries]))
 
 
 def _surviving_commits(project: Project, latest: Plan) -> set[str]:
