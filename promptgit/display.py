@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not
     from promptgit.commands.blame import BlameReport, Impact
     from promptgit.commands.check import CheckReport
     from promptgit.commands.ci import CiReport
+    from promptgit.commands.drift import DriftReport
     from promptgit.commands.eval import DryRun, EvalReport
     from promptgit.commands.log import LogEntry, LogReport, SuiteLog
     from promptgit.compare import DiffReport, SuiteDiff
@@ -102,6 +103,7 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
         for r in report.suites
     ]
     parts = [table(header, rows, right=range(2, 12))]
+    parts += [f"{result.name}: {selection_text(result)}" for result in report.suites if result.selection]
     from promptgit import refine_display  # it imports display: loaded when used
 
     per_scorer = refine_display.scorer_table(report.suites)
@@ -128,6 +130,23 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
             )
             parts += refine_display.patterns_lines(refine_display.find_patterns(result))
     return "\n".join(parts)
+
+
+def selection_text(result: SuiteResult) -> str:
+    """`24 of 200 cases (--filter 'refund', --limit 24): a selection, not the suite's score`."""
+    chosen = result.selection
+    if chosen is None:
+        return f"all {len(result.cases)} cases"
+    return f"{len(result.cases)} of {chosen.of} cases ({', '.join(chosen.how)}): a selection, not the suite's score"
+
+
+def selection_json(result: SuiteResult) -> dict[str, Any] | None:
+    """`{"cases": 24, "of": 200, "by": ["--limit 24"], "shard": null}`, or None for a run over the whole suite."""
+    chosen = result.selection
+    if chosen is None:
+        return None
+    shard = str(chosen.shard) if chosen.shard else None
+    return {"cases": len(result.cases), "of": chosen.of, "by": list(chosen.how), "shard": shard}
 
 
 def suite_notes(result: SuiteResult) -> list[str]:
@@ -183,6 +202,7 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
         "sensitivity": sensitivity_json(result),
         "threshold_rule": result.threshold_rule,
         "against_threshold": _against(result),
+        "selection": selection_json(result),
         "results": [
             {
                 "id": c.id,
@@ -734,6 +754,30 @@ def logs_json(report: LogReport) -> list[dict[str, Any]]:
 def logs_text(report: LogReport, by_scorer: bool = False) -> str:
     """`promptgit log`: each suite's table, a blank line between them (`by_scorer`: a column per scorer)."""
     return "\n\n".join(log_text(entry, by_scorer) for entry in report.logs)
+
+
+def drift_lines(report: DriftReport) -> list[tuple[str, str | None]]:
+    """`promptgit drift` as diff_lines shows a diff: the stored result as base, the fresh run as head."""
+    if not report.diff.suites:
+        return [("no suite to re-run", None)]
+    return diff_lines(report.diff)
+
+
+def drift_json(report: DriftReport) -> dict[str, Any]:
+    """`promptgit drift --json`: each suite's comparison (as `diff --json`, base = stored, head = fresh) and gate."""
+    return {
+        "verdict": report.verdict,
+        "revision": report.revision,
+        "suites": [
+            {
+                **suite_diff_json(d),
+                "fresh_calls": d.head.calls if d.head else 0,
+                "verdict": report.gate(d.name).verdict,
+                "reason": report.gate(d.name).reason,
+            }
+            for d in report.diff.suites
+        ],
+    }
 
 
 def _side_name(side: str) -> str:
