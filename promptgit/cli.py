@@ -32,8 +32,10 @@ from promptgit.errors import (
 )
 
 if TYPE_CHECKING:
+    from promptgit.compare import DiffReport
     from promptgit.experiments import Variant
     from promptgit.gates import Gate
+    from promptgit.html_report import HtmlInput
     from promptgit.project import Project
     from promptgit.store import Store
 
@@ -57,6 +59,58 @@ junit_option = click.option(
     "junit_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the results as JUnit XML here (a testsuite per suite, a testcase per case).",
+)
+repeat_option = click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Run each case K times, in place of each suite's `repeat:` (stored rows are reused).",
+)
+concurrency_option = click.option(
+    "-j",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="At most N model calls at once, in place of the `concurrency` setting.",
+)
+
+
+def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Case selection and shards, for `eval` and `drift` (docs/spec.md, "Selections and shards")."""
+    options = [
+        click.option("--case", "case_ids", multiple=True, metavar="ID", help="Run only this case (repeatable)."),
+        click.option(
+            "--filter", "pattern", metavar="REGEX", help="Run only cases whose id or a NAME=VALUE var matches (RE2)."
+        ),
+        click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Run only the first N (chosen) cases."),
+        click.option(
+            "--sample", type=click.IntRange(min=1), metavar="N", help="Run N (chosen) cases picked by --seed."
+        ),
+        click.option("--seed", type=int, help="The seed --sample picks by (default: 0)."),
+        click.option("--failing", is_flag=True, help="Run only the cases that failed in the stored result."),
+        click.option("--shard", metavar="I/N", help="Run only shard I of N of the calls (for CI matrices)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def knobs(repeat: int | None, concurrency: int | None, fresh: bool = False, **selection: Any) -> Any:
+    """The run's knobs from the command line (selection.Knobs); a malformed --shard is exit 2."""
+    from promptgit.selection import Knobs, Request, parse_shard
+
+    shard, seed = selection.pop("shard", None), selection.pop("seed", None)
+    if seed is not None and not selection.get("sample"):
+        raise PromptgitError("--seed only picks for --sample", hint="add --sample N, or drop --seed")
+    request = Request(**selection, seed=seed or 0, shard=parse_shard(shard) if shard else None)
+    return Knobs(repeat=repeat, concurrency=concurrency, fresh=fresh, request=request)
+
+
+html_option = click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the HTML report here (one self-contained file: trend, comparison, cases).",
 )
 
 
@@ -241,6 +295,10 @@ def render(
 @quiet_option
 @json_option
 @junit_option
+@repeat_option
+@concurrency_option
+@selection_options
+@click.option("--no-cache", "fresh", is_flag=True, help="Call the model afresh and store the new answers.")
 def eval_command(
     suites: tuple[str, ...],
     rev: str | None,
@@ -254,20 +312,26 @@ def eval_command(
     quiet: bool,
     as_json: bool,
     junit_path: Path | None,
+    repeat: int | None,
+    concurrency: int | None,
+    **selection: Any,
 ) -> int:
     """Run suites (all by default) and print their scores."""
     from promptgit.commands.eval import eval_suites
     from promptgit.display import eval_json, eval_text
 
+    run_knobs = knobs(repeat, concurrency, **selection)
     variants = parse_variants(models, sets, sweep)
     if dry_run:
         return _dry_run(suites, rev, changed_since, variants, as_json)
     with opened(rev) as (project, store):
         report = eval_suites(
-            project, store, suites, changed_since, progress("eval", quiet), time_limit, variants, max_cost
+            project, store, suites, changed_since, progress("eval", quiet), time_limit, variants, max_cost, run_knobs
         )
     if report.note:
         problem(report.note)
+    for note in report.notes:
+        problem(note)
     if junit_path:
         from promptgit.junit import eval_junit, write_junit
 
@@ -305,6 +369,41 @@ def _say_verdict(gates: Sequence[Gate]) -> None:
             problem(f"{gate.verdict}: {gate.suite}: {gate.reason}")
 
 
+@cli.command("drift")
+@click.argument("suites", nargs=-1)
+@time_limit_option
+@quiet_option
+@json_option
+@repeat_option
+@concurrency_option
+@selection_options
+def drift_command(
+    suites: tuple[str, ...],
+    time_limit: float | None,
+    quiet: bool,
+    as_json: bool,
+    repeat: int | None,
+    concurrency: int | None,
+    **selection: Any,
+) -> int:
+    """Re-run suites at the working tree without the response cache and compare with their stored results."""
+    from promptgit.commands.drift import drift
+    from promptgit.display import drift_json, drift_lines
+
+    run_knobs = knobs(repeat, concurrency, **selection)
+    with opened() as (project, store):
+        report = drift(project, store, suites, progress("drift", quiet), time_limit, run_knobs)
+    for note in report.notes:
+        problem(note)
+    if as_json:
+        emit_json(drift_json(report))
+    else:
+        for text, tone in drift_lines(report):
+            secho(text, fg=TONES.get(tone or ""))
+    _say_verdict(report.gates)
+    return EXIT_CODES[report.verdict]
+
+
 @cli.command()
 @click.argument("base", default="HEAD")
 @click.argument("head", required=False)
@@ -322,6 +421,9 @@ def _say_verdict(gates: Sequence[Gate]) -> None:
 @quiet_option
 @json_option
 @click.option("--markdown", is_flag=True, help="Print the Markdown report.")
+@html_option
+@repeat_option
+@concurrency_option
 def diff(
     base: str,
     head: str | None,
@@ -333,22 +435,30 @@ def diff(
     quiet: bool,
     as_json: bool,
     markdown: bool,
+    html_path: Path | None,
+    repeat: int | None,
+    concurrency: int | None,
 ) -> int:
     """Compare two revisions (default: HEAD against the working tree) case by case, or two models (--model)."""
     from promptgit.commands.diff import diff, diff_variants
     from promptgit.display import diff_json, diff_lines
 
+    run_knobs = knobs(repeat, concurrency)
     if models or rev:
         source = click.get_current_context().get_parameter_source("base")
         _refuse_revisions_with_models(models, head is not None or source != click.core.ParameterSource.DEFAULT, rev)
         with opened(rev) as (project, store):
             variants = parse_variants(models, sets)
-            report = diff_variants(project, store, variants, suites, progress("diff", quiet), time_limit)
+            report = diff_variants(
+                project, store, variants, suites, progress("diff", quiet), time_limit, knobs=run_knobs
+            )
+            _diff_html(html_path, project, store, report)
     else:
         if sets:
             raise PromptgitError("--set needs --model here", hint="diff two models: --model A --model B --set KEY=V")
         with opened() as (project, store):
-            report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit)
+            report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit, knobs=run_knobs)
+            _diff_html(html_path, project, store, report)
     if as_json:
         emit_json(diff_json(report))
     elif markdown:
@@ -359,6 +469,14 @@ def diff(
         for text, tone in diff_lines(report):
             secho(text, fg=TONES.get(tone or ""))  # click drops the colour when stdout is not a terminal
     return EXIT_OK
+
+
+def _diff_html(path: Path | None, project: Project, store: Store, report: DiffReport) -> None:
+    """`diff --html`: the page of the comparison, written while the store is open (its trends read it)."""
+    if path:
+        from promptgit.commands.report import diff_page
+
+        write_html(path, diff_page(project, store, report))
 
 
 def _refuse_revisions_with_models(models: Sequence[str], revisions: bool, rev: str | None) -> None:
@@ -390,6 +508,39 @@ def log(suites: tuple[str, ...], no_eval: bool, by_scorer: bool, quiet: bool, as
     else:
         click.echo(logs_text(report, by_scorer))
     return EXIT_OK
+
+
+@cli.command()
+@click.argument("suites", nargs=-1)
+@click.option(
+    "--html",
+    "html_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the HTML report here (one self-contained file).",
+)
+@click.option("--base", help="Also compare this revision with --head, case by case.")
+@click.option("--head", help="The revision compared with --base (default: the working tree).")
+@click.option("--no-eval", is_flag=True, help="The trend shows only stored scores; it evaluates nothing.")
+@quiet_option
+def report(
+    suites: tuple[str, ...], html_path: Path, base: str | None, head: str | None, no_eval: bool, quiet: bool
+) -> int:
+    """Write the HTML report: each suite's trend over commits, its cases, and base vs head when --base is given."""
+    from promptgit.commands.report import report
+
+    with opened() as (project, store):
+        page = report(project, store, suites, base, head, no_eval, progress("report", quiet))
+    write_html(html_path, page)
+    click.echo(f"wrote {html_path}")
+    return EXIT_OK
+
+
+def write_html(path: Path, page: HtmlInput) -> None:
+    """Render an html_report.HtmlInput and write it to `path` (exit 2 naming it when it cannot be written)."""
+    from promptgit.html_report import render_html
+
+    write_output(path, render_html(page).encode("utf-8"), "the HTML report", "--html")
 
 
 @cli.command()
@@ -430,6 +581,9 @@ def sync(direction: str, remote: str) -> int:
 @quiet_option
 @json_option
 @junit_option
+@html_option
+@repeat_option
+@concurrency_option
 def ci(
     base: str,
     head: str | None,
@@ -443,6 +597,9 @@ def ci(
     quiet: bool,
     as_json: bool,
     junit_path: Path | None,
+    html_path: Path | None,
+    repeat: int | None,
+    concurrency: int | None,
 ) -> int:
     """Evaluate the affected suites on base and head, apply the gates, and write the report."""
     from promptgit.annotations import ci_annotations, under_github_actions
@@ -464,7 +621,12 @@ def ci(
             time_limit,
             trust_shared_head,
             bisect=not no_bisect,
+            knobs=knobs(repeat, concurrency),
         )
+        if html_path:
+            from promptgit.commands.report import ci_page
+
+            write_html(html_path, ci_page(project, store, result))
     for note in result.notes:
         problem(f"promptgit: {note}")
     markdown = ci_markdown(result)
@@ -495,12 +657,13 @@ def ci(
 )
 @click.option("--pr", "pr_number", type=int, help="The pull request number (default: from the GitHub event).")
 @click.option("--head-sha", help="Refuse to comment unless the pull request's head is this commit.")
-def comment(report_path: Path, pr_number: int | None, head_sha: str | None) -> int:
+@click.option("--html-url", metavar="URL", help="Link the HTML report uploaded here (an https artifact URL).")
+def comment(report_path: Path, pr_number: int | None, head_sha: str | None, html_url: str | None) -> int:
     """Create or update the one promptgit comment on a pull request (inside GitHub Actions)."""
     from promptgit.commands.comment import comment
     from promptgit.github import describe
 
-    click.echo(describe(comment(report_path, pr_number, head_sha)))
+    click.echo(describe(comment(report_path, pr_number, head_sha, html_url)))
     return EXIT_OK
 
 

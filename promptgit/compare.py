@@ -14,6 +14,7 @@ from promptgit.dimensions import DimensionDelta, dimension_deltas
 from promptgit.evaluate import CaseResult, Plan, Progress, SuiteResult, evaluate, options_for
 from promptgit.hashing import content_hash
 from promptgit.project import Project
+from promptgit.selection import Knobs, with_repeat
 from promptgit.store import Store
 from promptgit.suites import Case
 
@@ -183,10 +184,15 @@ def evaluate_pairs(
     pairs: Sequence[SuitePair],
     progress: Progress | None = None,
     time_limit: float | None = None,
+    knobs: Knobs | None = None,
 ) -> list[SuiteDiff]:
-    """Evaluate both sides of every pair in one run (shared cache and pool, `time_limit` seconds) and compare them."""
+    """Evaluate both sides of every pair in one run (shared cache and pool, `time_limit` seconds) and compare them.
+
+    `knobs`: the command line's --repeat (both sides alike) and -j (selection.Knobs)."""
+    if knobs is not None and knobs.repeat is not None:
+        pairs = [_with_repeat(pair, knobs.repeat) for pair in pairs]
     plans = [plan for pair in pairs for plan in (pair.base, pair.head) if plan is not None]
-    evaluated = evaluate(plans, store, options_for(project, time_limit), progress)
+    evaluated = evaluate(plans, store, options_for(project, time_limit, knobs=knobs), progress)
     results = {id(plan): result for plan, result in zip(plans, evaluated)}
     diffs = []
     for pair in pairs:
@@ -196,3 +202,8 @@ def evaluate_pairs(
         compared = compare_results(pair.name, base, head, plans_case_sets(pair.base, pair.head))
         diffs.append(dataclasses.replace(compared, prompt_files=files))
     return diffs
+
+
+def _with_repeat(pair: SuitePair, repeat: int) -> SuitePair:
+    base, head = (with_repeat([p], repeat)[0] if p is not None else None for p in (pair.base, pair.head))
+    return dataclasses.replace(pair, base=base, head=head)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not
     from promptgit.commands.blame import BlameReport, Impact
     from promptgit.commands.check import CheckReport
     from promptgit.commands.ci import CiReport
+    from promptgit.commands.drift import DriftReport
     from promptgit.commands.eval import DryRun, EvalReport
     from promptgit.commands.log import LogEntry, LogReport, SuiteLog
     from promptgit.commands.suggest import SuggestReport
@@ -102,6 +104,7 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
         for r in report.suites
     ]
     parts = [table(header, rows, right=range(2, 12))]
+    parts += [f"{result.name}: {selection_text(result)}" for result in report.suites if result.selection]
     from promptgit import refine_display  # it imports display: loaded when used
 
     per_scorer = refine_display.scorer_table(report.suites)
@@ -128,6 +131,23 @@ def eval_text(report: EvalReport, worst: int = 5) -> str:
             )
             parts += refine_display.patterns_lines(refine_display.find_patterns(result))
     return "\n".join(parts)
+
+
+def selection_text(result: SuiteResult) -> str:
+    """`24 of 200 cases (--filter 'refund', --limit 24): a selection, not the suite's score`."""
+    chosen = result.selection
+    if chosen is None:
+        return f"all {len(result.cases)} cases"
+    return f"{len(result.cases)} of {chosen.of} cases ({', '.join(chosen.how)}): a selection, not the suite's score"
+
+
+def selection_json(result: SuiteResult) -> dict[str, Any] | None:
+    """`{"cases": 24, "of": 200, "by": ["--limit 24"], "shard": null}`, or None for a run over the whole suite."""
+    chosen = result.selection
+    if chosen is None:
+        return None
+    shard = str(chosen.shard) if chosen.shard else None
+    return {"cases": len(result.cases), "of": chosen.of, "by": list(chosen.how), "shard": shard}
 
 
 def suite_notes(result: SuiteResult) -> list[str]:
@@ -183,6 +203,7 @@ def suite_json(result: SuiteResult) -> dict[str, Any]:
         "sensitivity": sensitivity_json(result),
         "threshold_rule": result.threshold_rule,
         "against_threshold": _against(result),
+        "selection": selection_json(result),
         "results": [
             {
                 "id": c.id,
@@ -679,24 +700,43 @@ def check_json(report: CheckReport) -> dict[str, Any]:
         "cases": report.cases,
         "problems": [{"file": p.file, "line": p.line, "message": p.message, "hint": p.hint} for p in report.problems],
         "notes": list(report.notes),
+        "models": list(report.models),
     }
 
 
 def render_lines(rendered: Rendered) -> list[tuple[str, str]]:
-    """`promptgit render` as (text, style) lines: the prompt and its settings dimmed, each role bold, then its text."""
-    settings = ", ".join(f"{k}={v}" for k, v in rendered.settings.items())
+    """`promptgit render` as (text, style) lines: the prompt and its settings dimmed, each role bold, then its text.
+
+    Tools are listed after the settings line, one definition (JSON) a line; images show by name and size.
+    """
+    settings = ", ".join(f"{k}={v}" for k, v in rendered.settings.items() if k != "tools")
     lines = [(f"# {rendered.prompt}" + (f"  ({settings})" if settings else ""), "dim")]
+    lines += tool_lines(rendered.settings.get("tools"))
     for message in rendered.messages:
-        lines += [(f"{message.role}:", "bold"), (message.content, "")]
+        lines += [(f"{message.role}:", "bold"), *message_lines(message)]
     return lines
 
 
+def tool_lines(tools: Any) -> list[tuple[str, str]]:
+    """`tools:` then each tool's function definition as one line of JSON, for `render`."""
+    if not tools:
+        return []
+    return [("tools:", "bold"), *((json.dumps(t.get("function", t), ensure_ascii=False), "") for t in tools)]
+
+
+def message_lines(message: Any) -> list[tuple[str, str]]:
+    """A rendered message's text, its images as `[image: path, type, N bytes]` in place (never their bytes)."""
+    if not message.parts:
+        return [(message.content, "")]
+    return [(part if isinstance(part, str) else part.label(), "") for part in message.parts]
+
+
 def render_json(rendered: Rendered) -> dict[str, Any]:
-    """`promptgit render --json`."""
+    """`promptgit render --json`: messages as sent, except that an image file is described, not inlined."""
     return {
         "prompt": rendered.prompt,
         "settings": dict(rendered.settings),
-        "messages": [m.as_dict() for m in rendered.messages],
+        "messages": [m.described() for m in rendered.messages],
     }
 
 
@@ -715,6 +755,30 @@ def logs_json(report: LogReport) -> list[dict[str, Any]]:
 def logs_text(report: LogReport, by_scorer: bool = False) -> str:
     """`promptgit log`: each suite's table, a blank line between them (`by_scorer`: a column per scorer)."""
     return "\n\n".join(log_text(entry, by_scorer) for entry in report.logs)
+
+
+def drift_lines(report: DriftReport) -> list[tuple[str, str | None]]:
+    """`promptgit drift` as diff_lines shows a diff: the stored result as base, the fresh run as head."""
+    if not report.diff.suites:
+        return [("no suite to re-run", None)]
+    return diff_lines(report.diff)
+
+
+def drift_json(report: DriftReport) -> dict[str, Any]:
+    """`promptgit drift --json`: each suite's comparison (as `diff --json`, base = stored, head = fresh) and gate."""
+    return {
+        "verdict": report.verdict,
+        "revision": report.revision,
+        "suites": [
+            {
+                **suite_diff_json(d),
+                "fresh_calls": d.head.calls if d.head else 0,
+                "verdict": report.gate(d.name).verdict,
+                "reason": report.gate(d.name).reason,
+            }
+            for d in report.diff.suites
+        ],
+    }
 
 
 def _side_name(side: str) -> str:

@@ -24,8 +24,11 @@ from promptgit.limiter import AdaptiveLimit
 from promptgit.project import Project, no_cases
 from promptgit.prompts import Prompt, load_prompt, merged_settings, render
 from promptgit.scorers import Scorer, ScorerError, ScorerSite, build, judge_settings
+from promptgit.selection import Knobs, Selected, stored_whole
 from promptgit.store import Store, StoredCase, StoredResponse
 from promptgit.suites import Case, Suite, load_suite, suite_names
+from promptgit.toolcalls import decode as decode_output
+from promptgit.toolcalls import display as display_output
 
 if TYPE_CHECKING:
     from promptgit.workers import Pool
@@ -67,6 +70,12 @@ class Plan:
     # Reuse only results and responses computed on this machine, never ones pulled from a remote's
     # shared ref (anyone who can push a ref can write those): `ci` sets it for the head side.
     trusted_only: bool = False
+    selected: Selected | None = None  # the part of the suite to run and show (selection.py); None: all of it
+
+    def takes(self, case: Case, repeat: int) -> bool:
+        """Whether a run of this plan evaluates repeat `repeat` of `case`."""
+        return self.selected is None or self.selected.takes(self.suite.name, case.id, repeat)
+
     # Model settings this run lays over the files' (`eval --model/--set/--sweep`; experiments.py); only
     # those that differ from the files' own, so an override that changes nothing keeps the fingerprint.
     overrides: Mapping[str, Any] = field(default_factory=dict)
@@ -122,6 +131,7 @@ class SuiteResult:
     model: str | None = None
     stopped: str | None = None  # why the run ended before every case was evaluated (a time limit), if it did
     threshold_rule: str = "score"  # the suite's `threshold_rule:`, which gates.py applies
+    selection: Selected | None = None  # set when the result covers part of the suite (selection.py)
     cost_known: bool = True  # False when this run paid calls to a model litellm has no price for
     scorers: tuple[DimensionScore, ...] = ()  # each scorer's own score and interval (dimensions.py)
 
@@ -168,6 +178,9 @@ class Options:
     timeout: float  # seconds for one model call
     retries: int  # extra attempts after a failed call
     time_limit: float | None = None  # seconds for the whole run; then calls in flight are cancelled
+    # --no-cache: every call is made afresh and stored in place of what was stored (results and the cached
+    # response), so later runs reuse the model's answer as it is now (docs/spec.md, "Selections, shards and drift").
+    fresh: bool = False
     max_cost: float | None = None  # USD this run may spend; then no new call starts (config.Settings.max_cost)
 
 
@@ -243,6 +256,7 @@ class _Run:
         self.stopped: str | None = None
         # Calls in flight by cache key: a second job needing the same answer waits for the first's call.
         self.in_flight: dict[str, asyncio.Future[StoredResponse]] = {}
+        self.refreshed: set[str] = set()  # keys called afresh by this run (Options.fresh): reused within it
         # This run's name on its claims in the store, so other processes wait for its calls, not repeat them.
         self.owner = uuid.uuid4().hex
         self.lease = _lease(options)
@@ -256,18 +270,24 @@ class _Run:
     async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
         unique = _unique(plans)
         self.scorers = {p.fingerprint: _build_scorers(p) for p in unique}
-        stored = {p.fingerprint: self.store.case_keys(p.fingerprint, p.trusted_only) for p in unique}
+        stored = {
+            p.fingerprint: set() if self.options.fresh else self.store.case_keys(p.fingerprint, p.trusted_only)
+            for p in unique
+        }
         # A generator, not a list: a suite of 100,000 cases should not hold 100,000 jobs at once.
         jobs = (
             _Job(p, case, r)
             for p in unique
             for case in p.suite.cases
             for r in range(p.suite.repeat)
-            if (case.id, r) not in stored[p.fingerprint]
+            if p.takes(case, r) and (case.id, r) not in stored[p.fingerprint]
         )
-        self.total = sum(len(p.suite.cases) * p.suite.repeat - len(stored[p.fingerprint]) for p in unique)
         for plan in unique:
-            self.tallies[plan.fingerprint].cached += len(stored[plan.fingerprint])
+            # Counted over the jobs the plan asks for: a stored row outside them (a larger --repeat) is no job.
+            wanted = sum(1 for case in plan.suite.cases for r in range(plan.suite.repeat) if plan.takes(case, r))
+            held = sum(1 for case_id, r in stored[plan.fingerprint] if _asks(plan, case_id, r))
+            self.total += wanted - held
+            self.tallies[plan.fingerprint].cached += held
         self._report()
         if self.total:
             # Work that is not stored will most likely need a call: import litellm meanwhile.
@@ -383,7 +403,7 @@ class _Run:
         """The response for `key` and whether this job paid a call for it: stored (`trusted_only`: computed
         here), shared with an identical call already in flight (its answer or its failure), or called now.
         One call per key in a run, and across runs sharing the store (_claimed)."""
-        stored = self.store.get_response(key, trusted_only)
+        stored = self._cached(key, trusted_only)
         if stored is not None:
             return stored, False
         pending = self.in_flight.get(key)
@@ -393,7 +413,11 @@ class _Run:
         future.add_done_callback(_consume)
         self.in_flight[key] = future
         try:
-            response, paid = await self._claimed(settings, messages, key, tally, file, trusted_only)
+            if self.options.fresh:  # no claim: a claim stands back for a stored response, which is what to replace
+                response, paid = await self._call(settings, messages, key, tally, file), True
+                self.refreshed.add(key)
+            else:
+                response, paid = await self._claimed(settings, messages, key, tally, file, trusted_only)
         except Exception as err:  # the call's failure is every waiter's failure
             future.set_exception(err)
             raise
@@ -404,6 +428,12 @@ class _Run:
             del self.in_flight[key]
         future.set_result(response)
         return response, paid
+
+    def _cached(self, key: str, trusted_only: bool) -> StoredResponse | None:
+        """The stored response for `key`; with Options.fresh, only one this run stored."""
+        if self.options.fresh and key not in self.refreshed:
+            return None
+        return self.store.get_response(key, trusted_only)
 
     async def _claimed(
         self,
@@ -486,7 +516,7 @@ class _Run:
             # The suite's layered settings (or the project's defaults) say where the graded output may go.
             chosen = judge_settings(judge_model, own, plan.project.settings.defaults, settings)
             judge_key = call_key(messages, chosen, 0)
-            stored = self.store.get_response(judge_key, plan.trusted_only)
+            stored = self._cached(judge_key, plan.trusted_only)
             if stored is not None:  # looked up first so that a cached judge never imports litellm
                 return stored.text
             answered, _ = await self._answer(
@@ -497,7 +527,7 @@ class _Run:
         parts = []
         for weight, scorer, dimension in self.scorers[plan.fingerprint]:
             try:
-                result = await scorer.score(response.text, job.case.expected, job.case, judge)
+                result = await scorer.score(decode_output(response.text), job.case.expected, job.case, judge)
             except ScorerError as err:  # a judge without one verdict, user code that crashed or hung
                 raise _CallFailed(f"{scorer.label}: {err}") from None
             parts.append((dimension, weight, result))
@@ -523,10 +553,15 @@ class _Run:
         for row in self.store.iter_cases(plan.fingerprint, plan.trusted_only):
             # Only what a result shows: a stored row also carries keys and token counts.
             reasons = _reasons(row) if row.repeat == 0 else ()
+            # Tool calls are shown as `search(query="…")`; the store keeps them structured (toolcalls.py).
             rows[row.case_id][row.repeat] = _Kept(
-                row.output, row.score, reasons, tuple((n, v) for n, v, _ in row.scores)
+                display_output(row.output), row.score, reasons, tuple((n, v) for n, v, _ in row.scores)
             )
-        cases = tuple(_case_result(plan.suite, case, rows.get(case.id, {}), tally.errors) for case in plan.suite.cases)
+        cases = tuple(
+            _case_result(plan.suite, case, rows.get(case.id, {}), tally.errors)
+            for case in plan.suite.cases
+            if _shows(plan, case, rows.get(case.id, {}), tally.errors)
+        )
         scored = [c.score for c in cases if c.score is not None]
         return SuiteResult(
             name=plan.suite.name,
@@ -549,9 +584,35 @@ class _Run:
             model=_model_of(plan),
             stopped=self.stopped if any(c.score is None for c in cases) else None,
             threshold_rule=plan.suite.threshold_rule,
+            selection=plan.selected,
             cost_known=not tally.unpriced,
             scorers=dimension_scores(cases),
         )
+
+
+def _asks(plan: Plan, case_id: str, repeat: int) -> bool:
+    """Whether a stored (case id, repeat) is one of the plan's jobs."""
+    if repeat >= plan.suite.repeat:
+        return False
+    return plan.selected is None or plan.selected.takes(plan.suite.name, case_id, repeat)
+
+
+def _shows(plan: Plan, case: Case, rows: Mapping[int, _Kept], errors: Mapping[tuple[str, int], str]) -> bool:
+    """Whether a plan's result shows `case`: every case of a whole run; a chosen one of a selection; in a shard,
+    a case it ran a repeat of, unless the case only waits for its repeats in other shards (shown by none yet)."""
+    if plan.selected is None:
+        return True
+    if not plan.selected.takes_case(case.id):
+        return False
+    if plan.selected.shard is None:
+        return True
+    mine = [r for r in range(plan.suite.repeat) if plan.takes(case, r)]
+    if not mine:
+        return False
+    finished = all(r in rows for r in range(plan.suite.repeat))
+    failed = any((case.id, r) in errors for r in mine)
+    unevaluated = any(r not in rows for r in mine)  # cut off by a time limit: shown, as not evaluated
+    return finished or failed or unevaluated
 
 
 def _missing_key_reason(err: MissingCredentials) -> str:
@@ -712,16 +773,21 @@ def layered_override(plan: Plan) -> dict[str, Any]:
     return {**plan.suite.override, **plan.overrides}
 
 
-def options_for(project: Project, time_limit: float | None = None, max_cost: float | None = None) -> Options:
-    """Scheduler options from the project's settings, with the run's wall-clock limit in seconds (None: none)
-    and its spending limit in USD (None: the project's `max_cost`)."""
+def options_for(
+    project: Project, time_limit: float | None = None, max_cost: float | None = None, knobs: Knobs | None = None
+) -> Options:
+    """Scheduler options from the project's settings, with the run's wall-clock limit in seconds (None: none),
+    its spending limit in USD (None: the project's `max_cost`) and the command line's `-j` and `--no-cache`
+    (`knobs`)."""
     s = project.settings
+    knobs = knobs or Knobs()
     return Options(
-        concurrency=s.concurrency,
+        concurrency=knobs.concurrency or s.concurrency,
         timeout=s.timeout,
         retries=s.retries,
         time_limit=time_limit,
         max_cost=max_cost if max_cost is not None else s.max_cost,
+        fresh=knobs.fresh,
     )
 
 
@@ -731,7 +797,14 @@ def results_for(
     """Results by fingerprint, each fingerprint once: stored ones found, the rest evaluated unless `stored_only`."""
     unique = list({p.fingerprint: p for p in plans}.values())
     if stored_only:
-        known = store.runs([p.fingerprint for p in unique])
-        unique = [p for p in unique if p.fingerprint in known]
+        # Only fingerprints stored whole: a selection's or a shard's rows are never read as a suite's score.
+        unique = [p for p in unique if stored_whole(store, p)]
     found = evaluate(unique, store, options_for(project), progress) if unique else []
     return {r.fingerprint: r for r in found}
+
+
+def stored_result(plan: Plan, store: Store) -> SuiteResult:
+    """The plan's result from stored rows alone, making no call: a case whose repeats are not all stored is
+    "not evaluated". What `drift` compares a fresh run with."""
+    options = Options(concurrency=1, timeout=0.0, retries=0)
+    return _Run(store, options, None)._result(plan)

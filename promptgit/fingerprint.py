@@ -6,6 +6,7 @@ docs/spec.md, Fingerprints and change detection.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,12 +14,14 @@ from typing import Any
 from promptgit import scorers
 from promptgit.config import Settings
 from promptgit.hashing import content_hash, output_settings
-from promptgit.prompts import ComputedRef, Prompt, template_graph
+from promptgit.prompts import ComputedRef, Prompt, image_files, template_graph
 from promptgit.suites import Suite
 from promptgit.tree import Tree
 
 # Bump when built-in scoring or result semantics change, so stored results are not reused wrongly.
 RESULTS_VERSION = 2  # 2: regex on RE2, the judge reads a JSON verdict
+# A template that places images (templating's image() global).
+_IMAGE_CALL = re.compile(rb"\bimage\s*\(")
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,13 @@ class SuiteSources:
     prompt_files: tuple[str, ...]  # the prompt first, then every file it can load (see `includes`)
     scorer_files: tuple[str, ...]
     computed: tuple[ComputedRef, ...] = ()  # loads named at render time, and the files each could be
+    images: tuple[str, ...] = ()  # image files the cases name, when the prompt uses image() (sorted)
 
     @property
     def all(self) -> tuple[str, ...]:
         """Every file, in a stable order."""
-        return (self.suite, *((self.dataset,) if self.dataset else ()), *self.prompt_files, *self.scorer_files)
+        dataset = (self.dataset,) if self.dataset else ()
+        return (self.suite, *dataset, *self.prompt_files, *self.scorer_files, *self.images)
 
 
 def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) -> SuiteSources:
@@ -49,7 +54,27 @@ def suite_sources(tree: Tree, settings: Settings, suite: Suite, prompt: Prompt) 
         prompt_files=graph.files,
         scorer_files=tuple(dict.fromkeys(scorer_files)),
         computed=graph.computed,
+        images=_images(suite) if _calls_image(tree, graph.files) else (),
     )
+
+
+def _calls_image(tree: Tree, files: tuple[str, ...]) -> bool:
+    """Whether a template the prompt can load mentions `image(` (a global, which Jinja's analysis leaves out).
+
+    A mention that is no call only hashes the named images too: never a result reused wrongly.
+    """
+    for path in files:
+        try:
+            if _IMAGE_CALL.search(tree.read_bytes(path)):
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def _images(suite: Suite) -> tuple[str, ...]:
+    """The image files the suite's cases name (prompts.image_files): a render may load only these."""
+    return tuple(sorted({path for case in suite.cases for path in image_files(case.vars)}))
 
 
 def fingerprint(
@@ -81,6 +106,8 @@ def fingerprint(
             "defaults": output_settings(settings.defaults),
             # Only present when a name is computed, so fingerprints of other suites stay as they were.
             **({"computed": sorted({p for ref in sources.computed for p in ref.files})} if sources.computed else {}),
+            # Likewise only present when cases name images: their bytes, by path (a path names what is sent).
+            **({"images": {p: digest(p) for p in sources.images}} if sources.images else {}),
             # Only present with overrides that change an answer, so every other fingerprint stays as it was.
             **({"overrides": output_settings(overrides)} if overrides and output_settings(overrides) else {}),
         },

@@ -157,3 +157,39 @@ def sensitivity_warning(result: SuiteResult, change: float | None = None) -> str
     if not small:
         return None
     return f"{sensitivity_text(seen)} ({'; '.join(small)}): add cases or `repeat:`"
+
+
+def drift_gate(diff: SuiteDiff, max_error_rate: float) -> Gate:
+    """A fresh run (head) against the same revision's stored result (base), for `drift`: inconclusive when a
+    side was cut short or errored too often; fail on a drop the exact paired test calls significant (and,
+    when the suite sets `max_drop`, larger than it: stats.drop_fails); otherwise pass, saying what moved."""
+    head, base = diff.head, diff.base
+    if head is None:
+        return Gate(diff.name, INCONCLUSIVE, "the suite did not run")
+    found = _stopped_gate(diff.name, (("fresh", head),)) or _errors_gate(diff.name, (("fresh", head),), max_error_rate)
+    if found:
+        return found
+    test = diff.delta
+    if base is None:
+        return Gate(diff.name, PASS, "nothing was stored to compare with: this run is stored as the baseline")
+    if test is None or test.changed == 0:
+        return Gate(diff.name, PASS, "no case changed since the stored result")
+    moved = f"{-test.delta * 100:.1f} pts ({test_text(test)})"
+    if test.significant and test.delta < 0:
+        if head.max_drop is None or stats.drop_fails(test, head.max_drop):
+            return Gate(diff.name, FAIL, f"dropped {moved} since the stored result, and the drop is significant")
+        return Gate(diff.name, PASS, f"dropped {moved}, significant but within max_drop {head.max_drop * 100:.1f}")
+    if test.significant:
+        return Gate(diff.name, PASS, f"improved significantly since the stored result ({test_text(test)})")
+    return Gate(diff.name, PASS, f"moved within noise since the stored result ({test_text(test)})")
+
+
+def shard_gate(result: SuiteResult) -> Gate:
+    """A shard of a suite (`eval --shard I/N`): its cases are no sample of the suite, so neither its score nor
+    its errors are judged here; the gates apply where the shards meet, in a run over the whole suite (a
+    failed call is not stored, so that run makes it again). Inconclusive only when the shard was cut short."""
+    stopped = _stopped_gate(result.name, (("", result),))
+    if stopped:
+        return stopped
+    shard = result.selection.shard if result.selection else None
+    return Gate(result.name, PASS, f"shard {shard}: stored; the suite is judged where its shards meet")

@@ -455,6 +455,27 @@ def append_step_summary(markdown: str) -> bool:
     return True
 
 
+_ARTIFACT_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]+)?/[A-Za-z0-9._~/%?=&+-]*")
+
+
+def link_html_report(report: str, url: str) -> str:
+    """`report` with a line linking the HTML report at `url` after its headline (the first four lines:
+    marker, verdict heading, blank, headline), where affects_no_suite still finds the headline.
+
+    `url` is the artifact's https URL (actions/upload-artifact's `artifact-url`); anything else, or a
+    character Markdown would read as the link's end, is a PromptgitError: the link is never built from
+    text that could change the comment around it.
+    """
+    if not _ARTIFACT_URL.fullmatch(url):
+        raise PromptgitError(
+            f"--html-url {url!r} is not a plain https URL", hint="pass actions/upload-artifact's artifact-url output"
+        )
+    lines = report.split("\n")
+    where = min(4, len(lines))
+    line = f"📊 [The HTML report]({url}): each suite's trend over commits, every case with both outputs side by side."
+    return "\n".join([*lines[:where], "", line, *lines[where:]])
+
+
 def read_report(path: str) -> str:
     """The report file's text; an unreadable or non-UTF-8 file is a PromptgitError naming it."""
     try:

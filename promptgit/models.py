@@ -240,7 +240,7 @@ def _declares_transforms(annotation: Any, seen: set[int]) -> bool:
 
 async def complete(
     model: str,
-    messages: Sequence[Mapping[str, str]],
+    messages: Sequence[Mapping[str, Any]],
     settings: Mapping[str, Any],
     *,
     timeout: float,
@@ -254,11 +254,14 @@ async def complete(
     of its slots while in flight, and tells it whether the provider had room (AIMD: limiter.py).
     Raises ModelCallError when the call still fails, PromptgitError for a configuration problem.
     """
+    refuse_images(model, messages)
+    _refuse_local_tools(model, settings)
     kwargs = {k: v for k, v in settings.items() if k not in _OWN_KWARGS}
     if model.startswith("local/"):
         return await _complete_local(model, messages, kwargs, timeout=timeout, retries=retries)
     await ready()
     litellm = _litellm()
+    kwargs = _with_tool_options(kwargs)
     sent = failed = limited = 0
     waited = 0.0  # seconds spent waiting out 429s
     while True:
@@ -434,13 +437,72 @@ def _completion(litellm: ModuleType, response: Any, seconds: float, attempts: in
             raise _MalformedResponse("the response's message has no content")
     usage = getattr(response, "usage", None)
     return Completion(
-        text=text,
+        text=_with_tool_calls(text, message),
         input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         cost=_cost(litellm, response),
         seconds=seconds,
         attempts=attempts,
     )
+
+
+def _with_tool_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Call options, telling litellm to skip its MCP gateway when tools are sent.
+
+    litellm (1.106) imports its proxy's MCP module for any call with `tools`, which needs the `mcp`
+    package of its proxy extra and fails without it; promptgit's tools are function definitions
+    (tools.py checks each is `type: function`), never MCP servers, so the gateway has nothing to do.
+    """
+    return {**kwargs, "_skip_mcp_handler": True} if kwargs.get("tools") else kwargs
+
+
+def _with_tool_calls(text: str, message: Any) -> str:
+    """The reply's text with its tool calls, in the stored form toolcalls.encode gives (text alone without)."""
+    calls = list(getattr(message, "tool_calls", None) or ())
+    legacy = getattr(message, "function_call", None)
+    if not calls and legacy is None and not text.startswith("\x00"):  # NUL-led text could pass for the encoding
+        return text
+    from promptgit import toolcalls
+
+    functions = [call.function for call in calls] or ([legacy] if legacy is not None else [])
+    return toolcalls.encode(text, [toolcalls.parse_call(f.name or "", f.arguments) for f in functions])
+
+
+def refuse_images(model: str, messages: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse a call with images to a model litellm knows takes none (litellm.supports_vision).
+
+    A model litellm has no entry for is given the images: its provider answers for itself. The
+    embedded model reads text only. Raises PromptgitError naming the model.
+    """
+    if not any(isinstance(m.get("content"), list) for m in messages) or supports_images(model) is not False:
+        return
+    raise PromptgitError(
+        f"model {model} takes no images, and the prompt sends some",
+        hint="pick a vision model (e.g. openai/gpt-4o-mini), or render the prompt without image()",
+    )
+
+
+def _refuse_local_tools(model: str, settings: Mapping[str, Any]) -> None:
+    """The embedded model serves no tool calls: its llama.cpp refuses `tools` without its Jinja templates,
+    and with them Qwen2.5-Coder-0.5B answered a tool request with plain JSON text, not a tool call
+    (tried on 2026-11-29, docs/spec.md, Tools). Refused here rather than the tools silently dropped."""
+    if model.startswith("local/") and settings.get("tools"):
+        raise PromptgitError(
+            f"the embedded model {model} cannot call tools, and the prompt defines some",
+            hint="evaluate function-calling prompts with a model that calls tools, e.g. openai/gpt-4o-mini",
+        )
+
+
+def supports_images(model: str) -> bool | None:
+    """Whether `model` takes images by litellm's model table; None when litellm does not know the model."""
+    if model.startswith("local/"):
+        return False
+    litellm = _litellm()
+    try:
+        litellm.get_model_info(model=model)
+    except Exception:  # litellm raises a variety of errors for a model it has no entry for
+        return None
+    return bool(litellm.supports_vision(model=model))
 
 
 def _cost(litellm: ModuleType, response: Any) -> float:

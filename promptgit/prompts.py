@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptgit import includes, templating
 from promptgit.config import MODEL_SETTINGS, Settings, check_model_settings
+from promptgit.content import Image, image_path
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.includes import ComputedRef, TemplateGraph
+from promptgit.messages import Message, MessageBuilder
 from promptgit.templating import PROMPT_EXTENSIONS, ROLES, split_front_matter, template_path
 from promptgit.tree import Tree, read_text
 from promptgit.yamlio import key_lines, load_yaml
@@ -22,6 +25,7 @@ __all__ = [
     "Prompt",
     "Rendered",
     "TemplateGraph",
+    "image_files",
     "load_prompt",
     "merged_settings",
     "prompt_names",
@@ -39,18 +43,6 @@ _TYPED_INPUT_KEYS = frozenset({"type", "kind", "description", "default", "sample
 
 
 @dataclass(frozen=True)
-class Message:
-    """One chat message."""
-
-    role: str
-    content: str
-
-    def as_dict(self) -> dict[str, str]:
-        """The message as litellm and JSON want it."""
-        return {"role": self.role, "content": self.content}
-
-
-@dataclass(frozen=True)
 class Prompt:
     """A parsed prompt file: its settings from the front matter and its Jinja source."""
 
@@ -60,6 +52,7 @@ class Prompt:
     description: str | None
     inputs: Mapping[str, Any]  # declared variables and their defaults (None: no default)
     source: str  # the template, front matter blanked so Jinja's line numbers are the file's
+    tools_file: str | None = None  # the file `tools:` names (its tools are in `settings`), part of the fingerprint
 
 
 @dataclass(frozen=True)
@@ -112,6 +105,7 @@ def load_prompt(tree: Tree, settings: Settings, name: str) -> Prompt:
         fields = prompty_fields(front, path)
     else:
         fields = _front_matter_fields(front, path)
+        fields.update(_front_matter_tools(tree, settings, fields, front, path))
     prompt = Prompt(name=name, path=path, source=source, **fields)
     templating.parse(tree, settings.prompts, source, path)
     return prompt
@@ -149,12 +143,36 @@ def _front_matter_fields(front: tuple[str, int] | None, path: str) -> dict[str, 
             "is read as Prompty when named .prompty",
         )
     model_settings = {k: v for k, v in data.items() if k in MODEL_SETTINGS}
-    check_model_settings(model_settings, path, lines)
+    # A tools file is read by _front_matter_tools, which needs the tree; its name is not a list of tools.
+    listed = {k: v for k, v in model_settings.items() if k != "tools" or not isinstance(v, str)}
+    check_model_settings(listed, path, lines)
     return {
         "settings": model_settings,
         "description": data.get("description"),
         "inputs": _inputs(data.get("inputs"), path, lines.get("inputs")),
     }
+
+
+def _front_matter_tools(
+    tree: Tree, settings: Settings, fields: Mapping[str, Any], front: tuple[str, int] | None, path: str
+) -> dict[str, Any]:
+    """`tools:` read from its file when it names one, and checked with `tool_choice:` (see `tools`)."""
+    own = fields["settings"]
+    if "tools" not in own and "tool_choice" not in own:
+        return {}
+    from promptgit import tools
+
+    lines = key_lines(front[0], line_offset=front[1] - 1) if front else {}
+    found = own.get("tools")
+    file = None
+    if isinstance(found, str):
+        file = tools.tools_file(settings.prompts, found, path, lines.get("tools"))
+        found = tools.load_tools(tree, file, path, lines.get("tools"))
+    elif found is not None:
+        tools.check_tools(found, path, lines.get("tools"))
+    if "tool_choice" in own:
+        tools.check_tool_choice(own["tool_choice"], found, path, lines.get("tool_choice"))
+    return {"settings": {**own, **({"tools": found} if found is not None else {})}, "tools_file": file}
 
 
 def _inputs(value: Any, path: str, line: int | None) -> dict[str, Any]:
@@ -181,8 +199,14 @@ def _inputs(value: Any, path: str, line: int | None) -> dict[str, Any]:
 
 
 def template_graph(tree: Tree, settings: Settings, prompt: Prompt) -> TemplateGraph:
-    """Every file `prompt` can load (see `includes`), the variables it uses and its broken references."""
-    return includes.template_graph(tree, settings.prompts, prompt.path, prompt.source)
+    """Every file `prompt` can load (see `includes`), the variables it uses and its broken references.
+
+    The tools file its front matter names counts as one of its files (the fingerprint hashes them all).
+    """
+    graph = includes.template_graph(tree, settings.prompts, prompt.path, prompt.source)
+    if prompt.tools_file is None:
+        return graph
+    return dataclasses.replace(graph, files=(*graph.files, prompt.tools_file))
 
 
 def merged_settings(settings: Settings, prompt: Prompt, override: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -200,9 +224,41 @@ def render(
     """Render `prompt` with `variables` (over its declared input defaults) into role-split messages."""
     values = {k: v for k, v in prompt.inputs.items() if v is not None}
     values.update(variables)
-    text, loaded = templating.render_file(tree, settings.prompts, prompt.path, values)
+    with templating.recording_parts() as parts:
+        text, loaded = templating.render_file(tree, settings.prompts, prompt.path, values)
     _refuse_uncovered(tree, settings, prompt, loaded)
-    return Rendered(prompt.name, merged_settings(settings, prompt, override), split_messages(text, prompt.path))
+    _refuse_unnamed_images(prompt, parts, values)
+    messages = split_messages(text, prompt.path, parts)
+    return Rendered(prompt.name, merged_settings(settings, prompt, override), messages)
+
+
+def image_files(values: Mapping[str, Any]) -> set[str]:
+    """The project paths of image files that strings in `values` (nested too) name: what a render may load."""
+    found: set[str] = set()
+    stack: list[Any] = [values]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            path = image_path(value)
+            if path is not None:
+                found.add(path)
+        elif isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return found
+
+
+def _refuse_unnamed_images(prompt: Prompt, parts: Sequence[Any], values: Mapping[str, Any]) -> None:
+    """An image file must be named, as written, by a value: the fingerprint hashes exactly those files."""
+    named = image_files(values)
+    for part in parts:
+        if isinstance(part, Image) and part.is_file and part.source not in named:
+            raise PromptgitError(
+                f"the render loaded image {part.source!r}, which no dataset value names as written",
+                file=prompt.path,
+                hint="give the image's project path in a dataset field (or --var) and pass that value to image()",
+            )
 
 
 def _refuse_uncovered(tree: Tree, settings: Settings, prompt: Prompt, loaded: set[str]) -> None:
@@ -222,15 +278,29 @@ def _refuse_uncovered(tree: Tree, settings: Settings, prompt: Prompt, loaded: se
         )
 
 
-def split_messages(text: str, path: str) -> tuple[Message, ...]:
+def split_messages(text: str, path: str, parts: Sequence[Any] = ()) -> tuple[Message, ...]:
     """Split rendered text at the role markers its template's role lines rendered to (see `templating`).
 
     Text from values never splits: only role lines written in template source become markers.
     A body with no role line is one user message; text before the first role line is refused.
+    `parts` are what turns() and image() placed (see `content`): prior turns become messages of their
+    own, and text after them needs a role line; an image joins the user message it is placed in.
     """
-    parts = templating.split_marked(text)
-    lead = templating.unescape(parts[0]).strip()
-    if len(parts) == 1:
+    pieces = templating.split_marked(text)
+    lead = templating.unescape(pieces[0]).strip()
+    if not parts:
+        return _text_messages(pieces, lead, path)
+    has_roles = len(pieces) > 1
+    builder = MessageBuilder(path, None if has_roles else "user")
+    builder.add_text(pieces[0])
+    for code, body in zip(pieces[1::2], pieces[2::2]):
+        builder.start(templating.ROLE_OF_CODE[code])
+        builder.add_text(body)
+    return builder.finish(parts, has_roles)
+
+
+def _text_messages(pieces: Sequence[str], lead: str, path: str) -> tuple[Message, ...]:
+    if len(pieces) == 1:
         if not lead:
             raise PromptgitError(
                 "the prompt renders to no message", file=path, hint="write a body under the front matter"
@@ -244,5 +314,5 @@ def split_messages(text: str, path: str) -> tuple[Message, ...]:
         )
     return tuple(
         Message(templating.ROLE_OF_CODE[code], templating.unescape(content).strip())
-        for code, content in zip(parts[1::2], parts[2::2])
+        for code, content in zip(pieces[1::2], pieces[2::2])
     )

@@ -18,7 +18,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import random
 import re
+import time
 import zlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +39,15 @@ RESULTS_REF = "refs/promptgit/results"
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _SUFFIX = ".jsonl.gz"
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+# A push rejected because another push moved the ref first: fetch, merge and push again. Besides git's
+# "fetch first" and "non-fast-forward", a push racing another one to the same ref (a CI matrix's shard
+# jobs pushing at once) is refused while the remote holds the ref's lock ("failed to update ref", with
+# "cannot lock ref" on stderr; hosts may say "failed to lock" or "incorrect old value provided").
+# Attempts, and the jittered wait before each retry (seconds: up to FIRST * 2^attempt, at most CAP; about
+# 15 s at most in all). Five attempts without a wait let some of six pushers starting together fail;
+# with these, all six land (tests/test_shards.py, run 20 times).
+PUSH_ATTEMPTS, PUSH_BACKOFF_FIRST, PUSH_BACKOFF_CAP = 12, 0.05, 2.0
+_LOST_RACE = ("fetch first", "non-fast-forward", "failed to update ref", "failed to lock", "incorrect old value")
 
 
 class BadSharedFile(ValueError):
@@ -102,7 +113,10 @@ def push_results(project_root: Path, store: Store, remote: str = "origin") -> Sy
     repo = open_repo(project_root)
     written: set[str] = set()  # fingerprint folders given a new file, over every attempt
     rows: int | None = None  # counted against the remote as first fetched: later attempts see our own file
-    for _ in range(5):  # someone may push between our fetch and our push: fetch, merge and try again
+    for attempt in range(PUSH_ATTEMPTS):  # someone may push between our fetch and our push: merge, try again
+        if attempt:
+            # Jittered and growing, so pushers racing in lockstep (a matrix's jobs) spread out.
+            time.sleep(random.uniform(0, min(PUSH_BACKOFF_CAP, PUSH_BACKOFF_FIRST * 2**attempt)))
         fetch_ref(project_root, remote)
         files, drop, new_rows, skipped = _consolidate(project_root, store)
         rows = new_rows if rows is None else rows
@@ -288,7 +302,7 @@ def _push(repo: Repo, remote: str, ref: str) -> bool:
         return True
     report = result.out.decode("utf-8", "replace")
     rejected = [line for line in report.splitlines() if line.startswith("!")]
-    if any("fetch first" in line or "non-fast-forward" in line for line in rejected):
+    if any(reason in line for line in rejected for reason in _LOST_RACE):
         return False
     raise remote_error("push", remote, result.err or report)
 

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import jinja2
+import markupsafe
 from jinja2 import nodes
 from jinja2.ext import Extension
 from jinja2.runtime import Macro
@@ -95,6 +96,13 @@ class _RoleLines(Extension):
 
 
 _LOADED: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("promptgit_loaded", default=None)
+
+# Parts a render placed with turns() and image(): the marker a call renders to names its index here.
+# Like role markers, a part marker starts with NUL, which no (escaped) value can produce.
+_PARTS: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("promptgit_parts", default=None)
+PART_MARKER = re.compile("\x00\x05([0-9]+)\x05")
+# The template functions that place parts, which no dataset needs to supply.
+PART_FUNCTIONS = frozenset({"turns", "image"})
 
 
 # The filter every `{% for %}` loop's iterable passes through (added at parse time), counting its steps.
@@ -181,6 +189,49 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return bounded
 
 
+def _place(part: Any) -> str:
+    parts = _PARTS.get()
+    if parts is None:
+        raise PromptgitError("turns() and image() work only while a prompt renders into messages")
+    parts.append(part)
+    return f"\x00\x05{len(parts) - 1}\x05"
+
+
+def _part_functions(tree: Tree) -> dict[str, Callable[[Any], str]]:
+    """`turns(value)` and `image(source)`: each places its value in the rendered messages (see `content`)."""
+    from promptgit import content
+
+    def turns(value: Any) -> str:
+        return _place(content.load_turns(unescape_values(value)))
+
+    def image(source: Any) -> str:
+        return _place(content.load_image(tree, unescape_values(source)))
+
+    return {"turns": turns, "image": image}
+
+
+def unescape_values(value: Any) -> Any:
+    """`value` with the NULs `escape_values` escaped restored: what the dataset held."""
+    if isinstance(value, str):
+        return unescape(value)
+    if isinstance(value, Mapping):
+        return {unescape_values(k): unescape_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [unescape_values(v) for v in value]
+    return value
+
+
+@contextmanager
+def recording_parts() -> Iterator[list[Any]]:
+    """Collect the parts turns() and image() place during the block, in marker order."""
+    parts: list[Any] = []
+    token = _PARTS.set(parts)
+    try:
+        yield parts
+    finally:
+        _PARTS.reset(token)
+
+
 def _record(template: jinja2.Template) -> None:
     loaded = _LOADED.get()
     if loaded is not None and template.filename:
@@ -248,7 +299,7 @@ def split_front_matter(text: str, path: str) -> tuple[tuple[str, int] | None, st
 @functools.lru_cache(maxsize=8)
 def environment(tree: Tree, folder: str) -> SandboxedEnvironment:
     """The sandboxed environment for one snapshot (so a suite's thousand renders compile a template once)."""
-    return _Environment(
+    env = _Environment(
         loader=_TreeLoader(tree, folder),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
@@ -257,6 +308,8 @@ def environment(tree: Tree, folder: str) -> SandboxedEnvironment:
         keep_trailing_newline=True,
         extensions=[_RoleLines],
     )
+    env.globals.update(_part_functions(tree))
+    return env
 
 
 def parse(tree: Tree, folder: str, source: str, path: str) -> nodes.Template:
@@ -386,3 +439,43 @@ def _template_frame(tb: TracebackType | None, default_file: str) -> tuple[str, i
             found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+def page_template(name: str) -> jinja2.Template:
+    """promptgit's own template `name` from the package's templates/ folder, for a page of HTML.
+
+    Autoescape is on: every value a model or dataset wrote is escaped where the template puts it, and
+    only what the caller marks with `markup` goes in as HTML. Control characters and lone surrogates
+    in printed strings are shown as `\x1b` and `\ud800` (HTML forbids the one, UTF-8 cannot hold the other).
+    The environment is not sandboxed: the template is ours, the values are data. Raises
+    jinja2.TemplateNotFound for a name the package does not hold (a bug, not bad input).
+    """
+    return _page_environment().get_template(name)
+
+
+def markup(html: str) -> Any:
+    """`html` marked as already safe for page_template (the caller built it from escaped parts)."""
+    return markupsafe.Markup(html)
+
+
+# Characters a page shows as `\x1b` (C0 but tab and line ends, DEL, C1), and lone surrogates as `\ud800`:
+# HTML forbids the controls (a browser drops or replaces them), and a lone surrogate cannot be encoded.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _visible(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return _INVISIBLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", value)
+    return value
+
+
+@functools.lru_cache(maxsize=1)
+def _page_environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("promptgit", "templates"),
+        autoescape=True,  # every page is HTML
+        finalize=_visible,  # every value printed, before it is escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )

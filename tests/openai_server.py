@@ -1,6 +1,7 @@
 """A small OpenAI-compatible chat completions server on 127.0.0.1, with fault injection, for tests and benchmarks.
 
 Answers (deterministic, so tests can predict them), from the last user message:
+  0. its exact text looked up in `tool_calls`: a reply that calls those tools (content null), else
   0. its exact text looked up in `model_answers[model]` (a table per requested model name), else
   1. its exact text looked up in `answers` (a table passed in), else
   2. `replies[key]` for the first key (in the table's order) that the message contains, else
@@ -76,6 +77,9 @@ class ServerConfig:
     answers: Mapping[str, str] = field(default_factory=dict)
     model_answers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     replies: Mapping[str, str] = field(default_factory=dict)  # a text the last user message contains -> answer
+    # Last user text -> the tool calls to reply with: [{"name", "arguments"}], arguments as the raw string
+    # sent (so a test can script arguments that are not JSON); the reply's content is then null.
+    tool_calls: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [kind for kind in (*self.rates, *self.script) if kind not in FAULTS]
@@ -138,6 +142,18 @@ def answer_for(
     if "ANSWER:" in last:
         return last.rsplit("ANSWER:", 1)[1].split("\n", 1)[0].strip()
     return last
+
+
+def _scripted_calls(body: Mapping[str, Any], scripted: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The tool calls `scripted` holds for the request's last user text, in OpenAI's reply shape, or None."""
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    calls = scripted.get(_text(users[-1].get("content"))) if users else None
+    if calls is None:
+        return None
+    return [
+        {"id": f"call_{i}", "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for i, c in enumerate(calls)
+    ]
 
 
 def _text(content: Any) -> str:
@@ -270,6 +286,10 @@ async def _answer(state: _State, request: web.Request, body: Any, outcome: str) 
         return web.Response(status=200, text='{"id": "chatcmpl-x", "choices": [', content_type="application/json")
     state.served += 1
     reply = _completion(body, answer_for(body, cfg.answers, cfg.model_answers, cfg.replies), state.served)
+    calls = _scripted_calls(body, cfg.tool_calls)
+    if calls is not None:
+        reply["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": calls}
+        reply["choices"][0]["finish_reason"] = "tool_calls"
     if outcome == "no_choices":
         reply["choices"] = []
     if outcome == "null_content":

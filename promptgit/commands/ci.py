@@ -13,6 +13,7 @@ from promptgit.errors import PromptgitError
 from promptgit.evaluate import Progress
 from promptgit.gates import Gate, judge, overall
 from promptgit.project import Project, open_project
+from promptgit.selection import Knobs
 from promptgit.sharing import has_remote, pull_results
 from promptgit.store import Store
 
@@ -44,18 +45,21 @@ def ci(
     time_limit: float | None = None,
     trust_shared_head: bool = False,
     bisect: bool = True,
+    knobs: Knobs | None = None,
 ) -> CiReport:
     """Pull shared results when a remote has them, evaluate both sides, and judge every affected suite.
 
     Shared (pulled) results and responses may stand in for the base side only: the head side is
     evaluated from this machine's own results unless `trust_shared_head` (docs/github-action.md,
     "Shared results and trust"). With `bisect` (default), a suite that failed with a drop is bisected
-    inside base..head for its culprit.
+    inside base..head for its culprit. `knobs`: --repeat and -j (selection.Knobs).
     """
     root = project.root
     notes = _pull_quietly(project, store, pull_from) if pull_from else ()
     settings = open_project(head, root).settings
-    compared = diff(project, store, base, head, names, progress, time_limit, head_trusted_only=not trust_shared_head)
+    compared = diff(
+        project, store, base, head, names, progress, time_limit, head_trusted_only=not trust_shared_head, knobs=knobs
+    )
     gates = tuple(judge(d, settings.max_error_rate) for d in compared.suites)
     prompt_diffs = {
         d.name: git.diff_text(root, compared.base, head, list(d.prompt_files))

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from promptgit.evaluate import Plan, Progress, SuiteResult, evaluate, options_for, plan_suites
-from promptgit.gates import Gate, overall, suite_gate
+from promptgit.gates import Gate, overall, shard_gate, suite_gate
 from promptgit.project import Project, no_suites
+from promptgit.selection import Knobs, select, with_repeat
 from promptgit.store import Store
 from promptgit.suites import suite_names
 
@@ -26,6 +27,7 @@ class EvalReport:
     suites: tuple[SuiteResult, ...]
     gates: tuple[Gate, ...]
     note: str | None = None  # said instead of a table when there was nothing to run
+    notes: tuple[str, ...] = ()  # said beside the table: suites a selection left out, and why
     side_by_side: SideBySide | None = None  # with two or more variants (--model, --sweep): every suite on each
 
     @property
@@ -43,11 +45,15 @@ def eval_suites(
     time_limit: float | None = None,
     variants: Sequence[Variant] = (),
     max_cost: float | None = None,
+    knobs: Knobs | None = None,
 ) -> EvalReport:
     """Evaluate the named suites (default: all; with `changed_since`, those a change since that revision affects).
 
     With `variants`, each suite runs once per variant (experiments.py); with two or more, the report
     lays them side by side. `max_cost` (USD; default the project's `max_cost`) stops new calls once spent.
+    `knobs` (the command line's --repeat, -j, --no-cache and case selection) narrow or widen the run: the
+    selection is made before the variants, so every variant runs the same cases; a selection that leaves
+    every suite out is a report with a `note` and no suite.
     """
     if not names and not suite_names(project.tree, project.settings):
         raise no_suites(project)
@@ -59,17 +65,24 @@ def eval_suites(
             return EvalReport(project.revision, (), (), f"no suite is affected by changes since {changed_since}")
     else:
         plans = plan_suites(project, names or None)
+    knobs = knobs or Knobs()
+    plans, notes = select(with_repeat(plans, knobs.repeat), store, knobs.request)
+    if not plans:
+        return EvalReport(project.revision, (), (), "; ".join(notes) or "no case selected")
     plans = _varied(plans, variants)
-    results = tuple(evaluate(plans, store, options_for(project, time_limit, max_cost), progress))
-    gates = tuple(suite_gate(r, project.settings.max_error_rate) for r in results)
+    results = tuple(evaluate(plans, store, options_for(project, time_limit, max_cost, knobs), progress))
+    gates = tuple(
+        shard_gate(r) if knobs.request.shard else suite_gate(r, project.settings.max_error_rate) for r in results
+    )
     if len(variants) < 2:
-        return EvalReport(project.revision, results, gates)
+        return EvalReport(project.revision, results, gates, notes=tuple(notes))
     from promptgit.experiments import side_by_side
 
     # A suite runs once per variant: each gate says which run it judged.
     labels = [v.label for v in variants for _ in range(len(plans) // len(variants))]
     gates = tuple(dataclasses.replace(g, suite=f"{g.suite} on {label}") for g, label in zip(gates, labels))
-    return EvalReport(project.revision, results, gates, side_by_side=side_by_side(variants, results, store))
+    sbs = side_by_side(variants, results, store)
+    return EvalReport(project.revision, results, gates, side_by_side=sbs, notes=tuple(notes))
 
 
 @dataclass(frozen=True)

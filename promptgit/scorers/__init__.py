@@ -4,7 +4,7 @@ docs/spec.md, Scorers.
 
 The families live one module each and register themselves when this package is imported:
 `text` (exact_match, equals, contains, icontains, regex, levenshtein), `json_output` (json_valid,
-json_schema), `numeric`, `judge` (llm_judge) and `python_code` (python: user functions).
+json_schema), `tools` (tool_call), `numeric`, `judge` (llm_judge) and `python_code` (python: user functions).
 """
 
 from __future__ import annotations
@@ -158,6 +158,7 @@ def resolve(suite_path: str, relative: str) -> str:
 
 # The families register themselves on import; importing them here also re-exports what callers use.
 import promptgit.scorers.json_output  # noqa: E402, F401  (json_valid, json_schema: nothing else to re-export)
+from promptgit.scorers import tools as _tools  # noqa: E402, F401  (tool_call: nothing else to re-export)
 from promptgit.scorers.common import strip_fence  # noqa: E402
 from promptgit.scorers.judge import JudgeVerdict, judge_messages, judge_settings, parse_verdict  # noqa: E402
 from promptgit.scorers.numeric import first_number  # noqa: E402

@@ -126,7 +126,12 @@ def _line_in(err: BaseException, path: str) -> int | None:
 
 @dataclass(frozen=True)
 class _PythonScorer:
-    """A user function `(output, expected, case) -> float | bool | dict` from a file beside the suite."""
+    """A user function `(output, expected, case) -> float | bool | dict` from a file beside the suite.
+
+    `output` is a `str` (the reply's text) with `output.tool_calls`: a tuple of toolcalls.ToolCall, each
+    with `.name`, `.arguments` (parsed JSON, None when unparseable), `.arguments_text` (as the model
+    wrote them) and `.error` (why they do not parse, else None); empty for a reply that calls no tool.
+    """
 
     label: str
     path: str

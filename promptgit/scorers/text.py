@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -243,3 +244,10 @@ def _levenshtein(config: Any, site: ScorerSite) -> Scorer:
         return Score(value) if value == 1.0 else Score(value, f"similarity {value:.2f} to {short(target)}")
 
     return Checker("levenshtein", check)
+
+
+def searcher(pattern: str) -> Callable[[str], bool]:
+    """Whether RE2 `pattern` is found in a text (`$` also before one final newline, as in the regex scorer);
+    PromptgitError when RE2 cannot compile it. For callers outside the scorers (case selection, `--filter`)."""
+    compiled = _compile(pattern)
+    return lambda text: _found(compiled, text)
