@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from promptgit.gates import Gate
     from promptgit.html_report import HtmlInput
     from promptgit.project import Project
+    from promptgit.selection import Knobs
     from promptgit.store import Store
 
 TONES = {"good": "green", "bad": "red"}
@@ -323,7 +324,7 @@ def eval_command(
     run_knobs = knobs(repeat, concurrency, **selection)
     variants = parse_variants(models, sets, sweep)
     if dry_run:
-        return _dry_run(suites, rev, changed_since, variants, as_json)
+        return _dry_run(suites, rev, changed_since, variants, as_json, run_knobs)
     with opened(rev) as (project, store):
         report = eval_suites(
             project, store, suites, changed_since, progress("eval", quiet), time_limit, variants, max_cost, run_knobs
@@ -345,14 +346,19 @@ def eval_command(
 
 
 def _dry_run(
-    suites: Sequence[str], rev: str | None, changed_since: str | None, variants: Sequence[Variant], as_json: bool
+    suites: Sequence[str],
+    rev: str | None,
+    changed_since: str | None,
+    variants: Sequence[Variant],
+    as_json: bool,
+    run_knobs: Knobs | None = None,
 ) -> int:
     """`eval --dry-run`: print what the run would call and cost."""
     from promptgit.commands.eval import dry_run
     from promptgit.display import dry_run_json, dry_run_text
 
     with opened(rev) as (project, store):
-        report = dry_run(project, store, suites, changed_since, variants)
+        report = dry_run(project, store, suites, changed_since, variants, run_knobs)
     if report.note:
         problem(report.note)
     if as_json:

@@ -100,8 +100,12 @@ def dry_run(
     names: Sequence[str] = (),
     changed_since: str | None = None,
     variants: Sequence[Variant] = (),
+    knobs: Knobs | None = None,
 ) -> DryRun:
-    """The calls `eval_suites` with the same arguments would make and their estimated cost (costs.estimate)."""
+    """The calls `eval_suites` with the same arguments would make and their estimated cost (costs.estimate).
+
+    `knobs` are the run's: --repeat, --no-cache and the case selection and shard narrow or widen the count
+    exactly as they do the run."""
     from promptgit.costs import estimate
 
     if not names and not suite_names(project.tree, project.settings):
@@ -114,8 +118,13 @@ def dry_run(
             return DryRun(project.revision, (), f"no suite is affected by changes since {changed_since}")
     else:
         plans = plan_suites(project, names or None)
+    knobs = knobs or Knobs()
+    plans, notes = select(with_repeat(plans, knobs.repeat), store, knobs.request)
+    if not plans:
+        return DryRun(project.revision, (), "; ".join(notes) or "no case selected")
     labels = [v.label for v in variants for _ in plans] or [""] * len(plans)
-    return DryRun(project.revision, tuple(estimate(list(zip(labels, _varied(plans, variants))), store)))
+    varied = list(zip(labels, _varied(plans, variants)))
+    return DryRun(project.revision, tuple(estimate(varied, store, fresh=knobs.fresh)))
 
 
 def _varied(plans: list[Plan], variants: Sequence[Variant]) -> list[Plan]:
