@@ -201,6 +201,13 @@ def _value(pair: str, text: str, flag: str) -> Any:
 def _check(values: Mapping[str, Any], flag: str) -> None:
     try:
         check_model_settings(values, flag)
+        if "tools" in values or "tool_choice" in values:  # as front matter's are (tools.py), before any call
+            from promptgit import tools
+
+            if "tools" in values:
+                tools.check_tools(values["tools"], flag, None)
+            if "tool_choice" in values and "tools" in values:
+                tools.check_tool_choice(values["tool_choice"], values["tools"], flag, None)
     except PromptgitError as err:
         raise PromptgitError(f"{flag}: {err.message}", hint=err.hint) from None  # a flag, not a file
 
