@@ -339,7 +339,7 @@ def eval_command(
         write_junit(junit_path, eval_junit(report))
     if as_json:
         emit_json(eval_json(report))
-    else:
+    elif report.suites or not report.note:  # nothing ran: the note says why, with no empty table under it
         click.echo(eval_text(report))
     _say_verdict(report.gates)
     return EXIT_CODES[report.verdict]

@@ -55,7 +55,8 @@ def drift(
     if not names and not suite_names(project.tree, project.settings):
         raise no_suites(project)
     knobs = knobs or Knobs()
-    plans, notes = select(with_repeat(plan_suites(project, names or None), knobs.repeat), store, knobs.request)
+    plans, notes = select(plan_suites(project, names or None), store, knobs.request)  # --failing: the suite's result
+    plans = with_repeat(plans, knobs.repeat)
     baselines = {p.fingerprint: baseline(store, p) for p in plans}  # read before the fresh run replaces them
     fresh = evaluate(
         plans, store, options_for(project, time_limit, knobs=dataclasses.replace(knobs, fresh=True)), progress

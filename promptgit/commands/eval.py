@@ -66,7 +66,9 @@ def eval_suites(
     else:
         plans = plan_suites(project, names or None)
     knobs = knobs or Knobs()
-    plans, notes = select(with_repeat(plans, knobs.repeat), store, knobs.request)
+    # --failing reads the stored result at the suite's own repeat; --repeat K then runs those cases K times.
+    plans, notes = select(plans, store, knobs.request)
+    plans = with_repeat(plans, knobs.repeat)
     if not plans:
         return EvalReport(project.revision, (), (), "; ".join(notes) or "no case selected")
     plans = _varied(plans, variants)
@@ -119,7 +121,9 @@ def dry_run(
     else:
         plans = plan_suites(project, names or None)
     knobs = knobs or Knobs()
-    plans, notes = select(with_repeat(plans, knobs.repeat), store, knobs.request)
+    # --failing reads the stored result at the suite's own repeat; --repeat K then runs those cases K times.
+    plans, notes = select(plans, store, knobs.request)
+    plans = with_repeat(plans, knobs.repeat)
     if not plans:
         return DryRun(project.revision, (), "; ".join(notes) or "no case selected")
     labels = [v.label for v in variants for _ in plans] or [""] * len(plans)
