@@ -140,7 +140,10 @@ def side_by_side(variants: Sequence[Variant], results: Sequence[SuiteResult], st
 
 
 def _row(variant: Variant, result: SuiteResult, against: SuiteDiff | None, store: Store) -> VariantRow:
-    stored = list(store.iter_cases(result.fingerprint))
+    # The answers behind this result: its cases (a selection's only) at its repeat count, not every row the
+    # fingerprint holds (a wider or more repeated earlier run would inflate one variant's cost beside another's).
+    shown = {c.id for c in result.cases}
+    stored = [r for r in store.iter_cases(result.fingerprint) if r.case_id in shown and r.repeat < result.repeat]
     tokens = sum(r.input_tokens + r.output_tokens for r in stored)
     cost = math.fsum(r.cost for r in stored)
     seconds = sorted(r.seconds for r in stored)
