@@ -48,9 +48,21 @@ EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCL
 BUG_REPORT = "this is a bug; please report it with the traceback above"
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Show no progress on stderr.")
+
+
+class _Number(click.FloatRange):
+    """A FloatRange that refuses NaN (which compares false with every bound, so it passes them and bounds nothing)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
 time_limit_option = click.option(
     "--time-limit",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_Number(min=0, min_open=True),
     metavar="SECONDS",
     help="Stop after this long: what finished stays stored, the run ends inconclusive.",
 )
@@ -288,7 +300,7 @@ def render(
 @click.option("--dry-run", is_flag=True, help="Print the uncached calls and their estimated cost; call nothing.")
 @click.option(
     "--max-cost",
-    type=click.FloatRange(min=0),
+    type=_Number(min=0),
     metavar="USD",
     help="Start no new call once this run has spent this much; it ends inconclusive.",
 )
