@@ -77,7 +77,10 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
     values = [_value(text, part, "--sweep") for part in listed.split(",")]
     if len(values) < 2:
         raise PromptgitError(f"--sweep {text!r} names one value", hint="give two or more: --sweep temperature=0,0.7")
-    if len({repr(v) for v in values}) < len(values):
+    # Distinct as values, not as spelled: `0,0.0` is one temperature (the same fingerprint and calls twice).
+    if any(
+        a == b and type(a) is not bool and type(b) is not bool for i, a in enumerate(values) for b in values[:i]
+    ) or len({repr(v) for v in values}) < len(values):
         raise PromptgitError(f"--sweep {text!r} names a value twice", hint="give each value once")
     for value in values:
         _check({key: value}, "--sweep")
