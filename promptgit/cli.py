@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from promptgit.gates import Gate
     from promptgit.html_report import HtmlInput
     from promptgit.project import Project
+    from promptgit.selection import Knobs
     from promptgit.store import Store
 
 TONES = {"good": "green", "bad": "red"}
@@ -47,9 +48,21 @@ EXIT_CODES = {"pass": EXIT_OK, "fail": EXIT_FAILED, "inconclusive": EXIT_INCONCL
 BUG_REPORT = "this is a bug; please report it with the traceback above"
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Show no progress on stderr.")
+
+
+class _Number(click.FloatRange):
+    """A FloatRange that refuses NaN (which compares false with every bound, so it passes them and bounds nothing)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number != number:
+            self.fail(f"{value!r} is not a number", param, ctx)
+        return number
+
+
 time_limit_option = click.option(
     "--time-limit",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_Number(min=0, min_open=True),
     metavar="SECONDS",
     help="Stop after this long: what finished stays stored, the run ends inconclusive.",
 )
@@ -287,7 +300,7 @@ def render(
 @click.option("--dry-run", is_flag=True, help="Print the uncached calls and their estimated cost; call nothing.")
 @click.option(
     "--max-cost",
-    type=click.FloatRange(min=0),
+    type=_Number(min=0),
     metavar="USD",
     help="Start no new call once this run has spent this much; it ends inconclusive.",
 )
@@ -323,7 +336,7 @@ def eval_command(
     run_knobs = knobs(repeat, concurrency, **selection)
     variants = parse_variants(models, sets, sweep)
     if dry_run:
-        return _dry_run(suites, rev, changed_since, variants, as_json)
+        return _dry_run(suites, rev, changed_since, variants, as_json, run_knobs)
     with opened(rev) as (project, store):
         report = eval_suites(
             project, store, suites, changed_since, progress("eval", quiet), time_limit, variants, max_cost, run_knobs
@@ -338,21 +351,26 @@ def eval_command(
         write_junit(junit_path, eval_junit(report))
     if as_json:
         emit_json(eval_json(report))
-    else:
+    elif report.suites or not report.note:  # nothing ran: the note says why, with no empty table under it
         click.echo(eval_text(report))
     _say_verdict(report.gates)
     return EXIT_CODES[report.verdict]
 
 
 def _dry_run(
-    suites: Sequence[str], rev: str | None, changed_since: str | None, variants: Sequence[Variant], as_json: bool
+    suites: Sequence[str],
+    rev: str | None,
+    changed_since: str | None,
+    variants: Sequence[Variant],
+    as_json: bool,
+    run_knobs: Knobs | None = None,
 ) -> int:
     """`eval --dry-run`: print what the run would call and cost."""
     from promptgit.commands.eval import dry_run
     from promptgit.display import dry_run_json, dry_run_text
 
     with opened(rev) as (project, store):
-        report = dry_run(project, store, suites, changed_since, variants)
+        report = dry_run(project, store, suites, changed_since, variants, run_knobs)
     if report.note:
         problem(report.note)
     if as_json:

@@ -269,6 +269,8 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
     kind = _NUMBERS.get(key, float)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
         raise bad("a whole number" if kind is int else "a number")
+    if value != value:  # NaN compares false with every bound below, so it would pass them all and bound nothing
+        raise bad("a number (not NaN)")
     if key in _FRACTIONS and not 0 <= value <= 1:
         raise bad("a fraction between 0 and 1")
     if key in ("concurrency", "suggest_cases") and value < 1:

@@ -47,16 +47,20 @@ class _Pending:
     settings: dict[str, Any]
 
 
-def estimate(plans: Sequence[tuple[str, Plan]], store: Store) -> list[Estimate]:
-    """An Estimate per (label, plan), in order; a call two plans share is counted once, for the first."""
+def estimate(plans: Sequence[tuple[str, Plan]], store: Store, fresh: bool = False) -> list[Estimate]:
+    """An Estimate per (label, plan), in order; a call two plans share is counted once, for the first.
+
+    Only the case-repeats a plan's selection takes count (--case, --limit, --shard, ...); `fresh`
+    (--no-cache) counts every one of them, stored or not, as that run calls them all afresh."""
     seen: set[str] = set()
-    return [_estimate(label, plan, store, seen) for label, plan in plans]
+    return [_estimate(label, plan, store, seen, fresh) for label, plan in plans]
 
 
-def _estimate(label: str, plan: Plan, store: Store, seen: set[str]) -> Estimate:
+def _estimate(label: str, plan: Plan, store: Store, seen: set[str], fresh: bool = False) -> Estimate:
     model = _model(plan)
-    pending = list(_uncached(plan, store, seen))
-    base = Estimate(plan.suite.name, label, model, len(plan.suite.cases), len(pending), None, None, None)
+    pending = list(_uncached(plan, store, seen, fresh))
+    cases = sum(1 for c in plan.suite.cases if plan.selected is None or plan.selected.takes_case(c.id))
+    base = Estimate(plan.suite.name, label, model, cases, len(pending), None, None, None)
     if not pending or model.startswith("local/"):  # nothing to pay, or the embedded model: free, no litellm
         return dataclasses.replace(base, cost=0.0)
     from promptgit import models  # only now: a call that is not cached needs a price
@@ -71,13 +75,14 @@ def _estimate(label: str, plan: Plan, store: Store, seen: set[str]) -> Estimate:
     return dataclasses.replace(base, input_tokens=input_tokens, output_tokens=output_tokens, cost=cost)
 
 
-def _uncached(plan: Plan, store: Store, seen: set[str]) -> list[_Pending]:
-    """The calls `plan` would make: case-repeats with no stored result whose call key has no stored answer."""
-    stored = store.case_keys(plan.fingerprint, plan.trusted_only)
+def _uncached(plan: Plan, store: Store, seen: set[str], fresh: bool = False) -> list[_Pending]:
+    """The calls `plan` would make: the case-repeats it takes with no stored result whose call key has no
+    stored answer (with `fresh`, every case-repeat it takes)."""
+    stored = set() if fresh else store.case_keys(plan.fingerprint, plan.trusted_only)
     project = plan.project
     pending = []
     for case in plan.suite.cases:
-        missing = [r for r in range(plan.suite.repeat) if (case.id, r) not in stored]
+        missing = [r for r in range(plan.suite.repeat) if (case.id, r) not in stored and plan.takes(case, r)]
         if not missing:
             continue
         try:
@@ -88,7 +93,7 @@ def _uncached(plan: Plan, store: Store, seen: set[str]) -> list[_Pending]:
         messages = [m.as_dict() for m in rendered.messages]
         for repeat in missing:
             key = call_key(messages, rendered.settings, repeat)
-            if key in seen or store.get_response(key, plan.trusted_only) is not None:
+            if key in seen or (not fresh and store.get_response(key, plan.trusted_only) is not None):
                 continue
             seen.add(key)
             pending.append(_Pending(messages, dict(rendered.settings)))

@@ -107,11 +107,17 @@ def dimension_deltas(base: Sequence[_Scored], head: Sequence[_Scored]) -> tuple[
             other = before.get(case.id, {}).get(name)
             if case.score is not None and own and other:
                 pairs.append((other, own))
-        if not pairs:
-            deltas.append(DimensionDelta(name, None, None, None))
+        if not pairs:  # one side alone holds it (a scorer added, removed or renamed): that side's score, no test
+            deltas.append(DimensionDelta(name, _alone(base, name), _alone(head, name), None))
             continue
         test = stats.paired_test([b for b, _ in pairs], [h for _, h in pairs])
         base_mean = stats.mean([stats.mean(b) for b, _ in pairs])
         head_mean = stats.mean([stats.mean(h) for _, h in pairs])
         deltas.append(DimensionDelta(name, base_mean, head_mean, test))
     return tuple(deltas)
+
+
+def _alone(cases: Sequence[_Scored], name: str) -> float | None:
+    """The dimension's score over the cases that scored it (None when none did): a side with no pair to test."""
+    repeats = [d.repeats for c in cases if c.score is not None for d in c.dimensions if d.name == name and d.repeats]
+    return stats.mean([math.fsum(r) / len(r) for r in repeats]) if repeats else None

@@ -761,7 +761,8 @@ def drift_lines(report: DriftReport) -> list[tuple[str, str | None]]:
     """`promptgit drift` as diff_lines shows a diff: the stored result as base, the fresh run as head."""
     if not report.diff.suites:
         return [("no suite to re-run", None)]
-    return diff_lines(report.diff)
+    chosen = [d for d in report.diff.suites if d.head is not None and d.head.selection is not None]
+    return diff_lines(report.diff) + [(f"{d.name}: {selection_text(d.head)}", None) for d in chosen if d.head]
 
 
 def drift_json(report: DriftReport) -> dict[str, Any]:
@@ -773,6 +774,7 @@ def drift_json(report: DriftReport) -> dict[str, Any]:
             {
                 **suite_diff_json(d),
                 "fresh_calls": d.head.calls if d.head else 0,
+                "selection": selection_json(d.head) if d.head else None,
                 "verdict": report.gate(d.name).verdict,
                 "reason": report.gate(d.name).reason,
             }

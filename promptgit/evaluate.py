@@ -383,13 +383,15 @@ class _Run:
         messages = [m.as_dict() for m in rendered.messages]
         settings = dict(rendered.settings)
         key = call_key(messages, settings, job.repeat)
-        response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path, plan.trusted_only)
-        if not paid:
-            tally.cached += 1
-            self.cached += 1
-        case = await self._score(plan, job, response, key, settings)
-        self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
-        tally.finished = time.monotonic() - self.started
+        try:
+            response, paid = await self._answer(settings, messages, key, tally, plan.prompt.path, plan.trusted_only)
+            if not paid:
+                tally.cached += 1
+                self.cached += 1
+            case = await self._score(plan, job, response, key, settings)
+            self.store.put_case(plan.fingerprint, plan.suite.name, plan.prompt.name, plan.project.revision, case)
+        finally:  # a job that ended in an error or over budget also ran: the suite's time is never negative
+            tally.finished = time.monotonic() - self.started
 
     async def _answer(
         self,

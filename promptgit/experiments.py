@@ -77,7 +77,10 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
     values = [_value(text, part, "--sweep") for part in listed.split(",")]
     if len(values) < 2:
         raise PromptgitError(f"--sweep {text!r} names one value", hint="give two or more: --sweep temperature=0,0.7")
-    if len({repr(v) for v in values}) < len(values):
+    # Distinct as values, not as spelled: `0,0.0` is one temperature (the same fingerprint and calls twice).
+    if any(
+        a == b and type(a) is not bool and type(b) is not bool for i, a in enumerate(values) for b in values[:i]
+    ) or len({repr(v) for v in values}) < len(values):
         raise PromptgitError(f"--sweep {text!r} names a value twice", hint="give each value once")
     for value in values:
         _check({key: value}, "--sweep")
@@ -140,7 +143,10 @@ def side_by_side(variants: Sequence[Variant], results: Sequence[SuiteResult], st
 
 
 def _row(variant: Variant, result: SuiteResult, against: SuiteDiff | None, store: Store) -> VariantRow:
-    stored = list(store.iter_cases(result.fingerprint))
+    # The answers behind this result: its cases (a selection's only) at its repeat count, not every row the
+    # fingerprint holds (a wider or more repeated earlier run would inflate one variant's cost beside another's).
+    shown = {c.id for c in result.cases}
+    stored = [r for r in store.iter_cases(result.fingerprint) if r.case_id in shown and r.repeat < result.repeat]
     tokens = sum(r.input_tokens + r.output_tokens for r in stored)
     cost = math.fsum(r.cost for r in stored)
     seconds = sorted(r.seconds for r in stored)
@@ -201,6 +207,13 @@ def _value(pair: str, text: str, flag: str) -> Any:
 def _check(values: Mapping[str, Any], flag: str) -> None:
     try:
         check_model_settings(values, flag)
+        if "tools" in values or "tool_choice" in values:  # as front matter's are (tools.py), before any call
+            from promptgit import tools
+
+            if "tools" in values:
+                tools.check_tools(values["tools"], flag, None)
+            if "tool_choice" in values and "tools" in values:
+                tools.check_tool_choice(values["tool_choice"], values["tools"], flag, None)
     except PromptgitError as err:
         raise PromptgitError(f"{flag}: {err.message}", hint=err.hint) from None  # a flag, not a file
 

@@ -40,8 +40,13 @@ def xml_text(value: Any) -> str:
 
 def eval_junit(report: EvalReport) -> bytes:
     """The JUnit XML document (UTF-8 bytes) for an `eval` run: one <testsuite> per suite evaluated."""
-    gates = {g.suite: g for g in report.gates}
-    return _document([_suite(r, gates.get(r.name), {}) for r in report.suites])
+    # report.gates pair with report.suites in order; with --model/--sweep each names its run ("route on
+    # openai/x"), and that name is the testsuite's and its cases' classname, so two variants stay apart.
+    if len(report.gates) != len(report.suites):
+        gates = {g.suite: g for g in report.gates}
+        return _document([_suite(r, gates.get(r.name), {}) for r in report.suites])
+    named = report.side_by_side is not None
+    return _document([_suite(r, g, {}, g.suite if named else None) for r, g in zip(report.suites, report.gates)])
 
 
 def ci_junit(report: CiReport) -> bytes:
@@ -77,11 +82,12 @@ def _document(suites: Sequence[ET.Element]) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def _suite(result: SuiteResult, gate: Gate | None, extra: dict[str, str]) -> ET.Element:
+def _suite(result: SuiteResult, gate: Gate | None, extra: dict[str, str], name: str | None = None) -> ET.Element:
     skipped = sum(1 for c in result.cases if c.score is None and c.error is None)
+    label = name or result.name
     element = ET.Element(
         "testsuite",
-        name=xml_text(result.name),
+        name=xml_text(label),
         tests=str(len(result.cases)),
         failures=str(result.failed - skipped),
         errors=str(result.errors),
@@ -93,7 +99,7 @@ def _suite(result: SuiteResult, gate: Gate | None, extra: dict[str, str]) -> ET.
     for name, value in _properties(result, gate, extra):
         ET.SubElement(properties, "property", name=name, value=xml_text(value))
     for case in result.cases:
-        element.append(_case(result, case))
+        element.append(_case(result, case, label))
     return element
 
 
@@ -116,8 +122,8 @@ def _properties(result: SuiteResult, gate: Gate | None, extra: dict[str, str]) -
     return pairs + sorted(extra.items())
 
 
-def _case(result: SuiteResult, case: CaseResult) -> ET.Element:
-    element = ET.Element("testcase", classname=xml_text(result.name), name=xml_text(case.id))
+def _case(result: SuiteResult, case: CaseResult, suite: str) -> ET.Element:
+    element = ET.Element("testcase", classname=xml_text(suite), name=xml_text(case.id))
     if case.error is not None:
         error = ET.SubElement(element, "error", message=xml_text(_first_line(case.error)), type="model_error")
         error.text = xml_text(case.error)

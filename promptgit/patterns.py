@@ -131,8 +131,16 @@ def label_of(output: str | None, labels: Sequence[str]) -> str:
     case; else OTHER. So `"Billing."` reads as billing, and `billing or refunds` as OTHER."""
     if output is None:
         return OTHER
-    text = output.strip().strip("\"'`*").rstrip(".!").strip().casefold()
-    return next((label for label in labels if label.casefold() == text), OTHER)
+    text = output.strip().casefold()
+    exact = next((label for label in labels if label.strip().casefold() == text), None)
+    if exact is not None:  # a label that ends in `.` or `!`, or is quoted (`U.S.`, `yes!`), spelled as it is
+        return exact
+    return next((label for label in labels if _spelled(label) == _spelled(output)), OTHER)
+
+
+def _spelled(text: str) -> str:
+    """A text stripped of whitespace, quotes, `*`, a final `.` or `!`, and case (label_of's comparison)."""
+    return text.strip().strip("\"'`*").rstrip(".!").strip().casefold()
 
 
 def confusion_summary(cases: Sequence[CaseResult]) -> ConfusionSummary | None:

@@ -55,8 +55,11 @@ def drift(
     if not names and not suite_names(project.tree, project.settings):
         raise no_suites(project)
     knobs = knobs or Knobs()
-    plans, notes = select(with_repeat(plan_suites(project, names or None), knobs.repeat), store, knobs.request)
-    baselines = {p.fingerprint: baseline(store, p) for p in plans}  # read before the fresh run replaces them
+    own, notes = select(plan_suites(project, names or None), store, knobs.request)  # --failing: the suite's result
+    plans = with_repeat(own, knobs.repeat)
+    # Read before the fresh run replaces them, at the suite's own repeat: `--repeat K` asks more of the fresh
+    # run, and K repeats never stored must not read as "nothing was stored" (nor hide a drift the rows show).
+    baselines = {p.fingerprint: baseline(store, p) for p in own}
     fresh = evaluate(
         plans, store, options_for(project, time_limit, knobs=dataclasses.replace(knobs, fresh=True)), progress
     )

@@ -66,7 +66,9 @@ def eval_suites(
     else:
         plans = plan_suites(project, names or None)
     knobs = knobs or Knobs()
-    plans, notes = select(with_repeat(plans, knobs.repeat), store, knobs.request)
+    # --failing reads the stored result at the suite's own repeat; --repeat K then runs those cases K times.
+    plans, notes = select(plans, store, knobs.request)
+    plans = with_repeat(plans, knobs.repeat)
     if not plans:
         return EvalReport(project.revision, (), (), "; ".join(notes) or "no case selected")
     plans = _varied(plans, variants)
@@ -100,8 +102,12 @@ def dry_run(
     names: Sequence[str] = (),
     changed_since: str | None = None,
     variants: Sequence[Variant] = (),
+    knobs: Knobs | None = None,
 ) -> DryRun:
-    """The calls `eval_suites` with the same arguments would make and their estimated cost (costs.estimate)."""
+    """The calls `eval_suites` with the same arguments would make and their estimated cost (costs.estimate).
+
+    `knobs` are the run's: --repeat, --no-cache and the case selection and shard narrow or widen the count
+    exactly as they do the run."""
     from promptgit.costs import estimate
 
     if not names and not suite_names(project.tree, project.settings):
@@ -114,8 +120,15 @@ def dry_run(
             return DryRun(project.revision, (), f"no suite is affected by changes since {changed_since}")
     else:
         plans = plan_suites(project, names or None)
+    knobs = knobs or Knobs()
+    # --failing reads the stored result at the suite's own repeat; --repeat K then runs those cases K times.
+    plans, notes = select(plans, store, knobs.request)
+    plans = with_repeat(plans, knobs.repeat)
+    if not plans:
+        return DryRun(project.revision, (), "; ".join(notes) or "no case selected")
     labels = [v.label for v in variants for _ in plans] or [""] * len(plans)
-    return DryRun(project.revision, tuple(estimate(list(zip(labels, _varied(plans, variants))), store)))
+    varied = list(zip(labels, _varied(plans, variants)))
+    return DryRun(project.revision, tuple(estimate(varied, store, fresh=knobs.fresh)))
 
 
 def _varied(plans: list[Plan], variants: Sequence[Variant]) -> list[Plan]:
