@@ -268,7 +268,8 @@ def _output(case: CaseResult | None) -> str:
 
 
 def _expected(value: Any) -> str:
-    return "" if value is None else str(value)
+    # As the terminal shows it (display.clip): a case that expects null must not look like an empty string.
+    return "null" if value is None else str(value)
 
 
 def _scores(base: CaseResult | None, head: CaseResult | None) -> str:

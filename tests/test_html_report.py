@@ -347,3 +347,20 @@ def read_dom(path: Path) -> Node:
 def statuses(rows: list[Node], word: str) -> list[str]:
     """The ids of the rows whose status holds `word`, sorted."""
     return sorted(r.find_all("td")[0].text() for r in rows if word in (r.attrs["data-status"] or "").split())
+
+
+def test_a_case_that_expects_null_shows_null_as_the_terminal_does() -> None:
+    # An expected null (a delivery date that is not in the text) must not read as an expected empty string.
+    base = suite((case("none", 1.0, outputs=("null",), expected=None), case("empty", 1.0, outputs=("",), expected="")))
+    head = suite(
+        (case("none", 0.0, outputs=("2026-03-13",), expected=None), case("empty", 1.0, outputs=("",), expected=""))
+    )
+    logs = (
+        SuiteLog(
+            "s", (LogEntry(commit(1, "a"), "f", base, None, KEPT), LogEntry(commit(2, "b"), "g", head, -0.5, KEPT))
+        ),
+    )
+    dom = page_dom(HtmlInput("nulls", logs, diff=_report(compare_results("s", base, head))))
+    section = dom.one("section", class_="suite")
+    rows = cells(dom, section.attrs["id"] + "-cases")  # type: ignore[operator]
+    assert [(row[0], row[3]) for row in rows] == [("none", "null"), ("empty", "")]
