@@ -55,22 +55,10 @@ def eval_suites(
     selection is made before the variants, so every variant runs the same cases; a selection that leaves
     every suite out is a report with a `note` and no suite.
     """
-    if not names and not suite_names(project.tree, project.settings):
-        raise no_suites(project)
-    if changed_since:
-        from promptgit.changes import affected_plans
-
-        plans = affected_plans(project, changed_since, names)
-        if not plans:
-            return EvalReport(project.revision, (), (), f"no suite is affected by changes since {changed_since}")
-    else:
-        plans = plan_suites(project, names or None)
     knobs = knobs or Knobs()
-    # --failing reads the stored result at the suite's own repeat; --repeat K then runs those cases K times.
-    plans, notes = select(plans, store, knobs.request)
-    plans = with_repeat(plans, knobs.repeat)
+    plans, notes = _planned(project, store, names, changed_since, knobs)
     if not plans:
-        return EvalReport(project.revision, (), (), "; ".join(notes) or "no case selected")
+        return EvalReport(project.revision, (), (), "; ".join(notes))
     plans = _varied(plans, variants)
     results = tuple(evaluate(plans, store, options_for(project, time_limit, max_cost, knobs), progress))
     gates = tuple(
@@ -110,22 +98,10 @@ def dry_run(
     exactly as they do the run."""
     from promptgit.costs import estimate
 
-    if not names and not suite_names(project.tree, project.settings):
-        raise no_suites(project)
-    if changed_since:
-        from promptgit.changes import affected_plans
-
-        plans = affected_plans(project, changed_since, names)
-        if not plans:
-            return DryRun(project.revision, (), f"no suite is affected by changes since {changed_since}")
-    else:
-        plans = plan_suites(project, names or None)
     knobs = knobs or Knobs()
-    # --failing reads the stored result at the suite's own repeat; --repeat K then runs those cases K times.
-    plans, notes = select(plans, store, knobs.request)
-    plans = with_repeat(plans, knobs.repeat)
+    plans, notes = _planned(project, store, names, changed_since, knobs)
     if not plans:
-        return DryRun(project.revision, (), "; ".join(notes) or "no case selected")
+        return DryRun(project.revision, (), "; ".join(notes))
     labels = [v.label for v in variants for _ in plans] or [""] * len(plans)
     varied = list(zip(labels, _varied(plans, variants)))
     return DryRun(project.revision, tuple(estimate(varied, store, fresh=knobs.fresh)))
@@ -138,3 +114,27 @@ def _varied(plans: list[Plan], variants: Sequence[Variant]) -> list[Plan]:
     from promptgit.experiments import apply
 
     return [apply(plan, variant) for variant in variants for plan in plans]
+
+
+def _planned(
+    project: Project, store: Store, names: Sequence[str], changed_since: str | None, knobs: Knobs
+) -> tuple[list[Plan], list[str]]:
+    """The plans a run (or its dry run) covers, and the selection's notes (when no plan is left, why).
+
+    Raises PromptgitError when the project has no suite at all (errors.no_suites)."""
+    if not names and not suite_names(project.tree, project.settings):
+        raise no_suites(project)
+    if changed_since:
+        from promptgit.changes import affected_plans
+
+        plans = affected_plans(project, changed_since, names)
+        if not plans:
+            return [], [f"no suite is affected by changes since {changed_since}"]
+    else:
+        plans = plan_suites(project, names or None)
+    # --failing reads the stored result at the suite's own repeat; --repeat K then runs those cases K times.
+    plans, notes = select(plans, store, knobs.request)
+    plans = with_repeat(plans, knobs.repeat)
+    if not plans:
+        return [], notes or ["no case selected"]
+    return plans, notes
