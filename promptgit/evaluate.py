@@ -263,6 +263,7 @@ class _Run:
         self.limit = AdaptiveLimit(options.concurrency)  # requests in flight, halved on 429s
         self.spent = 0.0  # USD this run paid, over every suite (judge calls included)
         self.pool: Pool | None = None  # a workers.Pool when the run spreads its calls over processes
+        self.wants_litellm = False  # a call this run may make goes through litellm (models.needs_litellm)
         self.pool_decided = False
         self.pool_lock = asyncio.Lock()
         self.called: set[str | None] = set()  # the models the run may call
@@ -290,12 +291,10 @@ class _Run:
             self.tallies[plan.fingerprint].cached += held
         self._report()
         if self.total:
-            # Work that is not stored will most likely need a call: import litellm meanwhile.
             from promptgit import models
 
             called = _models_called(unique, self.scorers)
-            if models.needs_litellm(called):
-                models.preload()
+            self.wants_litellm = models.needs_litellm(called)
             self.called = called
             try:
                 await self._drain(jobs)
@@ -449,6 +448,12 @@ class _Run:
         """Call for `key` under this run's claim on it in the store, or wait for the run that holds the
         claim to store its answer; whether this run paid. When the holder gives up without an answer
         (its call failed) or its lease lapses (it died), this run claims the key and calls itself."""
+        if self.wants_litellm:
+            # The first response not in the cache: import litellm on a thread while this key is claimed.
+            # Not sooner: a run answered from the response cache must not pay for litellm's import.
+            from promptgit import models
+
+            models.preload()
         delay = POLL_FIRST
         while not self.store.claim(key, self.owner, self.lease, trusted_only):
             stored = self.store.get_response(key, trusted_only)
