@@ -410,6 +410,12 @@ class _Run:
         pending = self.in_flight.get(key)
         if pending is not None:
             return await asyncio.shield(pending), False
+        if self.wants_litellm:
+            # The first response not in the cache: import litellm on a thread while the key is claimed.
+            # Not sooner: a run answered from the response cache must not pay for litellm's import.
+            from promptgit import models
+
+            models.preload()
         future: asyncio.Future[StoredResponse] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_consume)
         self.in_flight[key] = future
@@ -448,12 +454,6 @@ class _Run:
         """Call for `key` under this run's claim on it in the store, or wait for the run that holds the
         claim to store its answer; whether this run paid. When the holder gives up without an answer
         (its call failed) or its lease lapses (it died), this run claims the key and calls itself."""
-        if self.wants_litellm:
-            # The first response not in the cache: import litellm on a thread while this key is claimed.
-            # Not sooner: a run answered from the response cache must not pay for litellm's import.
-            from promptgit import models
-
-            models.preload()
         delay = POLL_FIRST
         while not self.store.claim(key, self.owner, self.lease, trusted_only):
             stored = self.store.get_response(key, trusted_only)
