@@ -17,7 +17,7 @@ from typing import Protocol
 from promptgit import stats
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseDimension:
     """One scorer's values on one case: `repeats` holds one value in [0, 1] per repeat, in repeat order."""
 

@@ -81,7 +81,7 @@ class Plan:
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseResult:
     """A case's result over its repeats; an error is never a score."""
 
@@ -216,7 +216,11 @@ def evaluate(
         # A call cancelled by Ctrl-C, or by a sibling's error, leaves coroutines inside litellm that were
         # created but never awaited; Python's warning about them says nothing the user can act on.
         warnings.filterwarnings("ignore", message="coroutine .* was never awaited", category=RuntimeWarning)
-        return asyncio.run(_Run(store, options, progress).run(plans))
+        run = _Run(store, options, progress)
+        asyncio.run(run.run(plans))
+        # Not the task's return value: Python 3.11's asyncio.Runner formats repr() of its main task, result
+        # included, when it restores the SIGINT handler (23 MB of text for 100,000 cases, twice; memray).
+        return run.results
 
 
 @dataclass
@@ -254,6 +258,8 @@ class _Run:
         self.started = time.monotonic()
         self.scorers: dict[str, list[tuple[float, Scorer, str]]] = {}
         self.stopped: str | None = None
+        self.results: list[SuiteResult] = []  # what run() found, in the order of its plans
+        self.halted = False  # the workers were told to stop (_halt)
         # Calls in flight by cache key: a second job needing the same answer waits for the first's call.
         self.in_flight: dict[str, asyncio.Future[StoredResponse]] = {}
         self.refreshed: set[str] = set()  # keys called afresh by this run (Options.fresh): reused within it
@@ -268,7 +274,7 @@ class _Run:
         self.pool_lock = asyncio.Lock()
         self.called: set[str | None] = set()  # the models the run may call
 
-    async def run(self, plans: Sequence[Plan]) -> list[SuiteResult]:
+    async def run(self, plans: Sequence[Plan]) -> None:
         unique = _unique(plans)
         self.scorers = {p.fingerprint: _build_scorers(p) for p in unique}
         stored = {
@@ -302,8 +308,10 @@ class _Run:
                 self.store.release_all(self.owner)  # whatever a cancelled call still held
                 if self.pool is not None:
                     await self.pool.close()
+        # 100,000 stored keys are ~17 MB (memray): gone before the results, the run's peak, are built.
+        stored.clear()
         results = {p.fingerprint: self._result(p) for p in unique}
-        return [results[p.fingerprint] for p in plans]
+        self.results = [results[p.fingerprint] for p in plans]
 
     async def _workers(self) -> Pool | None:
         """The run's worker processes (workers.py), started at its first call when enough work is left.
@@ -327,13 +335,31 @@ class _Run:
             return
         limit = self.options.time_limit
         renewing = asyncio.ensure_future(self._renew_claims())
+        workers = [asyncio.create_task(self._worker(jobs)) for _ in range(width)]
         try:
-            await asyncio.wait_for(asyncio.gather(*(self._worker(jobs) for _ in range(width))), timeout=limit)
-        except asyncio.TimeoutError:
-            # What finished is stored; the cases cut off are left unevaluated, so the run is inconclusive.
-            self.stopped = f"the run's time limit of {limit:g} s was reached"
+            done, pending = await asyncio.wait(workers, timeout=limit, return_when=asyncio.FIRST_EXCEPTION)
+            for worker in done:
+                failure = None if worker.cancelled() else worker.exception()
+                if failure is not None:
+                    raise failure
+            if pending:
+                # What finished is stored; the cases cut off are left unevaluated, so the run is inconclusive.
+                self.stopped = f"the run's time limit of {limit:g} s was reached"
         finally:
+            await self._halt(workers)
             renewing.cancel()
+
+    async def _halt(self, workers: Sequence[asyncio.Task[None]]) -> None:
+        """Stop every worker still running (a time limit, a failed case, Ctrl-C) and wait until they have.
+
+        A cancellation alone is not enough: Python < 3.12's asyncio.wait_for drops one that arrives as the
+        awaited call finishes (CPython gh-86296), and a worker that missed it went on through every job left,
+        one at a time (seen: Ctrl-C at 12 of 60 calls, all 60 paid). `halted` stops it at its next job.
+        """
+        self.halted = True
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
 
     async def _renew_claims(self) -> None:
         """Keep this run's claims alive while it runs (a call may outlast a lease: retries, 429s)."""
@@ -343,7 +369,7 @@ class _Run:
 
     async def _worker(self, jobs: Iterator[_Job]) -> None:
         for job in jobs:  # a shared iterator: each worker takes the next job when it is free
-            if self.stopped:
+            if self.stopped or self.halted:
                 return
             try:
                 await self._one(job)
@@ -564,11 +590,7 @@ class _Run:
             rows[row.case_id][row.repeat] = _Kept(
                 display_output(row.output), row.score, reasons, tuple((n, v) for n, v, _ in row.scores)
             )
-        cases = tuple(
-            _case_result(plan.suite, case, rows.get(case.id, {}), tally.errors)
-            for case in plan.suite.cases
-            if _shows(plan, case, rows.get(case.id, {}), tally.errors)
-        )
+        cases = tuple(_case_results(plan, rows, tally.errors))
         scored = [c.score for c in cases if c.score is not None]
         return SuiteResult(
             name=plan.suite.name,
@@ -595,6 +617,20 @@ class _Run:
             cost_known=not tally.unpriced,
             scorers=dimension_scores(cases),
         )
+
+
+def _case_results(
+    plan: Plan, rows: dict[str, dict[int, _Kept]], errors: Mapping[tuple[str, int], str]
+) -> Iterator[CaseResult]:
+    """Each shown case's result, in the suite's order. A case's stored rows are dropped as its result is made,
+    so the rows and the results of a 100,000-case suite are never all in memory at once."""
+    # Most cases score the same few ways (all 1.0, all 0.0): equal scores and dimensions are made once and
+    # shared, which kept a 100,000-case result under its memory target (docs/benchmarks.md).
+    shared: dict[Any, Any] = {}
+    for case in plan.suite.cases:
+        kept = rows.pop(case.id, {})
+        if _shows(plan, case, kept, errors):
+            yield _case_result(plan.suite, case, kept, errors, shared)
 
 
 def _asks(plan: Plan, case_id: str, repeat: int) -> bool:
@@ -717,8 +753,13 @@ def _reasons(row: StoredCase) -> tuple[str, ...]:
 
 
 def _case_result(
-    suite: Suite, case: Case, rows: Mapping[int, _Kept], errors: Mapping[tuple[str, int], str]
+    suite: Suite,
+    case: Case,
+    rows: Mapping[int, _Kept],
+    errors: Mapping[tuple[str, int], str],
+    shared: dict[Any, Any],
 ) -> CaseResult:
+    """A case's result from its stored repeats; `shared` interns equal score and dimension tuples."""
     error = next((errors[(case.id, r)] for r in range(suite.repeat) if (case.id, r) in errors), None)
     repeats = [rows[r] for r in range(suite.repeat) if r in rows]
     outputs = tuple(r.output for r in repeats)
@@ -731,7 +772,16 @@ def _case_result(
     reasons = repeats[0].reasons
     dimensions = _case_dimensions(repeats)
     return CaseResult(
-        case.id, score, suite.passes(score), case.expected, outputs, scores, suite.pass_at, reasons, None, dimensions
+        case.id,
+        score,
+        suite.passes(score),
+        case.expected,
+        outputs,
+        shared.setdefault(scores, scores),
+        suite.pass_at,
+        reasons,
+        None,
+        shared.setdefault(dimensions, dimensions),
     )
 
 

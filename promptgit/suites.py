@@ -61,7 +61,7 @@ class ScorerSpec:
 DIMENSION_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Case:
     """One dataset row: its id, the template variables it provides and the reference answer."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -192,13 +194,15 @@ def test_two_evaluations_at_once_on_one_store_both_score_the_truth(write) -> Non
         both = [_cli(root, "eval", "--json", env=env) for _ in range(2)]
         outputs = [p.communicate(timeout=120) for p in both]
         for process, (out, err) in zip(both, outputs):
+            assert process.returncode == 0, err  # before reading stdout: a failure says why, not "not JSON"
             suite = json.loads(out)["suites"][0]
             assert (process.returncode, suite["score"], suite["errors"]) == (0, 117 / 120, 0), err
         paid = server.stats().count
         assert paid == 120  # a call one run had in flight, the other waited for (its claim in the store)
         assert sum(json.loads(out)["suites"][0]["calls"] for out, _ in outputs) == 120
         third = _cli(root, "eval", "--json", env=env)
-        out, _ = third.communicate(timeout=60)
+        out, err = third.communicate(timeout=60)
+        assert third.returncode == 0, err
         assert (json.loads(out)["suites"][0]["calls"], server.stats().count) == (0, paid)
     finally:
         server.close()
@@ -269,6 +273,42 @@ def test_ctrl_c_keeps_what_is_stored_and_exits_130_with_one_line(write) -> None:
         assert suite["cached"] >= paid_before - 4
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("how", ["cancelled", "time limit"])
+def test_a_worker_that_misses_its_cancellation_takes_no_further_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # Python < 3.12's asyncio.wait_for drops a cancellation that arrives as the awaited call ends (CPython
+    # gh-86296): a worker then went on through every job left, and Ctrl-C at 12 of 60 calls paid all 60.
+    from promptgit.store import Store
+
+    started: list[int] = []
+
+    async def one_that_drops_its_cancellation(self: evaluate._Run, job: int) -> None:
+        started.append(job)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.5)
+
+    monkeypatch.setattr(evaluate._Run, "_one", one_that_drops_its_cancellation)
+    limit = 0.1 if how == "time limit" else None
+    with Store(tmp_path / "store.sqlite3") as store:
+        run = evaluate._Run(store, evaluate.Options(concurrency=4, timeout=5, retries=0, time_limit=limit), None)
+        run.total = 100
+
+        async def drain_then_stop() -> None:
+            draining = asyncio.ensure_future(run._drain(iter(range(100))))  # type: ignore[arg-type]
+            if how == "cancelled":
+                await asyncio.sleep(0.1)
+                draining.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await draining
+            else:
+                await draining
+
+        asyncio.run(drain_then_stop())
+    assert started == [0, 1, 2, 3]
+    assert (run.stopped is not None) == (how == "time limit")
 
 
 def test_a_setting_the_provider_rejects_names_the_prompt_file(openai_server: Server, write, run_cli) -> None:  # type: ignore[no-untyped-def]
