@@ -318,6 +318,17 @@ def main() -> None:
     parser.add_argument("--throughput", action="store_true", help="N=20,000, C=64, 20 ms unless given: cold runs only")
     parser.add_argument("--before", type=Path, help="with --throughput: another checkout's folder, run alternately")
     parser.add_argument("--crossover", action="store_true", help="workers off and on (PROMPTGIT_WORKERS) at growing N")
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[500, 1000, 2000, 4000],
+        help="with --crossover: the N to measure, comma-separated",
+    )
+    parser.add_argument(
+        "--keep-latency",
+        action="store_true",
+        help="with --crossover: use --latency and --concurrency as given (default there: 20 ms, C=64)",
+    )
     args = parser.parse_args()
     if args.start:
         start_only(args.cases, args.concurrency, args.latency, args.repeat)
@@ -334,11 +345,12 @@ def main() -> None:
         print_compared(compare_cold(sides, n, c, latency, args.repeat), n, math.ceil(n / c) * latency)
         return
     if args.crossover:
-        latency = 0.02 if args.latency == 0.2 else args.latency
-        for n in (500, 1000, 2000, 4000):
+        latency = 0.02 if args.latency == 0.2 and not args.keep_latency else args.latency
+        c = 64 if args.concurrency == 32 and not args.keep_latency else args.concurrency
+        for n in args.sizes:
             sides = [(f"N={n}, {w} workers", checkout_env(base, ROOT, w)) for w in ("0", "2")]
-            print(f"N={n}, C=64, {latency * 1000:.0f} ms")
-            print_compared(compare_cold(sides, n, 64, latency, args.repeat), n, math.ceil(n / 64) * latency)
+            print(f"N={n}, C={c}, {latency * 1000:.0f} ms")
+            print_compared(compare_cold(sides, n, c, latency, args.repeat), n, math.ceil(n / c) * latency)
         return
     if args.quick:
         args.cases, args.big, args.repeat = 200, 10_000, 1

@@ -36,9 +36,10 @@ from promptgit.limiter import AdaptiveLimit
 # unset, a run decides by AUTO_MIN_CALLS.
 WORKERS_ENV = "PROMPTGIT_WORKERS"
 # A run engages workers when it has at least this many case-repeats to compute on a machine with two
-# or more cores: below it, the fork and the first calls' set-up in each worker cost more than they
-# save (the crossover measured in docs/benchmarks.md).
-AUTO_MIN_CALLS = 2000
+# or more cores. Measured (bench_eval.py --crossover, medians of 3, quiet 2-core machine, 20 ms, C=64):
+# no gain at 50 to 250 calls (the fork and each worker's first call cost what they save), 2.8 -> 2.6 s
+# at 500, 3.7 -> 3.2 s at 1,000, 8.8 -> 6.5 s at 4,000; at 200 ms, C=32, 1,000 calls: 9.7 -> 9.2 s.
+AUTO_MIN_CALLS = 500
 _HEADER = struct.Struct("!I")  # each message: its pickled length, then the pickle
 _parent_ends: list[int] = []  # this process's ends of its workers' sockets (file descriptors)
 
