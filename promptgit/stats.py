@@ -440,8 +440,8 @@ def _paired_interval(differences: NDArray[np.float64], confidence: float, seed: 
     d = np.asarray(differences, dtype=float)
     n = len(d)
     values, counts = np.unique(d, return_counts=True)
-    if len(values) == 1:
-        return Interval(float(values[0]), float(values[0]))
+    # No shortcut for one distinct difference: 1 to 5 cases all moved alike are not significant
+    # (p >= 0.0625), and their interval must say so by reaching past 0, not sit on a point.
     if int(np.count_nonzero(d)) <= _INVERT_MAX_CHANGED:
         inverted = _inverted_interval(values, counts, 1 - confidence)
         if inverted is not None:

@@ -341,3 +341,21 @@ def test_four_noisy_flips_never_fail_the_gate(n: int, repeat: int) -> None:
             head[i][rng.randrange(repeat)] = 0.0
         test = stats.paired_test(base, head)
         assert test.p_value >= 0.125 and not stats.drop_fails(test, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("base", "head", "p_value"),
+    [
+        ([1.0], [0.0], 1.0),  # one case fell
+        ([1.0, 1.0, 1.0], [0.0, 0.0, 0.0], 0.25),  # three fell alike
+        ([0.5], [1.0], 1.0),  # one case rose by half
+        ([[1.0, 1.0], [1.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]], 0.5),  # repeats: two cases, each fell by half
+        ([0.0] * 5, [1.0] * 5, 0.0625),  # five rose alike: still not significant
+    ],
+)
+def test_paired_interval_of_cases_that_all_moved_alike_is_not_a_point(base: list, head: list, p_value: float) -> None:
+    # Every changed case moving by the same amount once gave the interval [delta, delta], a point that
+    # excludes 0 beside a p-value that calls the change noise.
+    test = stats.paired_test(base, head)
+    assert test.p_value == p_value
+    assert test.ci == stats.Interval(-1.0, 1.0)
