@@ -8,6 +8,7 @@ import json
 import posixpath
 from typing import Any
 
+from promptgit import jsonio
 from promptgit.errors import PromptgitError
 from promptgit.tree import Tree, read_text
 from promptgit.yamlio import load_data_file
@@ -110,7 +111,9 @@ def _jsonl_rows(text: str, path: str) -> list[tuple[dict, int | None]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = jsonio.loads(line)
+        except jsonio.JsonRefused as err:
+            raise PromptgitError(err.message, file=path, line=number, hint=err.hint) from None
         except json.JSONDecodeError:
             bad.append(number)
             continue

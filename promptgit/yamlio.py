@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from promptgit.errors import PromptgitError
+from promptgit.jsonio import JsonRefused, loads, too_long_number_message
 
 # Nodes a document may hold once every alias is expanded. Aliases let a few lines stand for billions of
 # nodes ("billion laughs"); anything that walks the data (hashing, rendering, storing) would expand them.
@@ -37,6 +38,45 @@ class _Loader(yaml.SafeLoader):
     booleans, so an expected answer `2024-01-01` or `no` was compared as something its author never
     wrote. Here only `true`/`false` are booleans and nothing is a timestamp (YAML 1.2, section 10.3).
     """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping whose explicit keys are distinct: PyYAML keeps the last of two equal keys, so a
+        suite with `threshold: 0.9` and, further down, `threshold: 0.5` gated at 0.5 without a word.
+        Keys brought in by a merge (`<<: *base`) may still be overridden, as YAML intends."""
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:
+                    continue  # an unhashable key: PyYAML's own constructor refuses it below
+                if first is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"the key {key!r} appears twice in one mapping (first on line {first.start_mark.line + 1})",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """An integer, or a located error when it has more digits than Python converts (4300 by
+        default, sys.get_int_max_str_digits: a guard against quadratic conversion), not a ValueError."""
+        try:
+            return int(super().construct_yaml_int(node))
+        except ValueError:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                too_long_number_message(len(str(node.value).lstrip("+-"))) + ": quote it to keep it as text",
+                node.start_mark,
+            ) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -159,7 +199,10 @@ def load_data_file(text: str, path: str) -> Any:
         import json
 
         try:
-            return json.loads(text)
+            return loads(text)
+        except JsonRefused as err:
+            where = f"row {err.index + 1}: " if err.index is not None else ""
+            raise PromptgitError(where + err.message, file=path, line=err.line, hint=err.hint) from None
         except json.JSONDecodeError as err:
             raise PromptgitError(f"invalid JSON: {err.msg}", file=path, line=err.lineno) from None
         except RecursionError:
