@@ -57,6 +57,7 @@ def judge(diff: SuiteDiff, max_error_rate: float) -> Gate:
         _stopped_gate(diff.name, sides)
         or _errors_gate(diff.name, sides, max_error_rate)
         or _threshold_gate(head)
+        or _unpaired_gate(diff)
         or _drop_gate(diff)
     )
     if found:
@@ -117,6 +118,25 @@ def threshold_position(result: SuiteResult) -> str | None:
     if result.threshold is None or result.score is None:
         return None
     return stats.against_threshold(result.ci, result.threshold)
+
+
+def _unpaired_gate(diff: SuiteDiff) -> Gate | None:
+    """Inconclusive when `max_drop` has nothing to compare: base scored cases, but none of them is in head
+    unchanged (ids renamed, every expected or input edited). Passing there called 100% -> 0% "within the
+    gates"."""
+    base, head = diff.base, diff.head
+    if base is None or head is None or head.max_drop is None or diff.compared.cases:
+        return None
+    if not any(c.score is not None for c in base.cases):
+        return None
+    sets = diff.dataset
+    counts = f"{len(sets.added)} added, {len(sets.removed)} removed, {len(sets.changed)} changed"
+    return Gate(
+        diff.name,
+        INCONCLUSIVE,
+        f"max_drop cannot be judged: no case is on both sides unchanged ({counts}); keep the ids, inputs "
+        "and expected values of cases the change does not mean to touch",
+    )
 
 
 def _drop_gate(diff: SuiteDiff) -> Gate | None:
