@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -327,7 +328,10 @@ def _case_id(row: dict, id_field: str | None, number: int, file: str, line: int 
         return str(number)
     if field_name not in row or row[field_name] in (None, ""):
         raise PromptgitError(f"row has no id field {field_name!r}", file=file, line=line)
-    return str(row[field_name])
+    # NFC: "café" typed as one code point or as e + a combining accent looks the same everywhere it is
+    # shown; as two ids the pair passed as distinct cases, and an editor that re-saved the file in the
+    # other form renamed every such case between revisions (no pair left to compare).
+    return unicodedata.normalize("NFC", str(row[field_name]))
 
 
 def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple[ScorerSpec, ...]:

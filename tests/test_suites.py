@@ -199,3 +199,44 @@ def test_yaml_is_parsed_once_per_file_per_run(write) -> None:  # type: ignore[no
     assert yamlio.parse_count() == 5
     assert yamlio._parse.cache_info().hits >= 6  # the repeated reads were served, not parsed
     assert json.loads(json.dumps([len(p.suite.cases) for p in plans])) == [1, 1]
+
+
+# The same text written as one code point and as its canonical decomposition.
+SAME_LOOKING_IDS = [
+    ("caf\u00e9", "cafe\u0301"),  # é, and e + combining acute
+    ("\u00c5ngstr\u00f6m", "\u212bngstro\u0308m"),  # Å and ö, and the angstrom sign and o + diaeresis
+    ("\ud55c", "\u1112\u1161\u11ab"),  # a Hangul syllable, and its three jamo
+]
+
+
+@pytest.mark.parametrize(("composed", "decomposed"), SAME_LOOKING_IDS)
+def test_ids_that_differ_only_in_unicode_normalisation_are_one_id(
+    tmp_path: Path, composed: str, decomposed: str
+) -> None:
+    # Two such rows passed as two cases that print identically; the second is now a duplicate.
+    rows = [{"id": composed, "q": "1"}, {"id": decomposed, "q": "2"}]
+    root = write_bytes(
+        tmp_path,
+        {
+            "evals/s.yaml": b"prompt: p\ndataset: d.jsonl\nscorers: [exact_match]\n",
+            "evals/d.jsonl": "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode(),
+        },
+    )
+    with pytest.raises(PromptgitError) as err:
+        load_suite(WorkTree(root), Settings(), "s")
+    assert (err.value.message, err.value.line) == (f"duplicate case id {composed!r}", 2)
+
+
+@pytest.mark.parametrize(("composed", "decomposed"), SAME_LOOKING_IDS)
+def test_an_id_reads_the_same_in_either_unicode_form(tmp_path: Path, composed: str, decomposed: str) -> None:
+    # An editor that re-saves a dataset in the other form must not rename its cases between revisions.
+    ids = []
+    for form in (composed, decomposed):
+        root = write_bytes(
+            tmp_path / str(len(ids)),
+            {
+                "evals/s.yaml": f"prompt: p\ncases: [{{id: {form}, q: '1'}}]\nscorers: [exact_match]\n".encode(),
+            },
+        )
+        ids.append(load_suite(WorkTree(root), Settings(), "s").cases[0].id)
+    assert ids == [composed, composed]
