@@ -178,11 +178,15 @@ def bisect(
     bad: str = "HEAD",
     progress: Progress | None = None,
     base_only_shared: bool = False,
+    ancestor_only: bool = True,
 ) -> BisectReport:
     """Binary search over the commits that change the suite's fingerprint, between good and bad.
 
     `base_only_shared`: pulled (shared) results may stand in for good's version only; every later
     version is evaluated from this machine's own results (the trust rule of `ci`).
+    `ancestor_only`: a `good` that is not an ancestor of `bad` is a PromptgitError (as `git bisect`
+    refuses it); `ci` turns it off, searching a pull request's own commits (`git log base..head`)
+    when its base branch has moved on since the fork.
     """
     root = project.root
     bad_sha = git.resolve(root, bad)
@@ -191,7 +195,7 @@ def bisect(
         raise PromptgitError(f"no commit up to {bad} has suite {suite!r}")
     search = _Search(project, store, suite, case, progress)
     points = [Point(v.commit, v.plan) for v in versions if v.evaluable and v.plan is not None]
-    good_version = _good_version(search, points, good, bad_sha)
+    good_version = _good_version(search, points, good, bad_sha, ancestor_only)
     if base_only_shared:
         search.trusted_after = good_version.plan.fingerprint
     inside = {c.sha for c in git.history(root, until=bad_sha, since=good_version.commit.sha)}
@@ -233,10 +237,21 @@ def bisect(
     return _culprit_report(search, good_version.commit.sha, bad_sha, culprit, before)
 
 
-def _good_version(search: _Search, points: list[Point], good: str | None, bad_sha: str) -> Point:
+def _good_version(
+    search: _Search, points: list[Point], good: str | None, bad_sha: str, ancestor_only: bool = True
+) -> Point:
     """--good's version; else the best stored score before bad; else the oldest version that can be evaluated."""
     if good is not None:
-        return _version_at(search, git.resolve(search.project.root, good))
+        good_sha = git.resolve(search.project.root, good)
+        if ancestor_only and not git.is_ancestor(search.project.root, good_sha, bad_sha):
+            # Nothing lies between them: the search used to report bad with good's score and "no commit
+            # between good and bad changes anything the suite reads", exit 1, however they differed.
+            raise PromptgitError(
+                f"--good {good} ({good_sha[:10]}) is not an ancestor of the bad revision {bad_sha[:10]}",
+                hint="bisect searches the commits from good to bad: pass an older --good "
+                "(e.g. `git merge-base GOOD BAD`), or swap them if the score went up",
+            )
+        return _version_at(search, good_sha)
     earlier = points[:-1]  # the last evaluable version is bad's own
     if not earlier:
         raise PromptgitError(
@@ -378,7 +393,9 @@ def culprit_in_range(
     verdict stands on its own then.
     """
     try:
-        found = bisect(project, store, suite, good=base, bad=head, progress=progress, base_only_shared=True)
+        found = bisect(
+            project, store, suite, good=base, bad=head, progress=progress, base_only_shared=True, ancestor_only=False
+        )
     except PromptgitError:
         return None
     if found.first_bad is None:
