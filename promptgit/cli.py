@@ -210,6 +210,8 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
             raise PromptgitError(
                 f"--var {pair!r} is not NAME=VALUE", hint="e.g. --var ticket='My card was charged twice'"
             )
+        if key.strip() in values:  # the last one silently won
+            raise PromptgitError(f"--var {key.strip()} is given twice", hint="give each variable once")
         values[key.strip()] = value
     return values
 

@@ -66,6 +66,8 @@ def parse_settings(pairs: Sequence[str], flag: str = "--set") -> dict[str, Any]:
     values: dict[str, Any] = {}
     for pair in pairs:
         key, value = _split(pair, flag)
+        if key in values:  # the last one silently won: a run measured a setting other than the one meant
+            raise PromptgitError(f"{flag} {key} is given twice", hint=f"give each setting once in {flag}")
         values[key] = _value(pair, value, flag)
     _check(values, flag)
     return values

@@ -329,3 +329,18 @@ def test_diff_models_with_a_setting_for_both_and_one_suite(openai_server: Server
     assert sorted((r.body["model"], r.body["temperature"]) for r in openai_server.requests) == sorted(
         [("gpt-4o-mini", 0.5), ("test-model", 0.5)] * 6
     )
+
+
+@pytest.mark.parametrize(
+    ("pairs", "key"),
+    [
+        (["temperature=0", "temperature=1"], "temperature"),
+        (["max_tokens=8", "top_p=1", "max_tokens=8"], "max_tokens"),  # the same value twice is still two answers
+        (["temperature =0", " temperature=0.5"], "temperature"),  # spaces around the key
+    ],
+)
+def test_a_setting_given_twice_in_set_is_refused(pairs: list[str], key: str) -> None:
+    # The last one silently won: a run labelled with one setting measured another.
+    with pytest.raises(PromptgitError) as raised:
+        experiments.parse_settings(pairs)
+    assert raised.value.message == f"--set {key} is given twice"
