@@ -442,6 +442,8 @@ def _paired_interval(differences: NDArray[np.float64], confidence: float, seed: 
     values, counts = np.unique(d, return_counts=True)
     # No shortcut for one distinct difference: 1 to 5 cases all moved alike are not significant
     # (p >= 0.0625), and their interval must say so by reaching past 0, not sit on a point.
+    if len(values) == 1 and n >= _ALIKE_MIN:
+        return _alike_interval(float(values[0]), n, confidence)
     if int(np.count_nonzero(d)) <= _INVERT_MAX_CHANGED:
         inverted = _inverted_interval(values, counts, 1 - confidence)
         if inverted is not None:
@@ -460,6 +462,22 @@ def _paired_interval(differences: NDArray[np.float64], confidence: float, seed: 
         return Interval(round(centre - z * spread, _DIGITS), round(centre + z * spread, _DIGITS))
     low, high = np.quantile(means, [tail, 1 - tail])
     return Interval(round(float(low), _DIGITS), round(float(high), _DIGITS))
+
+
+_ALIKE_MIN = 6  # the fewest cases all moving alike that the sign test calls significant (p = 2^-5)
+
+
+def _alike_interval(step: float, n: int, confidence: float) -> Interval:
+    """The interval when all n paired cases moved by the same `step` (n >= 6, so p <= 0.031).
+
+    The sign-flip test's inversion and the bootstrap both give the point [step, step] here, as if
+    every further case would move too. The mean difference is step times the share of cases that
+    move, so the interval is `step` times Wilson's interval for n of n (Wilson 1927): 12 of 12
+    rising by 1 give [+0.758, +1.0], which excludes 0 as the test does.
+    """
+    share = wilson_interval(n, n, confidence=confidence)
+    ends = sorted((step * share.low, step * share.high))
+    return Interval(round(ends[0], _DIGITS), round(ends[1], _DIGITS))
 
 
 def _inverted_interval(values: NDArray[np.float64], counts: NDArray[np.int64], alpha: float) -> Interval | None:

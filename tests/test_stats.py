@@ -33,7 +33,8 @@ def test_the_paired_test_sees_a_consistent_drop_that_unpaired_intervals_would_mi
     base = [0.2, 0.5, 0.9, 1.0] * 25
     head = [b - 0.03 for b in base]
     result = stats.paired_test(base, head)
-    assert (result.delta, result.ci, result.down, result.up) == (-0.03, Interval(-0.03, -0.03), 100, 0)
+    # The interval is 0.03 times Wilson's interval for 100 of 100 moving, not the point [-0.03, -0.03].
+    assert (result.delta, result.ci, result.down, result.up) == (-0.03, Interval(-0.03, -0.028890195), 100, 0)
     assert result.p_value == 0.5**99 and result.significant  # all 100 signs agree: 2 · 2^-100
     assert stats.score_interval(base).contains(stats.mean(head))
     # One magnitude off the 1/720720 lattice is still the exact sign test, at any number of changes.
@@ -359,3 +360,19 @@ def test_paired_interval_of_cases_that_all_moved_alike_is_not_a_point(base: list
     test = stats.paired_test(base, head)
     assert test.p_value == p_value
     assert test.ci == stats.Interval(-1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("base", "head", "ci"),
+    [
+        ([0.0] * 12, [1.0] * 12, Interval(0.757505993, 1.0)),  # 12 of 12 rose: Wilson's 12/12 is [0.758, 1]
+        ([1.0] * 6, [0.0] * 6, Interval(-1.0, -0.609665712)),  # 6 fell, the fewest the sign test sees
+        ([1.0] * 40, [0.0] * 40, Interval(-1.0, -0.912378399)),  # past 30 changed (the bootstrap's range)
+        ([[1.0, 1.0, 1.0]] * 12, [[1.0, 1.0, 0.0]] * 12, Interval(-0.333333333, -0.252501997)),  # a repeat each
+    ],
+)
+def test_paired_interval_of_many_cases_moving_alike_is_not_a_point(base: list, head: list, ci: Interval) -> None:
+    # The inverted test and the bootstrap both gave [delta, delta]: certainty that every further case moves.
+    test = stats.paired_test(base, head)
+    assert test.significant
+    assert test.ci == ci
