@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import posixpath
 import re
 import unicodedata
@@ -344,6 +345,13 @@ def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple
         )
     specs = tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
     _refuse_shared_dimensions(specs, path)
+    if not math.isfinite(sum(spec.weight for spec in specs)):
+        raise PromptgitError(
+            "the scorers' weights add up to more than a float holds",
+            file=path,
+            line=line,
+            hint="weights only matter relative to each other: use e.g. 1 and 3",
+        )
     return specs
 
 
@@ -361,7 +369,13 @@ def _scorer(item: Any, path: str, line: int | None) -> ScorerSpec:
                 line=line,
                 hint="a scorer's `name:` is 1 to 40 letters, digits, `_`, `.`, `:` or `-`",
             )
-        if len(named) == 1 and isinstance(weight, (int, float)) and not isinstance(weight, bool) and weight > 0:
+        # Finite: a weight of .inf made a case's weighted mean inf/inf = NaN, which the store refused (exit 70).
+        if (
+            len(named) == 1
+            and isinstance(weight, (int, float))
+            and not isinstance(weight, bool)
+            and 0 < weight < math.inf
+        ):
             return ScorerSpec(str(named[0]), item[named[0]], float(weight), line, label)
     raise PromptgitError(
         f"cannot read scorer {item!r}",

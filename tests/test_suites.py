@@ -240,3 +240,31 @@ def test_an_id_reads_the_same_in_either_unicode_form(tmp_path: Path, composed: s
         )
         ids.append(load_suite(WorkTree(root), Settings(), "s").cases[0].id)
     assert ids == [composed, composed]
+
+
+@pytest.mark.parametrize(
+    ("scorers", "message"),
+    [
+        ("[{exact_match: null, weight: .inf}, contains: x]", "cannot read scorer"),
+        ("[{exact_match: null, weight: .Inf}]", "cannot read scorer"),
+        ("[{exact_match: null, weight: -.inf}]", "cannot read scorer"),
+        (
+            "[{exact_match: null, weight: 1.0e+308}, {contains: x, weight: 1.0e+308}]",
+            "the scorers' weights add up to more than a float holds",
+        ),
+    ],
+)
+def test_an_infinite_weight_is_refused_by_check(
+    write: Callable[..., Path], run_cli: Callable[..., Result], scorers: str, message: str
+) -> None:
+    # `weight: .inf` passed `check`, then made a case's weighted mean inf/inf = NaN: exit 70 at the store.
+    root = write(
+        {
+            "promptgit.yaml": "defaults: {model: openai/test-model}\n",
+            "prompts/p.jinja": "user:\n{{ text }}\n",
+            "evals/s.yaml": f"prompt: p\ncases: [{{id: a, text: x, expected: x}}]\nscorers: {scorers}\n",
+        }
+    )
+    result = run_cli(["check"], root)
+    assert result.code == 1
+    assert f"evals/s.yaml:3: {message}" in result.err
