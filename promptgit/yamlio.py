@@ -79,6 +79,22 @@ class _Loader(yaml.SafeLoader):
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
+def _refuse_tag(loader: _Loader, node: yaml.Node) -> Any:
+    """Explicit YAML 1.1 tags whose values (bytes, dates, sets, ordered pairs) are not data promptgit
+    can hash, store or show: they raised TypeError deep in a run (exit 70). Refused at their line."""
+    raise yaml.constructor.ConstructorError(
+        None,
+        None,
+        f"the tag !!{node.tag.rsplit(':', 1)[-1]} is not supported (values are text, numbers, true/false, "
+        "null, lists and mappings): drop the tag to keep the value as text",
+        node.start_mark,
+    )
+
+
+for _tag in ("binary", "timestamp", "set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+
+
 _Loader.yaml_implicit_resolvers = {
     first: [
         (tag, regexp)

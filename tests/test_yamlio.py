@@ -82,3 +82,34 @@ def test_a_suite_that_sets_its_threshold_twice_is_refused_not_read_as_the_last_v
     assert (
         "evals/s.yaml:5: invalid YAML: the key 'threshold' appears twice in one mapping (first on line 2)" in result.err
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [
+        ("!!binary aGVsbG8=", "binary"),
+        ("!!timestamp 2024-01-01", "timestamp"),
+        ("!!set {a, b}", "set"),
+        ("!!omap [a: 1]", "omap"),
+        ("!!pairs [a: 1]", "pairs"),
+    ],
+)
+def test_tags_for_values_that_are_not_data_are_refused_at_their_line(
+    write: Callable[..., Path], run_cli: Callable[..., Result], value: str, tag: str
+) -> None:
+    # Bytes, dates and sets reached the case hash and raised TypeError there: exit 70.
+    text = f"prompt: p\ncases:\n- {{id: a, text: x, expected: {value}}}\nscorers: [exact_match]\n"
+    with pytest.raises(PromptgitError) as raised:
+        load_yaml(text, "evals/s.yaml")
+    assert raised.value.line == 3
+    assert raised.value.message.startswith(f"invalid YAML: the tag !!{tag} is not supported")
+    root = write(
+        {
+            "promptgit.yaml": "defaults: {model: openai/test-model}\n",
+            "prompts/p.jinja": "user:\n{{ text }}\n",
+            "evals/s.yaml": text,
+        }
+    )
+    result = run_cli(["eval", "s"], root)
+    assert result.code == 2
+    assert f"evals/s.yaml:3: invalid YAML: the tag !!{tag} is not supported" in result.err
