@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptgit.errors import PromptgitError, did_you_mean
 from promptgit.store import Store
-from promptgit.suites import Case
+from promptgit.suites import Case, normal_id
 
 if TYPE_CHECKING:
     from promptgit.evaluate import Plan
@@ -76,6 +76,10 @@ class Request:
     seed: int = 0  # --seed
     failing: bool = False  # --failing: the cases that failed in the fingerprint's stored result
     shard: Shard | None = None  # --shard I/N: this shard's calls of the chosen cases
+
+    def __post_init__(self) -> None:
+        # Ids are NFC (suites.normal_id): a --case typed in the other form still names its case.
+        object.__setattr__(self, "case_ids", tuple(normal_id(i) for i in self.case_ids))
 
     @property
     def narrows(self) -> bool:

@@ -332,7 +332,12 @@ def _case_id(row: dict, id_field: str | None, number: int, file: str, line: int 
     # NFC: "café" typed as one code point or as e + a combining accent looks the same everywhere it is
     # shown; as two ids the pair passed as distinct cases, and an editor that re-saved the file in the
     # other form renamed every such case between revisions (no pair left to compare).
-    return unicodedata.normalize("NFC", str(row[field_name]))
+    return normal_id(str(row[field_name]))
+
+
+def normal_id(text: str) -> str:
+    """A case id as compared everywhere (dataset rows, --case): the text in Unicode NFC."""
+    return unicodedata.normalize("NFC", text)
 
 
 def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple[ScorerSpec, ...]:

@@ -17,6 +17,7 @@ from promptgit.store import Store
 from tests.conftest import Result
 from tests.openai_server import Server
 from tests.test_eval import labelled_project
+from tests.test_suites import SAME_LOOKING_IDS
 
 Run = Callable[..., Result]
 
@@ -307,3 +308,23 @@ def test_diff_and_ci_take_repeat_and_concurrency(
     for command in (["diff", c1, c2], ["ci", "--base", c1]):
         assert run_cli([*command, "--repeat", "0"], repo.path).code == 2
         assert run_cli([*command, "-j", "0"], repo.path).code == 2
+
+
+@pytest.mark.parametrize(("composed", "decomposed"), SAME_LOOKING_IDS)
+def test_case_in_either_unicode_form_selects_its_case(
+    openai_server: Server, write: Callable[..., Path], run_cli: Callable[..., Result], composed: str, decomposed: str
+) -> None:
+    # Ids are read in NFC (suites.normal_id); a --case typed or pasted in the other form names the same case.
+    rows = [{"id": decomposed, "text": "x", "expected": "x"}, {"id": "b", "text": "y", "expected": "y"}]
+    root = write(
+        {
+            "promptgit.yaml": "defaults: {model: openai/test-model}\n",
+            "prompts/p.jinja": "user:\nANSWER: {{ text }}\n",
+            "evals/s.yaml": "prompt: p\ndataset: d.jsonl\nscorers: [exact_match]\n",
+            "evals/d.jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+        }
+    )
+    for typed in (composed, decomposed):
+        result = run_cli(["eval", "--json", "--case", typed], root)
+        assert result.code == 0, result.err
+        assert [c["id"] for c in json.loads(result.out)["suites"][0]["results"]] == [composed]

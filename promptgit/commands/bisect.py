@@ -18,6 +18,7 @@ from promptgit.project import Project
 from promptgit.prompts import merged_settings
 from promptgit.selection import Knobs, stored_whole
 from promptgit.store import Store
+from promptgit.suites import normal_id
 
 GOOD, BAD, UNDECIDED, NOT_EVALUABLE = "good", "bad", "undecided", "not evaluable"
 
@@ -207,6 +208,7 @@ def bisect(
     when its base branch has moved on since the fork.
     """
     root = project.root
+    case = normal_id(case) if case is not None else None
     bad_sha = git.resolve(root, bad)
     versions = suite_versions(root, suite, until=bad_sha)
     if not versions:

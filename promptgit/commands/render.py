@@ -8,7 +8,7 @@ from typing import Any
 from promptgit.errors import PromptgitError
 from promptgit.project import Project
 from promptgit.prompts import Rendered, load_prompt, render
-from promptgit.suites import load_suite
+from promptgit.suites import load_suite, normal_id
 
 
 def render_prompt(
@@ -38,7 +38,7 @@ def _case(suite: Any, case_id: str | None) -> Any:
     if case_id is None:
         return suite.cases[0]
     for case in suite.cases:
-        if case.id == case_id:
+        if case.id == normal_id(case_id):
             return case
     ids = ", ".join(c.id for c in suite.cases[:8])
     raise PromptgitError(
