@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -86,8 +87,13 @@ def page_dom(page: HtmlInput) -> Node:
 
 
 def assert_offline_and_inert(dom: Node) -> None:
-    """One script (ours, pinned by the policy), no element that loads anything, no event-handler attribute."""
-    assert [n.tag for n in dom.find_all("script")] == ["script"]
+    """One script that runs (ours, pinned by the policy) after the suites' JSON data blocks, which no string
+    from the results can end (json_block), no element that loads anything, no event-handler attribute."""
+    scripts = dom.find_all("script")
+    assert [n.attrs.get("type") for n in scripts] == ["application/json"] * (len(scripts) - 1) + [None]
+    for block in scripts[:-1]:
+        assert isinstance(json.loads(block.text()), list)  # the whole block is one JSON value: nothing broke out
+        assert block.children == [block.text()] and "<" not in block.text()
     policy = dom.one("meta", **{"http-equiv": "Content-Security-Policy"}).attrs["content"] or ""
     assert policy.startswith("default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-")
     assert not [n for n in dom.iter() if n.tag in ("img", "iframe", "link", "object", "embed", "image", "base")]
@@ -240,7 +246,11 @@ def test_report_shows_trend_comparison_and_filterable_cases(openai_server: Serve
     # Scripts off: every row shows; the filter buttons, which need the script, are hidden.
     assert not [r for r in rows if "hidden" in r.attrs]
     assert "hidden" in dom.one("div", class_="filters").attrs
-    assert [b.attrs["data-filter"] for b in dom.find_all("button")] == ["all", "failed", "regressed", "improved"]
+    # Each button counts the rows it shows, over the whole suite.
+    failing = N - len(GOOD_RIGHT)
+    assert filter_buttons(dom) == [("all", N), ("failed", failing), ("regressed", 2), ("improved", 22)]
+    assert (len(REGRESSED), len(IMPROVED)) == (2, 22)
+    assert "hidden" in dom.one("div", class_="pager").attrs and not dom.find_all("p", class_="paging-note")
     # A case that regressed: expected, both outputs (the changed word marked), no reasons from exact_match.
     first = next(r for r in rows if r.find_all("td")[0].text() == REGRESSED[0])
     texts = [td.text() for td in first.find_all("td")]
@@ -315,7 +325,7 @@ def test_report_without_a_base_shows_the_latest_scores_and_failed_cases(
     ]
     rows = dom.one("table", class_="cases").one("tbody").find_all("tr")
     assert statuses(rows, "failed") == sorted(f"c{i:03d}" for i in range(N) if i not in NAIVE_RIGHT)
-    assert [b.attrs["data-filter"] for b in dom.find_all("button")] == ["all", "failed"]
+    assert filter_buttons(dom) == [("all", N), ("failed", N - len(NAIVE_RIGHT))]
 
 
 @pytest.mark.parametrize(
@@ -342,6 +352,12 @@ def read_dom(path: Path) -> Node:
     dom = parse(path.read_text(encoding="utf-8"))
     assert_offline_and_inert(dom)
     return dom
+
+
+def filter_buttons(dom: Node) -> list[tuple[str, int]]:
+    """The filter buttons as (filter word, the count it shows)."""
+    buttons = dom.one("div", class_="filters").find_all("button")
+    return [(b.attrs["data-filter"] or "", int(b.one("span", class_="count").text())) for b in buttons]
 
 
 def statuses(rows: list[Node], word: str) -> list[str]:
