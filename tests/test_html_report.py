@@ -380,3 +380,121 @@ def test_a_case_that_expects_null_shows_null_as_the_terminal_does() -> None:
     section = dom.one("section", class_="suite")
     rows = cells(dom, section.attrs["id"] + "-cases")  # type: ignore[operator]
     assert [(row[0], row[3]) for row in rows] == [("none", "null"), ("empty", "")]
+
+
+# Kinds of text that would end or break a JSON block inside <script> if it went in raw: the end tag in
+# any case and with spaces, a comment opener (which makes the parser look for </script> differently), a
+# CDATA end, an escaped slash, the JavaScript line separators, and quotes and backslashes of JSON itself.
+JSON_HOSTILE = [
+    *HOSTILE,
+    "</SCRIPT >alert(1)",
+    "<!--<script>alert(1)//-->",
+    "]]></script><script>alert(1)</script>",
+    "<\\/script>\\u003c/script>",
+    "line\u2028separator\u2029paragraph",
+    '"]},{"x": 1} \\" \\\\',
+]
+
+
+@pytest.mark.parametrize("text", JSON_HOSTILE)
+def test_the_case_data_block_holds_any_string_as_data(text: str) -> None:
+    dom = page_dom(page_with([text, "refunds"]))
+    [block] = dom.find_all("script", type="application/json")
+    raw = block.text()
+    assert "<" not in raw and ">" not in raw and "&" not in raw and "\u2028" not in raw
+    seen = shown(text).replace("\r", "\n")
+    # [id, status, score, expected, base, head, reasons, coarse]: head differs wholly, so it is one change.
+    assert (
+        json.loads(raw)
+        == [
+            ["c0", "regressed failed", "100% → 0%", seen, ["", "refunds"], ["", seen], seen, 0],
+            ["c1", "regressed failed", "100% → 0%", "refunds", ["refunds"], 1, "refunds", 0],
+        ]
+        or text == "refunds"
+    )
+
+
+def test_a_long_suite_shows_its_first_page_and_counts_every_case() -> None:
+    n = 250
+    base = suite(tuple(case(f"c{i:03d}", float(i % 5 != 0), outputs=("refunds",)) for i in range(n)))
+    head = suite(tuple(case(f"c{i:03d}", float(i % 7 != 0), outputs=("refunds",)) for i in range(n)))
+    dom = page_dom(HtmlInput("long", diff=_report(compare_results("s", base, head))))
+    rows = dom.one("table", class_="cases").one("tbody").find_all("tr")
+    assert [r.find_all("td")[0].text() for r in rows] == [f"c{i:03d}" for i in range(100)]
+    assert dom.one("p", class_="paging-note").text() == (
+        "The first 100 of 250 cases; with scripts on, the page pages through all of them."
+    )
+    regressed = [i for i in range(n) if i % 5 != 0 and i % 7 == 0]
+    improved = [i for i in range(n) if i % 5 == 0 and i % 7 != 0]
+    failed = [i for i in range(n) if i % 7 == 0]
+    assert (len(regressed), len(improved), len(failed)) == (28, 42, 36)
+    assert filter_buttons(dom) == [("all", 250), ("failed", 36), ("regressed", 28), ("improved", 42)]
+    data = json.loads(dom.one("script", type="application/json").text())
+    assert [row[0] for row in data] == [f"c{i:03d}" for i in range(n)]
+    assert [row[0] for row in data if "regressed" in row[1].split()] == [f"c{i:03d}" for i in regressed]
+    assert [row[0] for row in data if "failed" in row[1].split()] == [f"c{i:03d}" for i in failed]
+    assert {(row[4][0], row[5]) for row in data} == {("refunds", 1)}  # an unchanged output is sent once
+
+
+WORDS_A = " ".join(f"a{i}" for i in range(400))  # 799 tokens: 400 words and the spaces between
+WORDS_B = " ".join(f"b{i}" for i in range(400))
+
+
+@pytest.mark.parametrize(
+    ("base", "head", "shown", "coarse"),
+    [
+        # Nothing in common and past DIFF_WORK (799 x 799 tokens): one change a side.
+        (WORDS_A, WORDS_B, ([("changed", WORDS_A)], [("changed", WORDS_B)]), True),
+        # A long common start and end around a long change: those stay, the middle is marked whole.
+        (
+            f"start {WORDS_A} end.",
+            f"start {WORDS_B} end.",
+            (
+                [("same", "start "), ("changed", WORDS_A), ("same", " end.")],
+                [("same", "start "), ("changed", WORDS_B), ("same", " end.")],
+            ),
+            True,
+        ),
+        # Changed at both ends: nothing common to take off, and the middle is long.
+        (
+            f"x {WORDS_A} y",
+            f"z {WORDS_A} w",
+            ([("changed", f"x {WORDS_A} y")], [("changed", f"z {WORDS_A} w")]),
+            True,
+        ),
+        # One word changed in a long output: the common ends leave one token each, compared word by word.
+        (
+            f"{WORDS_A} tail {WORDS_A}",
+            f"{WORDS_A} TAIL {WORDS_A}",
+            (
+                [("same", f"{WORDS_A} "), ("changed", "tail"), ("same", f" {WORDS_A}")],
+                [("same", f"{WORDS_A} "), ("changed", "TAIL"), ("same", f" {WORDS_A}")],
+            ),
+            False,
+        ),
+        # A long output against an empty one: nothing to compare with, so no work at all.
+        ("", WORDS_A, ([], [("changed", WORDS_A)]), False),
+    ],
+)
+def test_long_outputs_bound_the_diff_and_say_so(
+    base: str, head: str, shown: tuple[list[tuple[str, str]], ...], coarse: bool
+) -> None:
+    assert highlight(base, head) == shown
+    dom = page_dom(page_with_outputs(base, head))
+    notes = dom.find_all("p", class_="coarse-note")
+    assert [n.text() for n in notes] == (
+        ["1 changed output is too long to compare word by word: each marks its differing middle as a whole."]
+        if coarse
+        else []
+    )
+    head_cell = dom.one("td", class_="head")
+    assert [s.attrs["title"] for s in head_cell.find_all("span", class_="diff-note")] == (
+        ["long output: its differing middle is marked as a whole, not word by word"] if coarse else []
+    )
+    assert json.loads(dom.one("script", type="application/json").text())[0][7] == int(coarse)
+
+
+def page_with_outputs(base: str, head: str) -> HtmlInput:
+    """A page of one suite, one case, answered `base` at base and `head` at head."""
+    diff = compare_results("s", suite((case("c0", 1.0, outputs=(base,)),)), suite((case("c0", 1.0, outputs=(head,)),)))
+    return HtmlInput("long outputs", diff=_report(diff))
