@@ -117,6 +117,11 @@ def browser_timings(page: Path) -> dict[str, float]:
     try:
         driver.set_page_load_timeout(600)
         driver.get(page.as_uri())
+        # The load event can end after `get` returns on a big page: wait for it, up to ten minutes.
+        deadline = time.monotonic() + 600
+        loaded = "var n = performance.getEntriesByType('navigation')[0]; return n ? n.loadEventEnd : 0;"
+        while not driver.execute_script(loaded) and time.monotonic() < deadline:
+            time.sleep(0.1)
         timings: dict[str, Any] = driver.execute_script(
             "var n = performance.getEntriesByType('navigation')[0];"
             "var p = performance.getEntriesByName('first-contentful-paint')[0];"
