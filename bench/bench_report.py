@@ -7,6 +7,7 @@ contentful paint). Outputs: sentences of 20-60 words; 10% of cases change a few 
 head, 0.5% are long (about 8,000 characters) and change; 30% fail.
 
     .venv/bin/python bench/bench_report.py [--sizes 1000,10000,50000] [--no-browser]
+    .venv/bin/python bench/bench_report.py --diff-cost   # one word diff's time by output length (DIFF_WORK)
 """
 
 from __future__ import annotations
@@ -138,11 +139,40 @@ def browser_timings(page: Path) -> dict[str, float]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def diff_cost() -> None:
+    """Milliseconds one word diff takes (difflib, as html_report runs it) by tokens a side, 5% of words changed."""
+    from promptgit.html_report import _WORDS
+
+    rng = random.Random(1)
+    print("| tokens a side | one diff |")
+    print("|---|---|")
+    for words in (100, 150, 200, 300, 400, 700):
+        left = [rng.choice(WORDS) for _ in range(words)]
+        right = list(left)
+        for _ in range(words // 20):
+            right[rng.randrange(words)] = rng.choice(WORDS)
+        a, b = _WORDS.findall(" ".join(left)), _WORDS.findall(" ".join(right))
+        best = min(_diff_seconds(a, b) for _ in range(5))
+        print(f"| {len(a)} | {best * 1000:.1f} ms |")
+
+
+def _diff_seconds(a: list[str], b: list[str]) -> float:
+    import difflib
+
+    start = time.perf_counter()
+    difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,50000")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--diff-cost", action="store_true", help="only time one word diff by output length")
     args = parser.parse_args()
+    if args.diff_cost:
+        diff_cost()
+        return
     print("| cases | compare + render | page | first contentful paint | DOM interactive | load end | filter click |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:

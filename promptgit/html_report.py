@@ -52,9 +52,9 @@ _WORDS = re.compile(r"\s+|\w+|[^\w\s]")
 # Rows per page of the case table: the rows a browser lays out at once, and the rows shown with scripts off.
 PAGE_ROWS = 100
 # The word diff's budget, in (base tokens) x (head tokens) of the outputs' differing middle (their common
-# first and last tokens taken off): difflib's time grows with that product; 300 x 300 tokens (about 150
-# words a side) took 20-35 ms here (bench/bench_report.py, docs/benchmarks.md). Past it the middle is
-# marked changed as a whole.
+# first and last tokens taken off): difflib's time grows faster than that product. One diff of 300 x 300
+# tokens (about 150 words a side) took 2.5 ms here, 800 x 800 42-152 ms, 1,400 x 1,400 86-375 ms
+# (`bench/bench_report.py --diff-cost`, docs/benchmarks.md). Past it the middle is marked changed whole.
 DIFF_WORK = 90_000
 COARSE_NOTE = "long output: its differing middle is marked as a whole, not word by word"
 # Characters a JSON string may hold that would end or change the script element it sits in, once
