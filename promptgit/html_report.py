@@ -387,10 +387,11 @@ def _word_diff(base: str, head: str) -> tuple[list[tuple[str, str]], list[tuple[
         end += 1
     middle_left, middle_right = left[start : len(left) - end], right[start : len(right) - end]
     coarse = len(middle_left) * len(middle_right) > DIFF_WORK
-    if coarse:
-        opcodes = [("replace", 0, len(middle_left), 0, len(middle_right))]
-    else:
-        opcodes = difflib.SequenceMatcher(None, middle_left, middle_right, autojunk=False).get_opcodes()
+    opcodes: Sequence[tuple[str, int, int, int, int]] = (
+        [("replace", 0, len(middle_left), 0, len(middle_right))]
+        if coarse
+        else difflib.SequenceMatcher(None, middle_left, middle_right, autojunk=False).get_opcodes()
+    )
     base_parts: list[tuple[str, str]] = []
     head_parts: list[tuple[str, str]] = []
     _append(base_parts, "same", "".join(left[:start]))
