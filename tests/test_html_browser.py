@@ -164,14 +164,17 @@ def test_a_suite_of_3000_cases_pages_and_counts_every_case(browser: Any, tmp_pat
     from selenium.webdriver.common.by import By
 
     from promptgit.compare import DiffReport, compare_results
-    from promptgit.html_report import HtmlInput, render_html
-    from tests.test_html_report import HOSTILE, shown
+    from promptgit.html_report import COARSE_NOTE, HtmlInput, render_html
+    from tests.test_html_report import HOSTILE, WORDS_A, WORDS_B, shown
     from tests.test_junit import case, suite
 
     n = 3000
     # Base passes unless i % 5 == 0, head unless i % 7 == 0; the last cases' head answers are hostile.
     hostile = {n - len(HOSTILE) + k: text for k, text in enumerate(HOSTILE)}
-    base = suite(tuple(case(f"c{i:04d}", float(i % 5 != 0), outputs=("refunds",)) for i in range(n)))
+    # Case c0000 answers 400 other words at head: too long to diff word by word.
+    hostile[0] = WORDS_B
+    outputs = {0: WORDS_A}
+    base = suite(tuple(case(f"c{i:04d}", float(i % 5 != 0), outputs=(outputs.get(i, "refunds"),)) for i in range(n)))
     head = suite(tuple(case(f"c{i:04d}", float(i % 7 != 0), outputs=(hostile.get(i, "refunds"),)) for i in range(n)))
     page = tmp_path / "big.html"
     diff = compare_results("s", base, head)
@@ -199,6 +202,11 @@ def test_a_suite_of_3000_cases_pages_and_counts_every_case(browser: Any, tmp_pat
 
     assert shown_ids() == [f"c{i:04d}" for i in range(100)]
     assert position() == "cases 1–100 of 3000 · page 1 of 30"
+    first = browser.find_element(By.CSS_SELECTOR, "table.cases tbody tr")
+    assert [s.text for s in first.find_elements(By.CSS_SELECTOR, "td.head span.changed")] == [WORDS_B]
+    notes = first.find_elements(By.CSS_SELECTOR, "td.head span.diff-note")
+    assert [n.get_attribute("title") for n in notes] == [COARSE_NOTE]
+    assert browser.find_element(By.CSS_SELECTOR, ".coarse-note").text.startswith("1 changed output is too long")
     click(".pager button[data-page='next']")
     assert shown_ids() == [f"c{i:04d}" for i in range(100, 200)]
     click(".pager button[data-page='last']")

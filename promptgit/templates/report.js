@@ -3,8 +3,6 @@
 // markup). The buttons' counts come counted over every case. Without scripts the first page shows.
 (function () {
   "use strict";
-  var PAGE = 100; // html_report.PAGE_ROWS
-  var COARSE = "long output: its differing middle is marked as a whole, not word by word";
 
   function cell(row, className) {
     var td = document.createElement("td");
@@ -18,6 +16,7 @@
   }
 
   // An output: null (that side has no such case) or strings alternating unchanged and changed text.
+  // coarse: the note a cell whose diff was bounded carries (html_report.COARSE_NOTE), else "".
   function output(row, className, parts, coarse) {
     var td = cell(row, className);
     if (parts === null) {
@@ -40,14 +39,14 @@
     if (coarse) {
       var note = document.createElement("span");
       note.className = "diff-note";
-      note.title = COARSE;
+      note.title = coarse;
       note.textContent = " ◊";
       td.appendChild(note);
     }
   }
 
   // [id, status, score, expected, base, head (1: as base), reasons, coarse]
-  function render(data, compared) {
+  function render(data, compared, coarseNote) {
     var tr = document.createElement("tr");
     tr.dataset.status = data[1];
     plain(tr, data[0]);
@@ -55,9 +54,9 @@
     plain(tr, data[2]);
     plain(tr, data[3], "text");
     if (compared) {
-      output(tr, "text base", data[4], false);
+      output(tr, "text base", data[4], "");
     }
-    output(tr, "text head", data[5] === 1 ? data[4] : data[5], data[7] === 1);
+    output(tr, "text head", data[5] === 1 ? data[4] : data[5], data[7] === 1 ? coarseNote : "");
     plain(tr, data[6], "text reasons");
     return tr;
   }
@@ -70,6 +69,7 @@
     var note = table.parentNode.querySelector(".paging-note");
     var rows = JSON.parse(block.textContent);
     var compared = table.dataset.compared === "yes";
+    var PAGE = Number(table.dataset.pageRows); // html_report.PAGE_ROWS
     var body = table.tBodies[0];
     var shown = rows;
     var page = 0;
@@ -81,7 +81,7 @@
     function draw() {
       var fragment = document.createDocumentFragment();
       shown.slice(page * PAGE, (page + 1) * PAGE).forEach(function (data) {
-        fragment.appendChild(render(data, compared));
+        fragment.appendChild(render(data, compared, table.dataset.coarseNote));
       });
       body.replaceChildren(fragment);
       var first = shown.length ? page * PAGE + 1 : 0;
