@@ -290,7 +290,8 @@ def case_rows(diff: SuiteDiff) -> list[dict[str, Any]]:
     base = diff.base.by_id() if diff.base else {}
     moved = {c.id: "regressed" for c in diff.regressed} | {c.id: "improved" for c in diff.improved}
     order = [c.id for c in diff.head.cases] if diff.head else []
-    order += [i for i in base if i not in set(order)]
+    listed = set(order)
+    order += [i for i in base if i not in listed]
     head = diff.head.by_id() if diff.head else {}
     rows = []
     for case_id in order:
