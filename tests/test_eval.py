@@ -36,7 +36,10 @@ def labelled_project(
         rows.append(json.dumps({"id": f"c{i:03d}", "text": f"ticket {i}", "label": label, "reply": reply}))
     return write(
         {
-            "promptgit.yaml": f"defaults: {{model: openai/test-model, temperature: 0}}\nconcurrency: 8\n{settings}",
+            # `settings` may set its own concurrency: a key twice in one file is refused (yamlio).
+            "promptgit.yaml": "defaults: {model: openai/test-model, temperature: 0}\n"
+            + ("" if "concurrency:" in settings else "concurrency: 8\n")
+            + settings,
             "prompts/route.jinja": PROMPT,
             "evals/route.yaml": f"prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n"
             f"threshold: {threshold}\nrepeat: {repeat}\n",

@@ -27,7 +27,10 @@ def project(write: Callable[..., Path], n: int = 6, settings: str = "", model: s
     rows = [json.dumps({"id": f"c{i}", "text": f"ticket {i}", "label": LABELS[i % 3]}) for i in range(n)]
     return write(
         {
-            "promptgit.yaml": f"defaults: {{model: {model}, temperature: 0}}\nconcurrency: 4\n{settings}",
+            # `settings` may set its own concurrency: a key twice in one file is refused (yamlio).
+            "promptgit.yaml": f"defaults: {{model: {model}, temperature: 0}}\n"
+            + ("" if "concurrency:" in settings else "concurrency: 4\n")
+            + settings,
             "prompts/route.jinja": "---\nmax_tokens: 8\n---\nsystem:\nRoute the ticket.\nuser:\nTicket {{ text }}\n",
             "evals/route.yaml": "prompt: route\ndataset: cases.jsonl\nexpected: label\nscorers: [exact_match]\n"
             "threshold: 0.1\n",
