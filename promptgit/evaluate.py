@@ -133,6 +133,7 @@ class SuiteResult:
     selection: Selected | None = None  # set when the result covers part of the suite (selection.py)
     cost_known: bool = True  # False when this run paid calls to a model litellm has no price for
     scorers: tuple[DimensionScore, ...] = ()  # each scorer's own score and interval (dimensions.py)
+    unpriced_models: tuple[str, ...] = ()  # the models behind cost_known=False (a judge's too), sorted
 
     @property
     def passed(self) -> int:
@@ -232,6 +233,7 @@ class _Tally:
     started: float | None = None  # when the suite's first job began, on the run's clock
     unpriced: bool = False  # a call was paid to a model with no known price: `cost` is not the whole cost
     finished: float = 0.0
+    unpriced_models: set[str] = field(default_factory=set)  # those models (a judge's among them)
     errors: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
@@ -521,7 +523,9 @@ class _Run:
         tally.input_tokens += done.input_tokens
         tally.output_tokens += done.output_tokens
         tally.cost += done.cost
-        tally.unpriced = tally.unpriced or (done.cost == 0 and not models.price_known(settings["model"]))
+        if done.cost == 0 and not models.price_known(settings["model"]):
+            tally.unpriced = True
+            tally.unpriced_models.add(str(settings["model"]))
         self.spent += done.cost
         response = StoredResponse(
             done.text, settings["model"], done.input_tokens, done.output_tokens, done.cost, done.seconds
@@ -617,6 +621,7 @@ class _Run:
             selection=plan.selected,
             cost_known=not tally.unpriced,
             scorers=dimension_scores(cases),
+            unpriced_models=tuple(sorted(tally.unpriced_models)),
         )
 
 
