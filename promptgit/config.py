@@ -282,8 +282,10 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
         raise bad("a fraction between 0 and 1")
     if key in ("concurrency", "suggest_cases") and value < 1:
         raise bad("at least 1")
-    if key in ("timeout", "retries") and value < 0:
+    if key == "retries" and value < 0:
         raise bad("zero or more")
+    if key == "timeout" and not value > 0:  # 0 s would time every call out before it could answer
+        raise bad("a number of seconds above 0")
     if key == "max_cost" and value < 0:
         raise bad("a number of US dollars, 0 or more")
     if key == "scorer_timeout" and not value > 0:
