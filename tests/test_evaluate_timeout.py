@@ -18,6 +18,7 @@ import pytest
 from promptgit import evaluate, models
 from promptgit.hashing import call_key
 from tests.conftest import Result
+from tests.gitrepo import new_repo
 from tests.openai_fixtures import DUMMY_KEY
 from tests.openai_server import Server, spawn_server
 
@@ -132,3 +133,23 @@ def test_a_claim_lasts_the_prompts_timeout_not_the_projects(write) -> None:  # t
         assert left == [3600.0, 3600.0]
     finally:
         server.close()
+
+
+@pytest.mark.usefixtures("git_env")
+def test_diff_honours_each_revisions_own_timeout(openai_server: Server, tmp_path: Path, run_cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(models, "BACKOFF_BASE", 0.0)
+    openai_server.configure(latency=1.0)
+    repo = new_repo(tmp_path / "repo")
+    files = {
+        "promptgit.yaml": "defaults: {model: openai/test-model, temperature: 0}\nretries: 0\n",
+        "prompts/route.jinja": PROMPT.format(front="timeout: 5\n"),
+        "evals/route.yaml": "prompt: route\nscorers: [exact_match]\n"
+        "cases:\n  - {id: a, text: one, expected: billing}\n  - {id: b, text: two, expected: billing}\n",
+    }
+    base = repo.commit("patient", files)
+    head = repo.commit("impatient", {"prompts/route.jinja": PROMPT.format(front="timeout: 0.3\n") + "Be quick.\n"})
+    result = run_cli(["diff", base, head, "--json"], repo.path)
+    suite = json.loads(result.out)["suites"][0]
+    # The base's 5 s outlasts the 1 s reply; the head's 0.3 s does not: its two calls failed, one attempt each.
+    assert (result.code, suite["base_score"], suite["head_score"], suite["compared"]["cases"]) == (0, 1.0, None, 0)
+    assert settled(openai_server, 4) == [(0, 0), (0, 0), (200, 0), (200, 0)]
