@@ -28,7 +28,11 @@ PROMPT = "---\n{front}max_tokens: 8\n---\nuser:\nTicket {{{{ text }}}}\nANSWER: 
 def project(write: Callable[..., Path], front: str = "", settings: str = "") -> Path:
     return write(
         {
-            "promptgit.yaml": f"defaults: {{model: openai/test-model, temperature: 0}}\nretries: 1\n{settings}",
+            # `settings` may give its own defaults: a key twice in one file is refused (yamlio).
+            "promptgit.yaml": (
+                "" if "defaults:" in settings else "defaults: {model: openai/test-model, temperature: 0}\n"
+            )
+            + f"retries: 1\n{settings}",
             "prompts/route.jinja": PROMPT.format(front=front),
             "evals/route.yaml": "prompt: route\nscorers: [exact_match]\n"
             "cases:\n  - {id: a, text: one, expected: billing}\n  - {id: b, text: two, expected: billing}\n",
