@@ -1,0 +1,56 @@
+"""Default dimension names for scorers a suite does not name (docs/spec.md, Dimensions and failure patterns).
+
+The store keeps each scorer's values under its dimension name and every comparison across revisions pairs
+dimensions by that name, so a default name may depend only on what the scorer measures, never on where it
+stands in the list: reordering scorers must not swap their histories, and a scorer whose configuration
+changed must not pass for the old one. The rule:
+
+- an unnamed scorer whose label (its kind; `python:<function>` for a python scorer) no other unnamed scorer
+  of the suite shares is named by the label alone (`regex`), as results stored before this rule were;
+- unnamed scorers sharing a label are each named `<label>~<digest>` (`regex~3f2a91`): the first six hex
+  digits of the SHA-256 of the canonical JSON (hashing.canonical_json) of `[kind, config]`. The weight is
+  left out: it changes how much a scorer counts, not what it measures.
+
+`~` is outside the characters a `name:` may use, so a given name never takes a default one.
+Standard library only, plus hashing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from promptgit.hashing import canonical_json
+
+DIGEST_CHARS = 6  # 16.7 million values: two configurations of one suite meeting is a one-in-millions event
+SEPARATOR = "~"
+
+
+def label_of(kind: str, config: Any) -> str:
+    """A scorer's label: its kind, or `python:<function>` for a python scorer given as `file.py:function`
+    (as scorers/python_code.py labels it)."""
+    if kind == "python" and isinstance(config, str) and ":" in config:
+        return "python:" + config.rsplit(":", 1)[1].strip()
+    return kind
+
+
+def config_digest(kind: str, config: Any) -> str:
+    """Six lowercase hex digits naming a scorer's kind and configuration (None for a bare scorer);
+    equal configurations spelled differently in YAML (quotes, key order) give equal digests."""
+    return hashlib.sha256(canonical_json([kind, config]).encode()).hexdigest()[:DIGEST_CHARS]
+
+
+def default_names(scorers: Sequence[tuple[str, Any]]) -> tuple[str, ...]:
+    """The default dimension name of each unnamed scorer, given as (kind, config), in the order given.
+
+    Pass only the scorers without a `name:`; two with equal kind and configuration get equal names
+    (the caller refuses them: suites.py).
+    """
+    labels = [label_of(kind, config) for kind, config in scorers]
+    shared = Counter(labels)
+    return tuple(
+        label if shared[label] == 1 else f"{label}{SEPARATOR}{config_digest(kind, config)}"
+        for label, (kind, config) in zip(labels, scorers)
+    )
