@@ -14,6 +14,7 @@ from promptgit.dimensions import DimensionDelta, dimension_deltas
 from promptgit.evaluate import CaseResult, Plan, Progress, SuiteResult, evaluate, options_for
 from promptgit.hashing import content_hash
 from promptgit.project import Project
+from promptgit.scorer_names import remeasured
 from promptgit.selection import Knobs, with_repeat
 from promptgit.store import Store
 from promptgit.suites import Case
@@ -104,9 +105,15 @@ def _case_hash(case: Case) -> str:
 
 
 def compare_results(
-    name: str, base: SuiteResult | None, head: SuiteResult | None, dataset: CaseSets | None = None
+    name: str,
+    base: SuiteResult | None,
+    head: SuiteResult | None,
+    dataset: CaseSets | None = None,
+    remeasured: frozenset[str] = frozenset(),
 ) -> SuiteDiff:
     """Pair the cases both sides scored and hold unchanged (`dataset.changed` are left out); list who moved.
+
+    `remeasured`: dimension names whose scorer differs between the sides (scorer_names.remeasured), left unpaired.
 
     The delta is stats.paired_test over those pairs, each case's repeat scores averaged within the case
     (one cluster per case). A case is "noisy" rather than improved or regressed when its flip is within
@@ -147,7 +154,7 @@ def compare_results(
         tuple(noisy),
         dataset=dataset,
         compared=compared,
-        scorers=dimension_deltas([b for b, _, _, _ in common], [h for _, h, _, _ in common]),
+        scorers=dimension_deltas([b for b, _, _, _ in common], [h for _, h, _, _ in common], remeasured),
     )
 
 
@@ -165,6 +172,13 @@ def plans_case_sets(base: Plan | None, head: Plan | None) -> CaseSets:
     if base is None or head is None:
         return CaseSets()
     return case_sets(base.suite.cases, head.suite.cases)
+
+
+def plans_remeasured(base: Plan | None, head: Plan | None) -> frozenset[str]:
+    """scorer_names.remeasured of two plans' suites; none when a side is missing."""
+    if base is None or head is None:
+        return frozenset()
+    return remeasured(base.suite.scorers, head.suite.scorers)
 
 
 def _scored_pairs(base: SuiteResult, head: SuiteResult) -> list[tuple[CaseResult, CaseResult, float, float]]:
@@ -199,7 +213,9 @@ def evaluate_pairs(
         base = results.get(id(pair.base)) if pair.base else None
         head = results.get(id(pair.head)) if pair.head else None
         files = pair.head.sources.prompt_files if pair.head else ()
-        compared = compare_results(pair.name, base, head, plans_case_sets(pair.base, pair.head))
+        compared = compare_results(
+            pair.name, base, head, plans_case_sets(pair.base, pair.head), plans_remeasured(pair.base, pair.head)
+        )
         diffs.append(dataclasses.replace(compared, prompt_files=files))
     return diffs
 

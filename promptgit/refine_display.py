@@ -91,7 +91,10 @@ def result_json(result: SuiteResult) -> dict[str, Any]:
 
 
 def delta_text(delta: DimensionDelta) -> str:
-    """`-5.0 [-8.1, -1.9] p = 0.012, 1 up / 7 down significant`, `No case changed`, or `-` (one side lacks it)."""
+    """`-5.0 [-8.1, -1.9] p = 0.012, 1 up / 7 down significant`, `No case changed`, `-` (one side lacks it),
+    or `not compared: scorer changed` (its kind or configuration differs between the sides)."""
+    if delta.remeasured:
+        return "not compared: scorer changed"
     if delta.test is None:
         return "-"
     return f"{paired_text(delta.test)} {verdict_word(delta.test)}".rstrip()
@@ -110,6 +113,7 @@ def deltas_json(deltas: Sequence[DimensionDelta]) -> list[dict[str, Any]]:
             "up": d.test.up if d.test else None,
             "down": d.test.down if d.test else None,
             "significant": d.significant,
+            "scorer_changed": d.remeasured,
         }
         for d in deltas
     ]

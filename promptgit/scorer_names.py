@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from promptgit.hashing import canonical_json
 
@@ -53,4 +53,27 @@ def default_names(scorers: Sequence[tuple[str, Any]]) -> tuple[str, ...]:
     return tuple(
         label if shared[label] == 1 else f"{label}{SEPARATOR}{config_digest(kind, config)}"
         for label, (kind, config) in zip(labels, scorers)
+    )
+
+
+class _Spec(Protocol):
+    """What `remeasured` reads of a scorer (suites.ScorerSpec has it)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> Any: ...
+
+    @property
+    def dimension(self) -> str: ...
+
+
+def remeasured(base: Sequence[_Spec], head: Sequence[_Spec]) -> frozenset[str]:
+    """The dimension names both sides' scorers hold for a different kind or configuration: a scorer alone in
+    its kind keeps its bare name when its pattern or rubric changes, and a `name:` stays as the author edits
+    what it names, yet each side then measures something else, so comparisons show them unpaired."""
+    before = {s.dimension: [s.name, canonical_json(s.config)] for s in base}
+    return frozenset(
+        s.dimension for s in head if s.dimension in before and before[s.dimension] != [s.name, canonical_json(s.config)]
     )

@@ -180,3 +180,60 @@ def test_a_changed_pattern_is_a_new_dimension_not_a_delta_of_the_old(
         new: (None, 0.25, None),
         "regex~efb494": (0.75, None, None),
     }
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "name", "sides"),
+    [
+        # A scorer alone in its kind keeps the bare kind as its pattern changes: 1 of 4 -> 3 of 4.
+        (["exact_match", LOWER], ["exact_match", UPPER], "regex", (0.25, 0.75)),
+        # A `name:` stays as the author edits what it names.
+        (
+            ["exact_match", f"{{{LOWER}, name: form}}"],
+            ["exact_match", f"{{{UPPER}, name: form}}"],
+            "form",
+            (0.25, 0.75),
+        ),
+        # ...or gives the name to another kind.
+        (
+            ["exact_match", f"{{{UPPER}, name: form}}"],
+            ["exact_match", "{contains: ILL, name: form}"],
+            "form",
+            (0.75, 0.25),
+        ),
+        (["exact_match", "contains: bill"], ["exact_match", "contains: ILL"], "contains", (0.25, 0.25)),
+    ],
+)
+def test_a_scorer_whose_configuration_changed_under_one_name_is_not_compared(
+    openai_server: Server,
+    tmp_path: Path,
+    run_cli: Callable[..., Result],
+    git_env: None,
+    before: list[str],
+    after: list[str],
+    name: str,
+    sides: tuple[float, float],
+) -> None:
+    repo = new_repo(tmp_path / "repo")
+    base = repo.commit("before", files(before))
+    head = repo.commit("after", files(after))
+    result = run_cli(["diff", base, head, "--json"], repo.path)
+    assert result.code == 0, result.err
+    [suite] = json.loads(result.out)["suites"]
+    rows = {s["name"]: (s["base"], s["head"], s["delta"], s["p_value"], s["scorer_changed"]) for s in suite["scorers"]}
+    assert rows == {"exact_match": (1.0, 1.0, 0.0, 1.0, False), name: (*sides, None, None, True)}
+    text = run_cli(["diff", base, head], repo.path).out
+    assert any(
+        line.startswith(name + " ") and line.endswith("not compared: scorer changed") for line in text.splitlines()
+    )
+    markdown = run_cli(["diff", base, head, "--markdown"], repo.path).out
+    assert "| not compared: scorer changed |" in markdown
+
+
+def test_a_changed_weight_is_the_same_measurement(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], git_env: None
+) -> None:
+    repo = new_repo(tmp_path / "repo")
+    base = repo.commit("even", files(["exact_match", LOWER]))
+    head = repo.commit("pattern counts thrice", files(["exact_match", f"{{{LOWER}, weight: 3}}"]))
+    assert scorer_deltas(run_cli, repo.path, base, head) == {"exact_match": (1.0, 1.0, 0.0), "regex": (0.25, 0.25, 0.0)}

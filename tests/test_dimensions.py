@@ -182,6 +182,7 @@ def test_diff_gives_each_scorer_its_paired_delta(
         "up": 6,
         "down": 0,
         "significant": True,
+        "scorer_changed": False,
     }
     assert lower == {
         "name": "lowercase",
@@ -193,6 +194,7 @@ def test_diff_gives_each_scorer_its_paired_delta(
         "up": 6,
         "down": 6,
         "significant": False,
+        "scorer_changed": False,
     }
     # The intervals are stats.paired_test's over the same pairs.
     test = stats.paired_test([[0.0]] * 6 + [[1.0]] * 6, [[1.0]] * 6 + [[0.0]] * 6)
