@@ -33,11 +33,13 @@ class CaseDimension:
 @dataclass(frozen=True)
 class DimensionScore:
     """One scorer's score over a suite: the mean over scored cases in [0, 1] (None when none was scored)
-    and its interval (stats.score_interval, NaN ends when none was scored)."""
+    and its interval (stats.score_interval, NaN ends when none was scored). `about`: for a default name with
+    a digest (`regex~a98d91`), the scorer it names (`regex: '^[a-z]+$'`, scorer_names.described), else ""."""
 
     name: str
     score: float | None
     ci: stats.Interval
+    about: str = ""
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,8 @@ def scorer_table(results: Sequence[SuiteResult]) -> str | None:
     rows = [[r.name, s.name, score_text(s)] for r in results if len(r.scorers) > 1 for s in r.scorers]
     if not rows:
         return None
-    return "per scorer\n" + table(["suite", "scorer", "score [95% CI]"], rows)
+    legend = [f"  {s.name} = {s.about}" for r in results if len(r.scorers) > 1 for s in r.scorers if s.about]
+    return "\n".join(["per scorer", table(["suite", "scorer", "score [95% CI]"], rows), *legend])
 
 
 def patterns_lines(patterns: Patterns) -> list[str]:
@@ -125,7 +126,13 @@ def deltas_lines(diff: SuiteDiff) -> list[str]:
         return []
     rows = [[d.name, pct(d.base), pct(d.head), delta_text(d)] for d in diff.scorers]
     grid = table(["scorer", "base", "head", "delta (pts) [95% CI]"], rows, right=(1, 2))
-    return [f"\n{diff.name}: per scorer", *grid.splitlines()]
+    return [f"\n{diff.name}: per scorer", *grid.splitlines(), *_legend(diff)]
+
+
+def _legend(diff: SuiteDiff) -> list[str]:
+    """Which scorer each digest-named dimension is (DimensionScore.about), head's word before base's."""
+    about = {s.name: s.about for side in (diff.base, diff.head) if side for s in side.scorers if s.about}
+    return [f"  {d.name} = {about[d.name]}" for d in diff.scorers if d.name in about]
 
 
 def top_pattern(result: SuiteResult | None) -> str | None:

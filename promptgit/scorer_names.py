@@ -17,11 +17,13 @@ Standard library only, plus hashing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from promptgit.dimensions import DimensionScore
 from promptgit.hashing import canonical_json
 
 DIGEST_CHARS = 6  # 16.7 million values: two configurations of one suite meeting is a one-in-millions event
@@ -77,3 +79,18 @@ def remeasured(base: Sequence[_Spec], head: Sequence[_Spec]) -> frozenset[str]:
     return frozenset(
         s.dimension for s in head if s.dimension in before and before[s.dimension] != [s.name, canonical_json(s.config)]
     )
+
+
+ABOUT_CHARS = 60  # a legend line under a table, not the whole rubric
+
+
+def described(scores: Sequence[DimensionScore], specs: Sequence[_Spec]) -> tuple[DimensionScore, ...]:
+    """`scores` with `about` set for each default name that carries a digest: the scorer it stands for,
+    `regex: '^[a-z]+$'`, cut to 60 characters, so a table can say which of two regex scorers is which."""
+    about = {s.dimension: _spelled(s.name, s.config) for s in specs if SEPARATOR in s.dimension}
+    return tuple(dataclasses.replace(d, about=about[d.name]) if d.name in about else d for d in scores)
+
+
+def _spelled(kind: str, config: Any) -> str:
+    text = f"{kind}: {config!r}" if isinstance(config, str) else f"{kind}: {canonical_json(config)}"
+    return text if len(text) <= ABOUT_CHARS else text[: ABOUT_CHARS - 1] + "…"

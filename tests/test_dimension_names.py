@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from promptgit import stats
+from promptgit.dimensions import DimensionScore
 from promptgit.errors import PromptgitError
 from promptgit.project import open_project
-from promptgit.scorer_names import config_digest, default_names
+from promptgit.scorer_names import config_digest, default_names, described
 from promptgit.suites import load_suite
 from tests.conftest import Result
 from tests.gitrepo import new_repo
@@ -145,6 +146,8 @@ def test_two_unnamed_regex_scorers_evaluate_each_on_its_own(
     text = run_cli(["eval"], root).out
     assert "route  regex~a98d91  25.0% [" in text
     assert "route  regex~efb494  75.0% [" in text
+    # A legend says which is which.
+    assert "\n  regex~a98d91 = regex: '^[a-z]+$'\n  regex~efb494 = regex: '^[A-Z]'\n" in text
 
 
 def scorer_deltas(run_cli: Callable[..., Result], root: Path, base: str, head: str) -> dict[str, tuple]:
@@ -180,6 +183,9 @@ def test_a_changed_pattern_is_a_new_dimension_not_a_delta_of_the_old(
         new: (None, 0.25, None),
         "regex~efb494": (0.75, None, None),
     }
+    text = run_cli(["diff", base, head], repo.path).out
+    legend = "  regex~a98d91 = regex: '^[a-z]+$'\n  regex~29ba6d = regex: '^[A-Z]+$'\n  regex~efb494 = regex: '^[A-Z]'"
+    assert legend in text
 
 
 @pytest.mark.parametrize(
@@ -237,3 +243,23 @@ def test_a_changed_weight_is_the_same_measurement(
     base = repo.commit("even", files(["exact_match", LOWER]))
     head = repo.commit("pattern counts thrice", files(["exact_match", f"{{{LOWER}, weight: 3}}"]))
     assert scorer_deltas(run_cli, repo.path, base, head) == {"exact_match": (1.0, 1.0, 0.0), "regex": (0.25, 0.25, 0.0)}
+
+
+def test_the_legend_spells_each_digest_named_scorer_in_at_most_60_characters(write: Callable[..., Path]) -> None:
+    rubric = "Names exactly one queue, in lower case, and nothing else at all"
+    opened = open_project(start=write(files(["exact_match", f"{{llm_judge: {{rubric: '{rubric}'}}}}", UPPER, LOWER])))
+    specs = load_suite(opened.tree, opened.settings, "route").scorers
+    interval = stats.Interval(0.0, 1.0)
+    scores = [DimensionScore(s.dimension, 0.5, interval) for s in specs]
+    assert [(d.name, d.about) for d in described(scores, specs)] == [
+        ("exact_match", ""),
+        ("llm_judge", ""),
+        ("regex~efb494", "regex: '^[A-Z]'"),
+        ("regex~a98d91", "regex: '^[a-z]+$'"),
+    ]
+    judges = ["{llm_judge: {rubric: short}}", f"{{llm_judge: {{rubric: '{rubric}'}}}}"]
+    opened = open_project(start=write(files(judges)))
+    specs = load_suite(opened.tree, opened.settings, "route").scorers
+    about = [d.about for d in described([DimensionScore(s.dimension, 0.5, interval) for s in specs], specs)]
+    assert about == ['llm_judge: {"rubric":"short"}', 'llm_judge: {"rubric":"Names exactly one queue, in lower cas…']
+    assert len(about[1]) == 60
