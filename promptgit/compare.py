@@ -39,6 +39,7 @@ class CaseSets:
     added: tuple[str, ...] = ()  # only in head
     removed: tuple[str, ...] = ()  # only in base
     changed: tuple[str, ...] = ()  # in both, with different vars or expected: a different question, not compared
+    numbered: bool = False  # a side names cases by row number: a row added, removed or moved renumbers the rest
 
     @property
     def differs(self) -> bool:
@@ -171,7 +172,8 @@ def plans_case_sets(base: Plan | None, head: Plan | None) -> CaseSets:
     """case_sets of two plans' suites; no difference when a side is missing (the suite is new or removed)."""
     if base is None or head is None:
         return CaseSets()
-    return case_sets(base.suite.cases, head.suite.cases)
+    sets = case_sets(base.suite.cases, head.suite.cases)
+    return dataclasses.replace(sets, numbered=base.suite.numbered or head.suite.numbered)
 
 
 def plans_remeasured(base: Plan | None, head: Plan | None) -> frozenset[str]:

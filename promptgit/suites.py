@@ -95,6 +95,7 @@ class Suite:
     model: str | None = None
     pass_at: float = 1.0
     threshold_rule: str = "score"  # issue 13: "score" fails below threshold; "interval" only when all of the CI is
+    numbered: bool = False  # some case is named by its row number (no `id:`, no `id` field): its id follows its place
 
     def passes(self, score: float) -> bool:
         """Whether a case (or one repeat) with this score passes this suite (`passes_at`)."""
@@ -178,6 +179,7 @@ def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
         model=fields.text("model"),
         pass_at=fields.fraction("pass_at", 1.0),
         threshold_rule=_threshold_rule(data, path, lines),
+        numbered=fields.field_name("id", None) is None and any("id" not in row for row, _ in rows),
     )
 
 
