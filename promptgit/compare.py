@@ -14,7 +14,7 @@ from promptgit.dimensions import DimensionDelta, dimension_deltas
 from promptgit.evaluate import CaseResult, Plan, Progress, SuiteResult, evaluate, options_for
 from promptgit.hashing import content_hash
 from promptgit.project import Project
-from promptgit.scorer_names import remeasured
+from promptgit.scorer_names import comparable
 from promptgit.selection import Knobs, with_repeat
 from promptgit.store import Store
 from promptgit.suites import Case
@@ -114,7 +114,7 @@ def compare_results(
 ) -> SuiteDiff:
     """Pair the cases both sides scored and hold unchanged (`dataset.changed` are left out); list who moved.
 
-    `remeasured`: dimension names whose scorer differs between the sides (scorer_names.remeasured), left unpaired.
+    `remeasured`: dimension names whose scorer differs between the sides (`remeasured`), left unpaired.
 
     The delta is stats.paired_test over those pairs, each case's repeat scores averaged within the case
     (one cluster per case). A case is "noisy" rather than improved or regressed when its flip is within
@@ -176,11 +176,13 @@ def plans_case_sets(base: Plan | None, head: Plan | None) -> CaseSets:
     return dataclasses.replace(sets, numbered=base.suite.numbered or head.suite.numbered)
 
 
-def plans_remeasured(base: Plan | None, head: Plan | None) -> frozenset[str]:
-    """scorer_names.remeasured of two plans' suites; none when a side is missing."""
-    if base is None or head is None:
+def remeasured(pair: SuitePair, base: SuiteResult | None, head: SuiteResult | None) -> frozenset[str]:
+    """The dimension names the two results hold that the two suites do not give to one scorer alike
+    (scorer_names.comparable): each side measured something else under that name."""
+    if pair.base is None or pair.head is None or base is None or head is None:
         return frozenset()
-    return remeasured(base.suite.scorers, head.suite.scorers)
+    held = {s.name for s in base.scorers} | {s.name for s in head.scorers}
+    return frozenset(held - comparable(pair.base.suite.scorers, pair.head.suite.scorers))
 
 
 def _scored_pairs(base: SuiteResult, head: SuiteResult) -> list[tuple[CaseResult, CaseResult, float, float]]:
@@ -216,7 +218,7 @@ def evaluate_pairs(
         head = results.get(id(pair.head)) if pair.head else None
         files = pair.head.sources.prompt_files if pair.head else ()
         compared = compare_results(
-            pair.name, base, head, plans_case_sets(pair.base, pair.head), plans_remeasured(pair.base, pair.head)
+            pair.name, base, head, plans_case_sets(pair.base, pair.head), remeasured(pair, base, head)
         )
         diffs.append(dataclasses.replace(compared, prompt_files=files))
     return diffs

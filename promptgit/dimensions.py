@@ -48,7 +48,7 @@ class DimensionDelta:
 
     `base` and `head` are the dimension's means over exactly those cases, so head - base is `test.delta`;
     `test` is stats.paired_test over them (None when no case is shared). `remeasured`: the scorer's kind or
-    configuration differs between the sides (scorer_names.remeasured), so base and head are each side's own
+    configuration differs between the sides (compare.remeasured), so base and head are each side's own
     score over the cases it scored and there is no test.
     """
 
@@ -102,8 +102,8 @@ def dimension_deltas(
     """Each of head's dimensions compared with base's over the cases both scored and both hold it.
 
     Callers pass the cases they compare (compare.py passes the unchanged cases both sides scored).
-    A dimension only one side has gets base or head None and no test; one named in `remeasured` gets
-    each side's own score, no test, and `remeasured` set.
+    A dimension only one side has gets base or head None and no test; one both have that is named in
+    `remeasured` gets each side's own score, no test, and `remeasured` set.
     """
     before = {c.id: {d.name: d.repeats for d in c.dimensions} for c in base if c.score is not None}
     deltas = []
@@ -115,11 +115,9 @@ def dimension_deltas(
             other = before.get(case.id, {}).get(name)
             if case.score is not None and own and other:
                 pairs.append((other, own))
-        if name in remeasured:
-            deltas.append(DimensionDelta(name, _alone(base, name), _alone(head, name), None, remeasured=True))
-            continue
-        if not pairs:  # one side alone holds it (a scorer added, removed or renamed): that side's score, no test
-            deltas.append(DimensionDelta(name, _alone(base, name), _alone(head, name), None))
+        if not pairs or name in remeasured:  # one side alone holds it (a scorer added, removed or renamed)
+            remade = bool(pairs)  # or both hold it for different scorers: each side's score, no test
+            deltas.append(DimensionDelta(name, _alone(base, name), _alone(head, name), None, remeasured=remade))
             continue
         test = stats.paired_test([b for b, _ in pairs], [h for _, h in pairs])
         base_mean = stats.mean([stats.mean(b) for b, _ in pairs])

@@ -59,7 +59,7 @@ def default_names(scorers: Sequence[tuple[str, Any]]) -> tuple[str, ...]:
 
 
 class _Spec(Protocol):
-    """What `remeasured` reads of a scorer (suites.ScorerSpec has it)."""
+    """What `comparable` and `described` read of a scorer (suites.ScorerSpec has it)."""
 
     @property
     def name(self) -> str: ...
@@ -71,13 +71,15 @@ class _Spec(Protocol):
     def dimension(self) -> str: ...
 
 
-def remeasured(base: Sequence[_Spec], head: Sequence[_Spec]) -> frozenset[str]:
-    """The dimension names both sides' scorers hold for a different kind or configuration: a scorer alone in
-    its kind keeps its bare name when its pattern or rubric changes, and a `name:` stays as the author edits
-    what it names, yet each side then measures something else, so comparisons show them unpaired."""
+def comparable(base: Sequence[_Spec], head: Sequence[_Spec]) -> frozenset[str]:
+    """The dimension names both sides' scorers hold for the same kind and configuration: the only ones whose
+    values may be paired across the two sides. A scorer alone in its kind keeps its bare name when its
+    pattern or rubric changes, and a `name:` stays as the author edits what it names, yet each side then
+    measures something else; and a stored result may carry a name its suite no longer gives (rows stored
+    before scorers had names of their own kept two `regex` scorers both as `regex`)."""
     before = {s.dimension: [s.name, canonical_json(s.config)] for s in base}
     return frozenset(
-        s.dimension for s in head if s.dimension in before and before[s.dimension] != [s.name, canonical_json(s.config)]
+        s.dimension for s in head if s.dimension in before and before[s.dimension] == [s.name, canonical_json(s.config)]
     )
 
 

@@ -6,6 +6,7 @@ Through load_suite, the real CLI, real git repos, real SQLite and real HTTP to t
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from promptgit.dimensions import DimensionScore
 from promptgit.errors import PromptgitError
 from promptgit.project import open_project
 from promptgit.scorer_names import config_digest, default_names, described
+from promptgit.store import STORE_FILE
 from promptgit.suites import load_suite
 from tests.conftest import Result
 from tests.gitrepo import new_repo
@@ -263,3 +265,26 @@ def test_the_legend_spells_each_digest_named_scorer_in_at_most_60_characters(wri
     about = [d.about for d in described([DimensionScore(s.dimension, 0.5, interval) for s in specs], specs)]
     assert about == ['llm_judge: {"rubric":"short"}', 'llm_judge: {"rubric":"Names exactly one queue, in lower cas…']
     assert len(about[1]) == 60
+
+
+def test_rows_stored_before_scorers_had_names_of_their_own_are_not_paired(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], git_env: None
+) -> None:
+    repo = new_repo(tmp_path / "repo")
+    base = repo.commit("lower, upper", files([LOWER, UPPER]))
+    head = repo.commit("lower alone", files([LOWER]))
+    assert run_cli(["eval", "--rev", base], repo.path).code == 0
+    # As an older promptgit stored them: both regex scorers under the label `regex`, upper's value last.
+    with sqlite3.connect(open_project(start=repo.path).store_path / STORE_FILE) as db:
+        relabelled = db.execute(
+            "UPDATE cases SET scores = json_array(json_array('regex', json_extract(scores, '$[0][1]'), NULL),"
+            " json_array('regex', json_extract(scores, '$[1][1]'), NULL))"
+        ).rowcount
+    assert relabelled == 4
+    result = run_cli(["diff", base, head, "--json"], repo.path)
+    assert result.code == 0, result.err
+    [suite] = json.loads(result.out)["suites"]
+    # Paired by name, base's `regex` (upper, 75%) would have passed for head's (lower, 25%): a 50-point drop.
+    assert [(s["name"], s["base"], s["head"], s["delta"], s["scorer_changed"]) for s in suite["scorers"]] == [
+        ("regex", 0.75, 0.25, None, True)
+    ]
