@@ -176,13 +176,15 @@ def plans_case_sets(base: Plan | None, head: Plan | None) -> CaseSets:
     return dataclasses.replace(sets, numbered=base.suite.numbered or head.suite.numbered)
 
 
-def remeasured(pair: SuitePair, base: SuiteResult | None, head: SuiteResult | None) -> frozenset[str]:
-    """The dimension names the two results hold that the two suites do not give to one scorer alike
+def remeasured(
+    base_plan: Plan | None, head_plan: Plan | None, base: SuiteResult | None, head: SuiteResult | None
+) -> frozenset[str]:
+    """The dimension names both results hold that the two suites do not give to one scorer alike
     (scorer_names.comparable): each side measured something else under that name."""
-    if pair.base is None or pair.head is None or base is None or head is None:
+    if base_plan is None or head_plan is None or base is None or head is None:
         return frozenset()
-    held = {s.name for s in base.scorers} | {s.name for s in head.scorers}
-    return frozenset(held - comparable(pair.base.suite.scorers, pair.head.suite.scorers))
+    held = {s.name for s in base.scorers} & {s.name for s in head.scorers}
+    return frozenset(held - comparable(base_plan.suite.scorers, head_plan.suite.scorers))
 
 
 def _scored_pairs(base: SuiteResult, head: SuiteResult) -> list[tuple[CaseResult, CaseResult, float, float]]:
@@ -218,7 +220,7 @@ def evaluate_pairs(
         head = results.get(id(pair.head)) if pair.head else None
         files = pair.head.sources.prompt_files if pair.head else ()
         compared = compare_results(
-            pair.name, base, head, plans_case_sets(pair.base, pair.head), remeasured(pair, base, head)
+            pair.name, base, head, plans_case_sets(pair.base, pair.head), remeasured(pair.base, pair.head, base, head)
         )
         diffs.append(dataclasses.replace(compared, prompt_files=files))
     return diffs

@@ -146,9 +146,14 @@ def log_columns(log: SuiteLog, by_scorer: bool) -> tuple[list[str], list[list[st
     rows = []
     for entry in log.entries:
         scores = {s.name: s for s in entry.result.scorers} if entry.result else {}
-        cells = [score_text(scores[n]) if n in scores else "-" for n in names]
+        cells = [_log_cell(scores[n], n in entry.scorer_changed) if n in scores else "-" for n in names]
         rows.append([*cells, clip(top_pattern(entry.result) or "", PATTERN_CHARS)])
     return [*names, "top failure"], rows
+
+
+def _log_cell(score: DimensionScore, changed: bool) -> str:
+    # A column is one name; the scorer under it may have changed (scorer_names.comparable): say so in the cell.
+    return score_text(score) + (" (scorer changed)" if changed else "")
 
 
 def _log_scorers(log: SuiteLog) -> list[str]:
@@ -156,9 +161,11 @@ def _log_scorers(log: SuiteLog) -> list[str]:
 
 
 def log_entry_json(entry: LogEntry) -> dict[str, Any]:
-    """What a log row adds to `log --json`: its `scorers` and its `top_pattern`."""
+    """What a log row adds to `log --json`: its `scorers`, `scorer_changed` (names whose scorer differs from the
+    previous scored row's) and its `top_pattern`."""
     return {
         "scorers": scorers_json(entry.result.scorers) if entry.result else [],
+        "scorer_changed": sorted(entry.scorer_changed),
         "top_pattern": top_pattern(entry.result),
     }
 

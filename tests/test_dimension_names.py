@@ -288,3 +288,23 @@ def test_rows_stored_before_scorers_had_names_of_their_own_are_not_paired(
     assert [(s["name"], s["base"], s["head"], s["delta"], s["scorer_changed"]) for s in suite["scorers"]] == [
         ("regex", 0.75, 0.25, None, True)
     ]
+
+
+def test_log_by_scorer_marks_a_column_whose_scorer_changed(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], git_env: None
+) -> None:
+    repo = new_repo(tmp_path / "repo")
+    repo.commit("lower", files(["exact_match", LOWER]))
+    repo.commit("upper", files(["exact_match", UPPER]))
+    repo.commit("upper, counted twice", files(["exact_match", f"{{{UPPER}, weight: 2}}"]))
+    result = run_cli(["log", "--json"], repo.path)
+    assert result.code == 0, result.err
+    [log] = json.loads(result.out)
+    assert [(e["message"], e["scorer_changed"]) for e in log["entries"]] == [
+        ("lower", []),
+        ("upper", ["regex"]),
+        ("upper, counted twice", []),
+    ]
+    text = run_cli(["log", "--by-scorer"], repo.path).out
+    marked = [line.split()[2] for line in text.splitlines() if "(scorer changed)" in line]
+    assert marked == ["upper"], text
