@@ -298,6 +298,22 @@ def test_a_failing_pull_request_names_its_culprit(
     assert (again["first_bad"], len(openai_server.requests)) == (culprit, paid)
 
 
+def test_ci_time_limit_bounds_its_bisect_too(
+    openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    # ci --time-limit used to bound base and head only: the bisect after them ran unbounded.
+    repo, base, commits = pull_request(tmp_path / "repo", 3)
+    run_ci(run_cli, repo, base, commits[-1], 1, "--no-bisect")  # base and head stored: ci's diff is instant
+    openai_server.configure(latency=0.5)  # a version inside takes 40 calls / 8 at once x 0.5 s = 2.5 s
+    paid = len(openai_server.requests)
+    result = run_cli(["ci", "--base", base, "--head", commits[-1], "--json", "--time-limit", "1"], repo.path)
+    assert result.code == 1, result.err
+    [suite] = json.loads(result.out)["suites"]
+    assert (suite["verdict"], suite["culprit"]) == ("fail", None)
+    assert "promptgit: no culprit named: bisect of suite 'route' stopped: the run's time limit of" in result.err
+    assert 0 < len(openai_server.requests) - paid < 40  # one version begun, cut off: not judged on a part
+
+
 def test_no_bisect_leaves_the_culprit_out(
     openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result]
 ) -> None:

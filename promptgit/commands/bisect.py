@@ -4,18 +4,19 @@ culprit inside a pull request whose gate failed (`ci`)."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from promptgit import git, stats
 from promptgit.compare import DiffReport, plans_case_sets
-from promptgit.errors import PromptgitError
+from promptgit.errors import Inconclusive, PromptgitError
 from promptgit.evaluate import CaseResult, Plan, Progress, SuiteResult, evaluate, options_for
 from promptgit.gates import FAIL, Gate
 from promptgit.history import suite_at, suite_versions
 from promptgit.project import Project
 from promptgit.prompts import merged_settings
-from promptgit.selection import stored_whole
+from promptgit.selection import Knobs, stored_whole
 from promptgit.store import Store
 
 GOOD, BAD, UNDECIDED, NOT_EVALUABLE = "good", "bad", "undecided", "not evaluable"
@@ -76,14 +77,27 @@ class _Search:
     change: stats.BisectCall | None = None
     span: str = ""  # good..bad, as a range to name
     trusted_after: str | None = None  # a fingerprint (good's): every other version only from our own results
+    deadline: float | None = None  # time.monotonic() by which every evaluation ends (ci's --time-limit)
+    concurrency: int | None = None  # -j N
 
     def result(self, plan: Plan) -> SuiteResult:
         if plan.fingerprint not in self.results:
-            options = options_for(self.project)
+            left = None if self.deadline is None else self.deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise Inconclusive(f"bisect of suite {self.suite!r} stopped: the run's time limit was reached")
+            options = options_for(self.project, left, knobs=Knobs(concurrency=self.concurrency))
             if self.trusted_after is not None and plan.fingerprint != self.trusted_after:
                 # Inside a pull request, pulled results may stand in for the base only (the trust rule).
                 plan = dataclasses.replace(plan, trusted_only=True)
-            self.results[plan.fingerprint] = evaluate([plan], self.store, options, self.progress)[0]
+            result = evaluate([plan], self.store, options, self.progress)[0]
+            if result.stopped is not None:
+                # A version evaluated in part (a time or cost limit) is no version's score: judging it on
+                # the cases that happened to finish could name the wrong commit.
+                raise Inconclusive(
+                    f"bisect of suite {self.suite!r} stopped: {result.stopped}",
+                    hint="raise the limit (--time-limit, `max_cost`), or bisect again: what was evaluated is stored",
+                )
+            self.results[plan.fingerprint] = result
             self.plans[plan.fingerprint] = plan
         return self.results[plan.fingerprint]
 
@@ -188,18 +202,22 @@ def bisect(
     bad: str = "HEAD",
     progress: Progress | None = None,
     base_only_shared: bool = False,
+    deadline: float | None = None,
+    concurrency: int | None = None,
 ) -> BisectReport:
     """Binary search over the commits that change the suite's fingerprint, between good and bad.
 
     `base_only_shared`: pulled (shared) results may stand in for good's version only; every later
-    version is evaluated from this machine's own results (the trust rule of `ci`).
+    version is evaluated from this machine's own results (the trust rule of `ci`). `deadline`
+    (time.monotonic()) bounds every evaluation; `concurrency` is -j. A version that a time or cost
+    limit leaves evaluated in part ends the search: errors.Inconclusive (exit 3), never a verdict.
     """
     root = project.root
     bad_sha = git.resolve(root, bad)
     versions = suite_versions(root, suite, until=bad_sha)
     if not versions:
         raise PromptgitError(f"no commit up to {bad} has suite {suite!r}")
-    search = _Search(project, store, suite, case, progress)
+    search = _Search(project, store, suite, case, progress, deadline=deadline, concurrency=concurrency)
     points = [Point(v.commit, v.plan) for v in versions if v.evaluable and v.plan is not None]
     good_version = _good_version(search, points, good, bad_sha)
     if base_only_shared:
@@ -381,19 +399,45 @@ class Culprit:
     evaluated: int
 
 
+@dataclass(frozen=True)
+class RunLimits:
+    """What bounds the evaluations a command makes after its own: a time.monotonic() deadline and -j."""
+
+    deadline: float | None = None
+    concurrency: int | None = None
+
+
 def culprit_in_range(
-    project: Project, store: Store, suite: str, base: str, head: str, progress: Progress | None = None
-) -> Culprit | None:
+    project: Project,
+    store: Store,
+    suite: str,
+    base: str,
+    head: str,
+    progress: Progress | None = None,
+    limits: RunLimits = RunLimits(),
+) -> Culprit | str | None:
     """Bisect `suite` inside base..head: the commit that caused its drop, or None when none can be named.
 
     Only the commits that change the suite's fingerprint are candidates, at most about log2 of them are
     evaluated, and each result is stored (`bisect`). Pulled results may stand in for base only: the
     pull request's own commits are evaluated from this machine's results (the trust rule). None when
     bisect finds nothing (no drop, within noise, or the suite cannot be evaluated at base): the gate's
-    verdict stands on its own then.
+    verdict stands on its own then. A sentence (str) when `limits` stopped the search: why, for the report.
     """
     try:
-        found = bisect(project, store, suite, good=base, bad=head, progress=progress, base_only_shared=True)
+        found = bisect(
+            project,
+            store,
+            suite,
+            good=base,
+            bad=head,
+            progress=progress,
+            base_only_shared=True,
+            deadline=limits.deadline,
+            concurrency=limits.concurrency,
+        )
+    except Inconclusive as err:
+        return err.message
     except PromptgitError:
         return None
     if found.first_bad is None:
@@ -409,14 +453,16 @@ def pull_request_culprits(
     gates: Sequence[Gate],
     head: str | None,
     progress: Progress | None = None,
-) -> tuple[Culprit, ...]:
-    """For each suite whose gate failed with its score below base's, its culprit inside base..head.
+    limits: RunLimits = RunLimits(),
+) -> tuple[tuple[Culprit, ...], tuple[str, ...]]:
+    """For each suite whose gate failed with its score below base's, its culprit inside base..head; and a
+    note for each search `limits` stopped (its culprit unnamed, the gate's verdict unchanged).
 
     Nothing for the working tree (no commits to search) or when no suite failed that way.
     """
     if head is None:
-        return ()
+        return (), ()
     failed = {g.suite for g in gates if g.verdict == FAIL}
     dropped = [d for d in diff.suites if d.name in failed and d.base and d.delta and d.delta.delta < 0]
-    found = (culprit_in_range(project, store, d.name, diff.base, diff.head, progress) for d in dropped)
-    return tuple(c for c in found if c is not None)
+    found = [culprit_in_range(project, store, d.name, diff.base, diff.head, progress, limits) for d in dropped]
+    return tuple(c for c in found if isinstance(c, Culprit)), tuple(c for c in found if isinstance(c, str))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptgit import git
-from promptgit.commands.bisect import Culprit, pull_request_culprits
+from promptgit.commands.bisect import Culprit, RunLimits, pull_request_culprits
 from promptgit.commands.diff import diff
 from promptgit.compare import DiffReport
 from promptgit.errors import PromptgitError
@@ -55,6 +56,8 @@ def ci(
     inside base..head for its culprit. `knobs`: --repeat and -j (selection.Knobs).
     """
     root = project.root
+    # --time-limit bounds the whole check, the pull request's bisect included.
+    deadline = None if time_limit is None else time.monotonic() + time_limit
     notes = _pull_quietly(project, store, pull_from) if pull_from else ()
     settings = open_project(head, root).settings
     compared = diff(
@@ -67,7 +70,11 @@ def ci(
         if d.prompt_files
     }
     # Issue 13, item 7: name the commit behind each failed drop (commands/bisect.py holds the logic).
-    culprits = pull_request_culprits(project, store, compared, gates, head, progress) if bisect else ()
+    limits = RunLimits(deadline, knobs.concurrency if knobs else None)
+    culprits, unfinished = (
+        pull_request_culprits(project, store, compared, gates, head, progress, limits) if bisect else ((), ())
+    )
+    notes += tuple(f"no culprit named: {why}" for why in unfinished)
     return CiReport(overall(gates), compared, gates, prompt_diffs, notes, culprits)
 
 
