@@ -21,10 +21,12 @@ import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from promptgit.dimensions import DimensionScore
 from promptgit.hashing import canonical_json
+
+if TYPE_CHECKING:  # suites imports this module, and dimensions imports stats, which imports suites
+    from promptgit.dimensions import DimensionScore
 
 DIGEST_CHARS = 6  # 16.7 million values: two configurations of one suite meeting is a one-in-millions event
 SEPARATOR = "~"
