@@ -178,18 +178,26 @@ def _lowest(cases: Sequence[CaseResult], count: int) -> list[CaseResult]:
     return sorted(imperfect, key=lambda c: (c.error is None, c.score or 0.0, c.id))[:count]
 
 
-def suite_json(result: SuiteResult) -> dict[str, Any]:
-    """A suite result as docs/spec.md (Commands) lays out `eval --json`."""
+def score_json(result: SuiteResult) -> dict[str, Any]:
+    """The fields every JSON view of a suite result shares: {name, score, ci: [low, high], cases, passed,
+    errors}; score and the interval as fractions 0-1, null where not a number (`_num`)."""
     return {
         "name": result.name,
-        "prompt": result.prompt,
-        "fingerprint": result.fingerprint,
         "score": _num(result.score),
         "ci": [_num(result.ci.low), _num(result.ci.high)],
         "cases": len(result.cases),
         "passed": result.passed,
-        "failed": result.failed,
         "errors": result.errors,
+    }
+
+
+def suite_json(result: SuiteResult) -> dict[str, Any]:
+    """A suite result as docs/spec.md (Commands) lays out `eval --json`."""
+    return {
+        **score_json(result),
+        "prompt": result.prompt,
+        "fingerprint": result.fingerprint,
+        "failed": result.failed,
         "calls": result.calls,
         "cached": result.cached,
         "input_tokens": result.input_tokens,
@@ -857,14 +865,9 @@ def _variant_row_json(row: VariantRow) -> dict[str, Any]:
     result = row.result
     against = suite_diff_json(row.against_first) if row.against_first else None
     return {
-        "name": result.name,
+        **score_json(result),
         "model": result.model,
         "fingerprint": result.fingerprint,
-        "score": _num(result.score),
-        "ci": [_num(result.ci.low), _num(result.ci.high)],
-        "cases": len(result.cases),
-        "passed": result.passed,
-        "errors": result.errors,
         "calls": result.calls,
         "cost": row.cost,
         "tokens": row.tokens,

@@ -463,6 +463,14 @@ def markup(html: str) -> Any:
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+def visible(text: str) -> str:
+    """`text` as page_template prints it, before escaping: controls shown as `\\x1b`, lone surrogates as `\\ud800`.
+
+    For text a page carries other than through the template (the HTML report's JSON data block).
+    """
+    return str(_visible(text))
+
+
 def _visible(value: Any) -> Any:
     if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
         return _INVISIBLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", value)

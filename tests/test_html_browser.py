@@ -121,6 +121,7 @@ def test_the_report_in_chromium(browser: Any, openai_server: Server, tmp_path: P
 
     def visible_after(word: str) -> list[str]:
         filters.find_element(By.CSS_SELECTOR, f"button[data-filter='{word}']").click()
+        rows = browser.find_elements(By.CSS_SELECTOR, "table.cases tbody tr")  # the script drew them anew
         return sorted(r.find_element(By.TAG_NAME, "td").text for r in rows if r.is_displayed())
 
     assert visible_after("regressed") == REGRESSED
@@ -151,7 +152,83 @@ def test_hostile_strings_stay_text_in_chromium(browser: Any, tmp_path: Path) -> 
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text  # noqa: B018  (no payload opened a dialog)
     assert browser.title == "hostile"
-    assert browser.execute_script("return document.scripts.length") == 1
+    assert browser.execute_script("return document.scripts.length") == 2  # the cases' JSON, then our script
+    assert browser.execute_script("return document.scripts[0].type") == "application/json"
     assert browser.execute_script("return document.querySelectorAll('img, iframe, svg svg').length") == 0
     outputs = [td.get_attribute("textContent") for td in browser.find_elements(By.CSS_SELECTOR, "td.text.head")]
     assert outputs == [shown(text).replace("\r", "\n") for text in HOSTILE]  # a browser reads CR as LF
+
+
+def test_a_suite_of_3000_cases_pages_and_counts_every_case(browser: Any, tmp_path: Path) -> None:
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    from promptgit.compare import DiffReport, compare_results
+    from promptgit.html_report import COARSE_NOTE, HtmlInput, render_html
+    from tests.test_html_report import HOSTILE, WORDS_A, WORDS_B, shown
+    from tests.test_junit import case, suite
+
+    n = 3000
+    # Base passes unless i % 5 == 0, head unless i % 7 == 0; the last cases' head answers are hostile.
+    hostile = {n - len(HOSTILE) + k: text for k, text in enumerate(HOSTILE)}
+    # Case c0000 answers 400 other words at head: too long to diff word by word.
+    hostile[0] = WORDS_B
+    outputs = {0: WORDS_A}
+    base = suite(tuple(case(f"c{i:04d}", float(i % 5 != 0), outputs=(outputs.get(i, "refunds"),)) for i in range(n)))
+    head = suite(tuple(case(f"c{i:04d}", float(i % 7 != 0), outputs=(hostile.get(i, "refunds"),)) for i in range(n)))
+    page = tmp_path / "big.html"
+    diff = compare_results("s", base, head)
+    page.write_text(render_html(HtmlInput("big", diff=DiffReport("a" * 40, "b" * 40, (diff,)))), "utf-8")
+    browser.get(page.as_uri())
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018  (no payload opened a dialog)
+
+    regressed = [f"c{i:04d}" for i in range(n) if i % 5 != 0 and i % 7 == 0]
+    improved = [f"c{i:04d}" for i in range(n) if i % 5 == 0 and i % 7 != 0]
+    failed = [f"c{i:04d}" for i in range(n) if i % 7 == 0]
+    assert (len(regressed), len(improved), len(failed)) == (343, 514, 429)
+    buttons = browser.find_elements(By.CSS_SELECTOR, ".filters button")
+    assert [b.text for b in buttons] == ["all 3000", "failed 429", "regressed 343", "improved 514"]
+    assert not browser.find_element(By.CSS_SELECTOR, ".paging-note").is_displayed()
+
+    def click(selector: str) -> None:
+        browser.find_element(By.CSS_SELECTOR, selector).click()
+
+    def shown_ids() -> list[str]:
+        return [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.cases tbody tr td:first-child")]
+
+    def position() -> str:
+        return str(browser.find_element(By.CSS_SELECTOR, ".pager .position").text)
+
+    assert shown_ids() == [f"c{i:04d}" for i in range(100)]
+    assert position() == "cases 1–100 of 3000 · page 1 of 30"
+    first = browser.find_element(By.CSS_SELECTOR, "table.cases tbody tr")
+    assert [s.text for s in first.find_elements(By.CSS_SELECTOR, "td.head span.changed")] == [WORDS_B]
+    notes = first.find_elements(By.CSS_SELECTOR, "td.head span.diff-note")
+    assert [n.get_attribute("title") for n in notes] == [COARSE_NOTE]
+    assert browser.find_element(By.CSS_SELECTOR, ".coarse-note").text.startswith("1 changed output is too long")
+    click(".pager button[data-page='next']")
+    assert shown_ids() == [f"c{i:04d}" for i in range(100, 200)]
+    click(".pager button[data-page='last']")
+    assert shown_ids() == [f"c{i:04d}" for i in range(2900, 3000)]
+    assert position() == "cases 2901–3000 of 3000 · page 30 of 30"
+    assert browser.find_element(By.CSS_SELECTOR, ".pager button[data-page='next']").get_attribute("disabled")
+    heads = [td.get_attribute("textContent") for td in browser.find_elements(By.CSS_SELECTOR, "td.text.head")]
+    assert heads[-len(HOSTILE) :] == [shown(text).replace("\r", "\n") for text in HOSTILE]  # a browser reads CR as LF
+    assert browser.execute_script("return document.querySelectorAll('img, iframe, svg svg').length") == 0
+
+    for word, ids in (("regressed", regressed), ("improved", improved), ("failed", failed)):
+        click(f".filters button[data-filter='{word}']")
+        assert shown_ids() == ids[:100]
+        click(".pager button[data-page='last']")
+        pages = -(-len(ids) // 100)
+        assert shown_ids() == ids[(pages - 1) * 100 :]
+        assert position() == f"cases {(pages - 1) * 100 + 1}–{len(ids)} of {len(ids)} · page {pages} of {pages}"
+        click(".pager button[data-page='first']")
+        assert shown_ids() == ids[:100]
+    click(".filters button[data-filter='all']")
+    assert len(shown_ids()) == 100
+
+    seen = requested(browser)
+    assert [url for document, url in seen if document == page.as_uri()] == [page.as_uri()]
+    assert not [url for _, url in seen if url.startswith(("http:", "https:", "ws:", "wss:", "ftp:"))]

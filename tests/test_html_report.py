@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -86,8 +87,13 @@ def page_dom(page: HtmlInput) -> Node:
 
 
 def assert_offline_and_inert(dom: Node) -> None:
-    """One script (ours, pinned by the policy), no element that loads anything, no event-handler attribute."""
-    assert [n.tag for n in dom.find_all("script")] == ["script"]
+    """One script that runs (ours, pinned by the policy) after the suites' JSON data blocks, which no string
+    from the results can end (json_block), no element that loads anything, no event-handler attribute."""
+    scripts = dom.find_all("script")
+    assert [n.attrs.get("type") for n in scripts] == ["application/json"] * (len(scripts) - 1) + [None]
+    for block in scripts[:-1]:
+        assert isinstance(json.loads(block.text()), list)  # the whole block is one JSON value: nothing broke out
+        assert block.children == [block.text()] and "<" not in block.text()
     policy = dom.one("meta", **{"http-equiv": "Content-Security-Policy"}).attrs["content"] or ""
     assert policy.startswith("default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-")
     assert not [n for n in dom.iter() if n.tag in ("img", "iframe", "link", "object", "embed", "image", "base")]
@@ -240,7 +246,11 @@ def test_report_shows_trend_comparison_and_filterable_cases(openai_server: Serve
     # Scripts off: every row shows; the filter buttons, which need the script, are hidden.
     assert not [r for r in rows if "hidden" in r.attrs]
     assert "hidden" in dom.one("div", class_="filters").attrs
-    assert [b.attrs["data-filter"] for b in dom.find_all("button")] == ["all", "failed", "regressed", "improved"]
+    # Each button counts the rows it shows, over the whole suite.
+    failing = N - len(GOOD_RIGHT)
+    assert filter_buttons(dom) == [("all", N), ("failed", failing), ("regressed", 2), ("improved", 22)]
+    assert (len(REGRESSED), len(IMPROVED)) == (2, 22)
+    assert "hidden" in dom.one("div", class_="pager").attrs and not dom.find_all("p", class_="paging-note")
     # A case that regressed: expected, both outputs (the changed word marked), no reasons from exact_match.
     first = next(r for r in rows if r.find_all("td")[0].text() == REGRESSED[0])
     texts = [td.text() for td in first.find_all("td")]
@@ -315,7 +325,7 @@ def test_report_without_a_base_shows_the_latest_scores_and_failed_cases(
     ]
     rows = dom.one("table", class_="cases").one("tbody").find_all("tr")
     assert statuses(rows, "failed") == sorted(f"c{i:03d}" for i in range(N) if i not in NAIVE_RIGHT)
-    assert [b.attrs["data-filter"] for b in dom.find_all("button")] == ["all", "failed"]
+    assert filter_buttons(dom) == [("all", N), ("failed", N - len(NAIVE_RIGHT))]
 
 
 @pytest.mark.parametrize(
@@ -344,6 +354,12 @@ def read_dom(path: Path) -> Node:
     return dom
 
 
+def filter_buttons(dom: Node) -> list[tuple[str, int]]:
+    """The filter buttons as (filter word, the count it shows)."""
+    buttons = dom.one("div", class_="filters").find_all("button")
+    return [(b.attrs["data-filter"] or "", int(b.one("span", class_="count").text())) for b in buttons]
+
+
 def statuses(rows: list[Node], word: str) -> list[str]:
     """The ids of the rows whose status holds `word`, sorted."""
     return sorted(r.find_all("td")[0].text() for r in rows if word in (r.attrs["data-status"] or "").split())
@@ -364,3 +380,121 @@ def test_a_case_that_expects_null_shows_null_as_the_terminal_does() -> None:
     section = dom.one("section", class_="suite")
     rows = cells(dom, section.attrs["id"] + "-cases")  # type: ignore[operator]
     assert [(row[0], row[3]) for row in rows] == [("none", "null"), ("empty", "")]
+
+
+# Kinds of text that would end or break a JSON block inside <script> if it went in raw: the end tag in
+# any case and with spaces, a comment opener (which makes the parser look for </script> differently), a
+# CDATA end, an escaped slash, the JavaScript line separators, and quotes and backslashes of JSON itself.
+JSON_HOSTILE = [
+    *HOSTILE,
+    "</SCRIPT >alert(1)",
+    "<!--<script>alert(1)//-->",
+    "]]></script><script>alert(1)</script>",
+    "<\\/script>\\u003c/script>",
+    "line\u2028separator\u2029paragraph",
+    '"]},{"x": 1} \\" \\\\',
+]
+
+
+@pytest.mark.parametrize("text", JSON_HOSTILE)
+def test_the_case_data_block_holds_any_string_as_data(text: str) -> None:
+    dom = page_dom(page_with([text, "refunds"]))
+    [block] = dom.find_all("script", type="application/json")
+    raw = block.text()
+    assert "<" not in raw and ">" not in raw and "&" not in raw and "\u2028" not in raw
+    seen = shown(text).replace("\r", "\n")
+    # [id, status, score, expected, base, head, reasons, coarse]: head differs wholly, so it is one change.
+    assert (
+        json.loads(raw)
+        == [
+            ["c0", "regressed failed", "100% → 0%", seen, ["", "refunds"], ["", seen], seen, 0],
+            ["c1", "regressed failed", "100% → 0%", "refunds", ["refunds"], 1, "refunds", 0],
+        ]
+        or text == "refunds"
+    )
+
+
+def test_a_long_suite_shows_its_first_page_and_counts_every_case() -> None:
+    n = 250
+    base = suite(tuple(case(f"c{i:03d}", float(i % 5 != 0), outputs=("refunds",)) for i in range(n)))
+    head = suite(tuple(case(f"c{i:03d}", float(i % 7 != 0), outputs=("refunds",)) for i in range(n)))
+    dom = page_dom(HtmlInput("long", diff=_report(compare_results("s", base, head))))
+    rows = dom.one("table", class_="cases").one("tbody").find_all("tr")
+    assert [r.find_all("td")[0].text() for r in rows] == [f"c{i:03d}" for i in range(100)]
+    assert dom.one("p", class_="paging-note").text() == (
+        "The first 100 of 250 cases; with scripts on, the page pages through all of them."
+    )
+    regressed = [i for i in range(n) if i % 5 != 0 and i % 7 == 0]
+    improved = [i for i in range(n) if i % 5 == 0 and i % 7 != 0]
+    failed = [i for i in range(n) if i % 7 == 0]
+    assert (len(regressed), len(improved), len(failed)) == (28, 42, 36)
+    assert filter_buttons(dom) == [("all", 250), ("failed", 36), ("regressed", 28), ("improved", 42)]
+    data = json.loads(dom.one("script", type="application/json").text())
+    assert [row[0] for row in data] == [f"c{i:03d}" for i in range(n)]
+    assert [row[0] for row in data if "regressed" in row[1].split()] == [f"c{i:03d}" for i in regressed]
+    assert [row[0] for row in data if "failed" in row[1].split()] == [f"c{i:03d}" for i in failed]
+    assert {(row[4][0], row[5]) for row in data} == {("refunds", 1)}  # an unchanged output is sent once
+
+
+WORDS_A = " ".join(f"a{i}" for i in range(400))  # 799 tokens: 400 words and the spaces between
+WORDS_B = " ".join(f"b{i}" for i in range(400))
+
+
+@pytest.mark.parametrize(
+    ("base", "head", "shown", "coarse"),
+    [
+        # Nothing in common and past DIFF_WORK (799 x 799 tokens): one change a side.
+        (WORDS_A, WORDS_B, ([("changed", WORDS_A)], [("changed", WORDS_B)]), True),
+        # A long common start and end around a long change: those stay, the middle is marked whole.
+        (
+            f"start {WORDS_A} end.",
+            f"start {WORDS_B} end.",
+            (
+                [("same", "start "), ("changed", WORDS_A), ("same", " end.")],
+                [("same", "start "), ("changed", WORDS_B), ("same", " end.")],
+            ),
+            True,
+        ),
+        # Changed at both ends: nothing common to take off, and the middle is long.
+        (
+            f"x {WORDS_A} y",
+            f"z {WORDS_A} w",
+            ([("changed", f"x {WORDS_A} y")], [("changed", f"z {WORDS_A} w")]),
+            True,
+        ),
+        # One word changed in a long output: the common ends leave one token each, compared word by word.
+        (
+            f"{WORDS_A} tail {WORDS_A}",
+            f"{WORDS_A} TAIL {WORDS_A}",
+            (
+                [("same", f"{WORDS_A} "), ("changed", "tail"), ("same", f" {WORDS_A}")],
+                [("same", f"{WORDS_A} "), ("changed", "TAIL"), ("same", f" {WORDS_A}")],
+            ),
+            False,
+        ),
+        # A long output against an empty one: nothing to compare with, so no work at all.
+        ("", WORDS_A, ([], [("changed", WORDS_A)]), False),
+    ],
+)
+def test_long_outputs_bound_the_diff_and_say_so(
+    base: str, head: str, shown: tuple[list[tuple[str, str]], ...], coarse: bool
+) -> None:
+    assert highlight(base, head) == shown
+    dom = page_dom(page_with_outputs(base, head))
+    notes = dom.find_all("p", class_="coarse-note")
+    assert [n.text() for n in notes] == (
+        ["1 changed output is too long to compare word by word: each marks its differing middle as a whole."]
+        if coarse
+        else []
+    )
+    head_cell = dom.one("td", class_="head")
+    assert [s.attrs["title"] for s in head_cell.find_all("span", class_="diff-note")] == (
+        ["long output: its differing middle is marked as a whole, not word by word"] if coarse else []
+    )
+    assert json.loads(dom.one("script", type="application/json").text())[0][7] == int(coarse)
+
+
+def page_with_outputs(base: str, head: str) -> HtmlInput:
+    """A page of one suite, one case, answered `base` at base and `head` at head."""
+    diff = compare_results("s", suite((case("c0", 1.0, outputs=(base,)),)), suite((case("c0", 1.0, outputs=(head,)),)))
+    return HtmlInput("long outputs", diff=_report(diff))
