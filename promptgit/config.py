@@ -57,7 +57,7 @@ _SETTING_TYPES = {
     "timeout": "a number of seconds above 0",
     "max_tokens": "a whole number of at least 1",
     "max_completion_tokens": "a whole number of at least 1",
-    "n": "a whole number of at least 1",
+    "n": "1",  # promptgit scores one reply per call: more choices would be paid for and never scored
     "top_k": "a whole number of at least 1",
     "seed": "a whole number",
     "top_logprobs": "a whole number of 0 or more",
@@ -73,6 +73,11 @@ _SETTING_TYPES = {
     "response_format": _MAPPING,
     "tools": "a list",
     "tool_choice": "text or a mapping",
+}
+# Hints for a setting whose wrong value the provider would accept, and promptgit would not honour.
+_HINTS = {
+    "n": "promptgit scores one reply per call, so further choices would be paid for and never scored; "
+    "remove `n`, and give the suite `repeat: N` to sample the prompt N times",
 }
 # Names that hold a credential, compared lowercase with `-` and `_` removed: a header, a nested key, a
 # URL query parameter. Settings are committed to git and written into reports: they never hold secrets.
@@ -115,7 +120,9 @@ def check_model_settings(values: Mapping[str, Any], file: str, lines: Mapping[st
                 f"setting {key} must be {expected}, not {value!r}",
                 file=file,
                 line=line,
-                hint="the provider would reject every call with it; e.g. `temperature: 0`, `max_tokens: 256`",
+                hint=_HINTS.get(
+                    key, "the provider would reject every call with it; e.g. `temperature: 0`, `max_tokens: 256`"
+                ),
             )
         secret = _credential_in(key, value)
         if secret:
@@ -139,7 +146,7 @@ def _fits(key: str, value: Any) -> bool:
         "timeout": number and value > 0,
         "max_tokens": whole and value >= 1,
         "max_completion_tokens": whole and value >= 1,
-        "n": whole and value >= 1,
+        "n": whole and value == 1,
         "top_k": whole and value >= 1,
         "seed": whole,
         "top_logprobs": whole and value >= 0,
@@ -275,8 +282,10 @@ def _check_value(key: str, value: Any, line: int | None) -> Any:
         raise bad("a fraction between 0 and 1")
     if key in ("concurrency", "suggest_cases") and value < 1:
         raise bad("at least 1")
-    if key in ("timeout", "retries") and value < 0:
+    if key == "retries" and value < 0:
         raise bad("zero or more")
+    if key == "timeout" and not value > 0:  # 0 s would time every call out before it could answer
+        raise bad("a number of seconds above 0")
     if key == "max_cost" and value < 0:
         raise bad("a number of US dollars, 0 or more")
     if key == "scorer_timeout" and not value > 0:

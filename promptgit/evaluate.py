@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 import os
 import random
@@ -135,6 +134,7 @@ class SuiteResult:
     selection: Selected | None = None  # set when the result covers part of the suite (selection.py)
     cost_known: bool = True  # False when this run paid calls to a model litellm has no price for
     scorers: tuple[DimensionScore, ...] = ()  # each scorer's own score and interval (dimensions.py)
+    unpriced_models: tuple[str, ...] = ()  # the models behind cost_known=False (a judge's too), sorted
 
     @property
     def passed(self) -> int:
@@ -234,6 +234,7 @@ class _Tally:
     started: float | None = None  # when the suite's first job began, on the run's clock
     unpriced: bool = False  # a call was paid to a model with no known price: `cost` is not the whole cost
     finished: float = 0.0
+    unpriced_models: set[str] = field(default_factory=set)  # those models (a judge's among them)
     errors: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
@@ -482,7 +483,9 @@ class _Run:
         claim to store its answer; whether this run paid. When the holder gives up without an answer
         (its call failed) or its lease lapses (it died), this run claims the key and calls itself."""
         delay = POLL_FIRST
-        while not self.store.claim(key, self.owner, self.lease, trusted_only):
+        lease = _lease(self.options, call_timeout(settings, self.options))
+        self.lease = max(self.lease, lease)  # renewals keep every claim this run holds at its longest lease
+        while not self.store.claim(key, self.owner, lease, trusted_only):
             stored = self.store.get_response(key, trusted_only)
             while stored is None and self.store.claimed(key):
                 await asyncio.sleep(random.uniform(delay / 2, delay))  # jittered: waiters do not poll in step
@@ -521,7 +524,9 @@ class _Run:
         tally.input_tokens += done.input_tokens
         tally.output_tokens += done.output_tokens
         tally.cost += done.cost
-        tally.unpriced = tally.unpriced or (done.cost == 0 and not models.price_known(settings["model"]))
+        if done.cost == 0 and not models.price_known(settings["model"]):
+            tally.unpriced = True
+            tally.unpriced_models.add(str(settings["model"]))
         self.spent += done.cost
         response = StoredResponse(
             done.text, settings["model"], done.input_tokens, done.output_tokens, done.cost, done.seconds
@@ -533,7 +538,7 @@ class _Run:
         """models.complete, in a worker process when the run has them (the embedded model stays here)."""
         from promptgit import models
 
-        timeout, retries = self.options.timeout, self.options.retries
+        timeout, retries = call_timeout(options, self.options), self.options.retries
         pool = None if model.startswith("local/") else await self._workers()
         if pool is not None:
             return await pool.complete(model, messages, options, timeout=timeout, retries=retries)
@@ -617,6 +622,7 @@ class _Run:
             selection=plan.selected,
             cost_known=not tally.unpriced,
             scorers=described(dimension_scores(cases), plan.suite.scorers),
+            unpriced_models=tuple(sorted(tally.unpriced_models)),
         )
 
 
@@ -689,14 +695,29 @@ def _sendable(settings: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def _lease(options: Options) -> float:
-    """Seconds a claim lasts unless renewed: one attempt's bound (the call timeout plus its grace), or
-    the PROMPTGIT_CLAIM_LEASE environment variable (a finite number of seconds above 0)."""
+def call_timeout(settings: Mapping[str, Any], options: Options) -> float:
+    """Seconds one attempt of a call may take: the `timeout` model setting when the call's layered settings
+    have one (a prompt's front matter over `defaults:`, under a suite's override and --set), else
+    promptgit.yaml's `timeout` (Options.timeout). config.check_model_settings has checked it is above 0.
+
+    Not part of the response-cache key (hashing.TRANSPORT_SETTINGS): it bounds how long we wait for an
+    answer, never which answer comes, so a prompt whose timeout changes reuses its cached responses.
+    """
+    value = settings.get("timeout")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return options.timeout
+
+
+def _lease(options: Options, timeout: float | None = None) -> float:
+    """Seconds a claim lasts unless renewed: one attempt's bound (the call's timeout, `options.timeout`
+    unless given, plus its grace), or the PROMPTGIT_CLAIM_LEASE environment variable (a finite number
+    of seconds above 0)."""
     from promptgit.models import TIMEOUT_GRACE  # models imports litellm only when a call is made
 
     override = os.environ.get(LEASE_ENV)
     if not override:  # unset, or set empty
-        return options.timeout + TIMEOUT_GRACE
+        return (options.timeout if timeout is None else timeout) + TIMEOUT_GRACE
     try:
         seconds = float(override)
     except ValueError:
@@ -808,10 +829,8 @@ def complete_cached(
     the response cache under hashing.call_key(messages, settings, 0), claims shared with other processes,
     retries and the adaptive limit. Returns the response and whether a call was paid (False: cached).
     A call that fails after its retries raises errors.Inconclusive; a bad setting, a PromptgitError at `file`.
-    A `timeout` in `settings` (seconds) bounds each attempt instead of `options.timeout`: one long answer
-    (suggest's diff) takes longer than a case's label."""
-    if isinstance(settings.get("timeout"), (int, float)):
-        options = dataclasses.replace(options, timeout=float(settings["timeout"]))
+    A `timeout` in `settings` (seconds) bounds each attempt instead of `options.timeout` (call_timeout), as
+    it does every case's call: one long answer (suggest's diff) takes longer than a case's label."""
 
     async def one() -> tuple[StoredResponse, bool]:
         run = _Run(store, options, None)

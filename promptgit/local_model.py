@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,21 @@ PASSED_PARAMS = (
     "logprobs",
     "top_logprobs",
 )
+
+
+# Settings the embedded model has no use for: where the call goes and how long it waits (models.py bounds
+# the wait with `timeout` itself); `tools` is refused on its own (models._refuse_local_tools).
+_NOT_SENT = frozenset(
+    {"model", "max_completion_tokens", "api_base", "api_version", "extra_headers", "timeout", "tools"}
+)
+
+
+def dropped_settings(settings: Mapping[str, Any]) -> list[str]:
+    """The settings in `settings` a call to the embedded model would drop though they could change its answer
+    (not in PASSED_PARAMS): what models.complete and `check` refuse rather than ignore silently. `n: 1`
+    is the engine's own behaviour, so it is not counted."""
+    honoured = {*PASSED_PARAMS, *_NOT_SENT}
+    return sorted(k for k, v in settings.items() if k not in honoured and not (k == "n" and v == 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -329,6 +329,13 @@ async def _complete_local(
     _prepare_local_model(model)
     from promptgit import local_model
 
+    dropped = local_model.dropped_settings(settings)
+    if dropped:  # the engine would answer as if they were not there
+        raise PromptgitError(
+            f"the embedded model {model} does not take setting{'s' if len(dropped) > 1 else ''} {', '.join(dropped)}",
+            hint="remove them from the prompt's front matter (or `defaults:`), or use a model that takes them",
+        )
+
     sent = failed = 0
     while True:
         sent += 1

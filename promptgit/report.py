@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import math
 import re
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
+from promptgit import templating
 from promptgit.compare import CaseChange, DiffReport, SuiteDiff
 from promptgit.display import (
     change_warning,
     ci_text,
     dataset_note,
     interval_text,
+    money,
     p_text,
     pct,
     side_score,
@@ -187,27 +186,23 @@ def _footer(report: DiffReport) -> str:
     calls = sum(r.calls for r in results)
     cached = sum(r.cached for r in results)
     tokens = sum(r.input_tokens + r.output_tokens for r in results)
-    cost = math.fsum(r.cost for r in results)
     seconds = max((r.seconds for r in results), default=0.0)
     return (
-        f"{calls} model calls made, {cached} cached · {tokens} tokens · ${cost:.4f} · {seconds:.1f}s · "
+        f"{calls} model calls made, {cached} cached · {tokens} tokens · {spent_text(results)} · {seconds:.1f}s · "
         f"base {report.base[:12]} → head {report.head[:12]}"
     )
 
 
-def _environment(limits: _Limits) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(
-            lambda name: (resources.files("promptgit") / "templates" / name).read_text("utf-8")
-        ),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters["cell"] = lambda value: cell(value, limits.output)
-    return env
+def spent_text(results: list[SuiteResult]) -> str:
+    """What the results' calls cost, as display.money writes it. A sum with a part of unknown price is
+    not that sum: `at least $0.0123 (no known price for m)`, or `unknown (...)` when nothing known was
+    paid (SuiteResult.cost_known; never `$0.0000` for calls whose price nobody knows)."""
+    unpriced = sorted({m for r in results if not r.cost_known for m in r.unpriced_models or (r.model or "-",)})
+    known = math.fsum(r.cost for r in results)
+    if not unpriced:
+        return money(known)
+    why = f"(no known price for {', '.join(cell(m) for m in unpriced)})"
+    return f"at least {money(known)} {why}" if known > 0 else f"cost unknown {why}"
 
 
 def render_report(
@@ -225,18 +220,14 @@ def render_report(
     suites = [
         _suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits, by_suite.get(d.name)) for d in report.suites
     ]
-    return (
-        _environment(limits)
-        .get_template("report.md.jinja")
-        .render(
-            marker=MARKER,
-            icon=ICONS.get(verdict, ""),
-            verdict=verdict,
-            headline=headline,
-            suites=suites,
-            datasets_differ=any(d.dataset.differs for d in report.suites),
-            footer=_footer(report),
-        )
+    return templating.text_template("report.md.jinja", {"cell": lambda value: cell(value, limits.output)}).render(
+        marker=MARKER,
+        icon=ICONS.get(verdict, ""),
+        verdict=verdict,
+        headline=headline,
+        suites=suites,
+        datasets_differ=any(d.dataset.differs for d in report.suites),
+        footer=_footer(report),
     )
 
 

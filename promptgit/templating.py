@@ -487,3 +487,24 @@ def _page_environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def text_template(name: str, filters: Mapping[str, Callable[[Any], str]]) -> jinja2.Template:
+    """promptgit's own template `name` from the package's templates/ folder, for plain text or Markdown.
+
+    No autoescape (Markdown has no one escape: the caller's `filters`, e.g. report.cell, escape each
+    value where the template puts it); undefined names are errors; block tags leave no blank lines.
+    Not sandboxed: the template is ours, the values are data. A fresh environment per call, as the
+    filters may close over per-render state (report.py's shrinking limits). Raises
+    jinja2.TemplateNotFound for a name the package does not hold (a bug, not bad input).
+    """
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("promptgit", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(filters)
+    return env.get_template(name)

@@ -169,3 +169,62 @@ def test_check_lists_every_model_the_suites_call(basic_project: Path, run_cli: C
         "openai/other",
         "openai/test-model",
     ]
+
+
+def problems_of(run_cli: Callable[..., Result], root: Path) -> list[tuple[str, int | None, str]]:
+    result = run_cli(["check", "--json"], root)
+    return [(p["file"], p["line"], p["message"]) for p in json.loads(result.out)["problems"]]
+
+
+@pytest.mark.parametrize("n", [2, 5, 0])
+def test_n_other_than_1_is_refused_where_it_is_written(
+    basic_project: Path, run_cli: Callable[..., Result], n: int
+) -> None:
+    prompt = basic_project / "prompts/support/classify.jinja"
+    prompt.write_text(prompt.read_text().replace("max_tokens: 8\n", f"max_tokens: 8\nn: {n}\n"))
+    assert problems_of(run_cli, basic_project) == [
+        ("prompts/support/classify.jinja", 4, f"setting n must be 1, not {n}")
+    ]
+    result = run_cli(["check"], basic_project)
+    assert "give the suite `repeat: N` to sample the prompt N times" in result.err
+    prompt.write_text(prompt.read_text().replace(f"n: {n}\n", "n: 1\n"))
+    assert problems_of(run_cli, basic_project) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("top_k", "40"), ("logit_bias", "{'15': -100}"), ("reasoning_effort", "low"), ("parallel_tool_calls", "false")],
+)
+def test_a_setting_the_embedded_model_would_drop_is_refused_with_its_line(
+    basic_project: Path, run_cli: Callable[..., Result], setting: str, value: str
+) -> None:
+    (basic_project / "promptgit.yaml").write_text("defaults: {model: local/qwen2.5-coder-0.5b, temperature: 0}\n")
+    prompt = basic_project / "prompts/support/classify.jinja"
+    prompt.write_text(prompt.read_text().replace("max_tokens: 8\n", f"max_tokens: 8\n{setting}: {value}\n"))
+    assert problems_of(run_cli, basic_project) == [
+        (
+            "prompts/support/classify.jinja",
+            4,
+            f"setting {setting} would be dropped: suite 'support/classify' runs on the embedded model "
+            "local/qwen2.5-coder-0.5b, which does not take it",
+        )
+    ]
+    # The same prompt on a model that takes the setting is fine.
+    (basic_project / "promptgit.yaml").write_text("defaults: {model: openai/test-model, temperature: 0}\n")
+    assert problems_of(run_cli, basic_project) == []
+
+
+def test_a_dropped_setting_from_defaults_names_promptgit_yaml(
+    basic_project: Path, run_cli: Callable[..., Result]
+) -> None:
+    (basic_project / "promptgit.yaml").write_text(
+        "concurrency: 2\ndefaults: {model: local/qwen2.5-coder-0.5b, top_k: 5, seed: 1, api_base: 'http://x'}\n"
+    )
+    assert problems_of(run_cli, basic_project) == [
+        (
+            "promptgit.yaml",
+            2,
+            "setting top_k would be dropped: suite 'support/classify' runs on the embedded model "
+            "local/qwen2.5-coder-0.5b, which does not take it",
+        )
+    ]

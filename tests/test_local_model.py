@@ -208,3 +208,20 @@ def test_an_answer_does_not_depend_on_the_call_before_it(litellm_local: Any) -> 
     # The model misreads this sarcasm; what matters is that it always does, to the last bit.
     assert [token for token, _ in seen["whatever ran before"][:2]] == ["positive", "negative"]
     assert {name: probs == seen["whatever ran before"] for name, probs in seen.items()} == dict.fromkeys(_BEFORE, True)
+
+
+@pytest.mark.parametrize(
+    ("settings", "dropped"),
+    [
+        ({"temperature": 0, "seed": 1, "stop": "x", "max_completion_tokens": 9, "n": 1}, []),
+        ({"api_base": "http://x", "api_version": "1", "extra_headers": {}, "timeout": 3}, []),  # where and how long
+        ({"top_k": 40, "logit_bias": {"1": 2}}, ["logit_bias", "top_k"]),
+        (
+            {"reasoning_effort": "low", "thinking": {}, "parallel_tool_calls": False},
+            ["parallel_tool_calls", "reasoning_effort", "thinking"],
+        ),
+        ({"tool_choice": "auto", "n": 2}, ["n", "tool_choice"]),
+    ],
+)
+def test_the_settings_the_engine_would_drop_are_named(settings: dict[str, Any], dropped: list[str]) -> None:
+    assert lm.dropped_settings(settings) == dropped

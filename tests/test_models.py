@@ -243,6 +243,7 @@ def _fake_local_model(monkeypatch: pytest.MonkeyPatch, bodies: list[Any], steps:
     fake = types.ModuleType("promptgit.local_model")
     fake.prepare = prepare  # type: ignore[attr-defined]
     fake.submit = submit  # type: ignore[attr-defined]
+    fake.dropped_settings = lambda settings: []  # type: ignore[attr-defined]
     monkeypatch.setattr(models, "_prepared_local", set())
     monkeypatch.setitem(sys.modules, "promptgit.local_model", fake)
     import promptgit
@@ -322,6 +323,7 @@ def test_a_local_call_never_imports_litellm() -> None:
         "def submit(model, messages, params):\n"
         "    f = Future(); f.set_result({'choices': [{'message': {'content': 'ok'}}]}); return f\n"
         "fake.submit = submit\n"
+        "fake.dropped_settings = lambda settings: []\n"
         "sys.modules['promptgit.local_model'] = fake\n"
         "asked = [{'role': 'user', 'content': 'x'}]\n"
         "done = asyncio.run(models.complete('local/tiny', asked, {}, timeout=5, retries=0))\n"
@@ -513,3 +515,32 @@ def test_a_shared_limit_adapts_to_a_provider_that_allows_fewer_calls(openai_serv
     assert limit.lowest <= 4 < 16  # it halved below the provider's limit at least once
     # Without the limit every one of 48 callers would hammer the server; with it, 429s stay a minority.
     assert stats.outcomes.get("busy", 0) < 48
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"top_k": 5}, "the embedded model local/tiny does not take setting top_k"),
+        (
+            {"logit_bias": {"15": -100}, "temperature": 0},
+            "the embedded model local/tiny does not take setting logit_bias",
+        ),
+        (
+            {"reasoning_effort": "low", "thinking": {}},
+            "the embedded model local/tiny does not take settings reasoning_effort, thinking",
+        ),
+    ],
+)
+def test_a_local_call_with_a_setting_its_engine_would_drop_is_refused_before_it_is_sent(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any], message: str
+) -> None:
+    from promptgit import local_model
+
+    steps: list[str] = []
+    _fake_local_model(monkeypatch, [_local_body("never")], steps)
+    monkeypatch.setattr(sys.modules["promptgit.local_model"], "dropped_settings", local_model.dropped_settings)
+    messages = [{"role": "user", "content": "x"}]
+    with pytest.raises(PromptgitError) as refused:
+        asyncio.run(models.complete("local/tiny", messages, settings, timeout=5, retries=0))
+    assert refused.value.message == message
+    assert steps == ["prepare local/tiny"]  # nothing was sent

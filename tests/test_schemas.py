@@ -143,6 +143,9 @@ def check_problems(root: Path, suite: dict[str, Any]) -> list[str]:
         ({"concurrency": 0}, "concurrency: 0 is less than the minimum of 1"),
         ({"max_error_rate": 5}, "max_error_rate: 5 is greater than the maximum of 1"),
         ({"retries": 1.5}, "retries: 1.5 is not of type 'integer'"),
+        ({"timeout": 0}, "timeout: 0 is less than or equal to the minimum of 0"),
+        ({"defaults": {"timeout": 0}}, "defaults/timeout: 0 is less than or equal to the minimum of 0"),
+        ({"defaults": {"n": 2}}, "defaults/n: 2 is greater than the maximum of 1"),
     ],
 )
 def test_a_settings_typo_is_refused_by_the_schema_and_by_the_loader(

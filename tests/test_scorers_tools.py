@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import permutations
 from typing import Any
 
 import pytest
@@ -117,3 +118,66 @@ def test_check_finds_a_malformed_expected_call_before_any_call(write, run_cli) -
     result = run_cli(["check"], root)
     assert result.code == 1
     assert "error: evals/p.yaml:5: case 'bad': an expected call is a function name or {name, arguments}" in result.err
+
+
+ANY_A = {"name": "a"}
+
+
+def a(**arguments: Any) -> dict[str, Any]:
+    return {"name": "a", "arguments": arguments}
+
+
+# Each case: in-order greedy pairing scored less, because an early expected call took a made call a
+# later one needed. The maximum matching finds the perfect (or best) pairing.
+GREEDY_WAS_WRONG = [
+    # the example: the any-call took a(x=1), which the second expected call needed
+    (None, [("a", '{"x": 1}'), ("a", '{"x": 2}')], [ANY_A, a(x=1)], 1.0, None),
+    # subset: the looser expected call took the only call the stricter one fits
+    (
+        {"match": "subset"},
+        [("a", '{"x": 1, "y": 2}'), ("a", '{"x": 1, "z": 3}')],
+        [a(x=1), a(x=1, y=2)],
+        1.0,
+        None,
+    ),
+    # schema: a permissive schema took the only call that has the required argument
+    (
+        {"match": "schema"},
+        [("a", '{"q": 1}'), ("a", "{}")],
+        [a(type="object"), a(type="object", required=["q"])],
+        1.0,
+        None,
+    ),
+    # a chain of three: the any-call must move to the last call for both exact calls to pair
+    (None, [("a", '{"x": 1}'), ("a", '{"x": 2}'), ("a", '{"x": 3}')], [ANY_A, a(x=1), a(x=2)], 1.0, None),
+    # no perfect pairing exists, but greedy (1/3) missed the best one (2/3)
+    (
+        None,
+        [("a", '{"x": 1}'), ("a", '{"x": 5}')],
+        [ANY_A, a(x=1), {"name": "b"}],
+        2 / 3,
+        "expected a call to b, the reply called a, a",
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "calls", "expected", "score", "reason"), GREEDY_WAS_WRONG)
+def test_the_best_pairing_counts_not_the_first(
+    site: ScorerSite, config: Any, calls: list, expected: Any, score: float, reason: str | None
+) -> None:
+    result = run("tool_call", config, reply(*calls), expected, site)
+    assert (result.value, result.reason) == (score, reason)
+
+
+@pytest.mark.parametrize(("config", "calls", "expected", "score", "reason"), GREEDY_WAS_WRONG)
+def test_the_order_of_made_calls_does_not_change_the_score(
+    site: ScorerSite, config: Any, calls: list, expected: Any, score: float, reason: str | None
+) -> None:
+    scores = {run("tool_call", config, reply(*order), expected, site).value for order in permutations(calls)}
+    assert scores == {score}
+
+
+def test_reasons_name_the_unmatched_expected_call_and_the_unexpected_one(site: ScorerSite) -> None:
+    calls = [("a", '{"x": 2}'), ("a", '{"x": 1}'), ("c", "{}")]
+    result = run("tool_call", None, reply(*calls), [ANY_A, a(x=1), a(x=3)], site)
+    assert (result.value, result.reason) == (2 / 3, "a: x: expected 3, got 2; unexpected call c()")

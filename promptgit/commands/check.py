@@ -17,12 +17,13 @@ from promptgit.prompts import (
     merged_settings,
     prompt_names,
     render,
+    split_front_matter,
     template_graph,
 )
 from promptgit.scorers.common import Checker
 from promptgit.suites import Suite, load_suite, suite_names
 from promptgit.templating import PART_FUNCTIONS
-from promptgit.tree import read_text
+from promptgit.tree import SETTINGS_FILE, read_text
 from promptgit.yamlio import key_lines
 
 # Names Jinja provides itself, which no dataset needs to supply.
@@ -119,6 +120,7 @@ def _check_suite(
     checked = prompts[suite.prompt]
     if checked is None:
         return  # its own problem is reported already
+    _check_local_settings(project, suite, checked.prompt, problems)
     if _check_variables(suite, checked, lines, problems):
         _check_renders(project, suite, checked.prompt, problems)
 
@@ -160,6 +162,34 @@ def _dry_run(scorer: Checker, suite: Suite, problems: list[PromptgitError]) -> N
         except PromptgitError as err:
             problems.append(err)
             return  # one case says enough about a scorer; the others usually share its cause
+
+
+def _check_local_settings(project: Project, suite: Suite, prompt: Prompt, problems: list[PromptgitError]) -> None:
+    """A suite on the embedded model with settings its engine would drop is refused here, as its calls would be."""
+    settings = merged_settings(project.settings, prompt, suite.override)
+    if not str(settings.get("model") or "").startswith("local/"):
+        return
+    try:
+        from promptgit.local_model import dropped_settings
+    except ModuleNotFoundError:  # an install without the embedded model: its calls say how to get it
+        return
+    for key in dropped_settings(settings):
+        mine = key in prompt.settings
+        front = split_front_matter(read_text(project.tree, prompt.path), prompt.path)[0] if mine else None
+        lines = (
+            key_lines(front[0], line_offset=front[1] - 1)
+            if front
+            else key_lines(read_text(project.tree, SETTINGS_FILE))
+        )
+        problems.append(
+            PromptgitError(
+                f"setting {key} would be dropped: suite {suite.name!r} runs on the embedded model "
+                f"{settings['model']}, which does not take it",
+                file=prompt.path if mine else SETTINGS_FILE,
+                line=lines.get(key) if mine else lines.get("defaults"),
+                hint=f"remove `{key}`, or give the suite a model that takes it (`model:` in {suite.path})",
+            )
+        )
 
 
 def _check_variables(suite: Suite, checked: Checked, lines: dict[str, int], problems: list[PromptgitError]) -> bool:

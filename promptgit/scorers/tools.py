@@ -4,9 +4,10 @@ docs/spec.md, Tools. The expected calls come from a dataset field (the case's ex
 `field:` names another): a function name, one call `{name, arguments}`, or a list of calls (`[]`:
 no call expected). `match:` compares arguments `exact`ly (the default), as a `subset` (every expected
 key with its value; nested mappings likewise), or against a JSON `schema` given as `arguments`.
-A call without `arguments` matches any arguments. Calls pair up in order of the expected list, each
-with the first unpaired call of its name that matches; the score is the paired share of the larger
-of the two lists, so a missing call and an extra call each cost as much as a wrong one.
+A call without `arguments` matches any arguments. Expected and made calls pair up by a maximum
+matching (each expected call with at most one made call of its name whose arguments match), so the
+order of the made calls never changes the score; the score is the paired share of the larger of the
+two lists, so a missing call and an extra call each cost as much as a wrong one.
 """
 
 from __future__ import annotations
@@ -92,24 +93,62 @@ def _one(item: Any, case: Any, site: ScorerSite, match: str) -> _Expected:
 def _score(wanted: list[_Expected], calls: tuple[ToolCall, ...], match: str) -> Score:
     if not wanted and not calls:
         return Score(1.0)
-    unpaired = list(calls)
+    fits = [
+        [j for j, call in enumerate(calls) if call.name == e.name and _mismatch(e, call, match) is None] for e in wanted
+    ]
+    pair = _best_pairing(fits, len(calls))
+    paired = set(pair.values())
     problems: list[str] = []
     explained: set[int] = set()  # calls a problem of an expected call names already
-    for expected in wanted:
-        named = [c for c in unpaired if c.name == expected.name]
-        problem = None
-        for call in named:
-            problem = _mismatch(expected, call, match)
-            if problem is None:
-                unpaired.remove(call)
-                break
-        else:
-            problems.append(problem or _missing(expected, calls))
-            explained.update(id(c) for c in named[:1])
-    paired = len(calls) - len(unpaired)
-    problems += [f"unexpected call {call_text(c)}" for c in unpaired if id(c) not in explained]
-    value = paired / max(len(wanted), len(calls))
+    for i, expected in enumerate(wanted):
+        if i in pair:
+            continue
+        problems.append(_unmatched(expected, calls, match, paired, explained))
+    unpaired = [j for j in range(len(calls)) if j not in paired and j not in explained]
+    problems += [f"unexpected call {call_text(calls[j])}" for j in unpaired]
+    value = len(pair) / max(len(wanted), len(calls))
     return Score(value, "; ".join(problems) if problems else None)
+
+
+def _unmatched(
+    expected: _Expected, calls: tuple[ToolCall, ...], match: str, paired: set[int], explained: set[int]
+) -> str:
+    """Why `expected` went unmatched: how the first free call of its name differs (that call is then
+    explained, not also reported as unexpected), else how a paired one differs, else that none was made."""
+    named = [j for j, c in enumerate(calls) if c.name == expected.name]
+    free = [j for j in named if j not in paired and j not in explained]
+    if free:
+        explained.add(free[0])
+        return _mismatch(expected, calls[free[0]], match) or _missing(expected, calls)
+    differences = (_mismatch(expected, calls[j], match) for j in named)
+    return next((d for d in differences if d), None) or _missing(expected, calls)
+
+
+def _best_pairing(fits: list[list[int]], calls: int) -> dict[int, int]:
+    """A maximum matching of expected calls to made calls: {expected index: call index}.
+
+    `fits[i]` lists the calls expected call i accepts. Kuhn's augmenting paths (Kuhn 1955, "The
+    Hungarian method for the assignment problem"): O(expected x edges), and both lists are short.
+    Greedy pairing in order under-scores: an any-arguments call can take the one call a stricter
+    expected call needed. Expected calls are tried in order, calls in order, so when several best
+    pairings exist the in-order one wins and reasons read as before.
+    """
+    owner: list[int | None] = [None] * calls  # call index -> expected index
+
+    def augment(i: int, seen: set[int]) -> bool:
+        for j in fits[i]:
+            if j in seen:
+                continue
+            seen.add(j)
+            holder = owner[j]
+            if holder is None or augment(holder, seen):
+                owner[j] = i
+                return True
+        return False
+
+    for i in range(len(fits)):
+        augment(i, set())
+    return {i: j for j, i in enumerate(owner) if i is not None}
 
 
 def _missing(expected: _Expected, calls: tuple[ToolCall, ...]) -> str:
