@@ -14,6 +14,7 @@ from promptgit.dimensions import DimensionDelta, dimension_deltas
 from promptgit.evaluate import CaseResult, Plan, Progress, SuiteResult, evaluate, options_for
 from promptgit.hashing import content_hash
 from promptgit.project import Project
+from promptgit.scorer_names import comparable
 from promptgit.selection import Knobs, with_repeat
 from promptgit.store import Store
 from promptgit.suites import Case
@@ -38,6 +39,7 @@ class CaseSets:
     added: tuple[str, ...] = ()  # only in head
     removed: tuple[str, ...] = ()  # only in base
     changed: tuple[str, ...] = ()  # in both, with different vars or expected: a different question, not compared
+    numbered: bool = False  # a side names cases by row number: a row added, removed or moved renumbers the rest
 
     @property
     def differs(self) -> bool:
@@ -104,9 +106,15 @@ def _case_hash(case: Case) -> str:
 
 
 def compare_results(
-    name: str, base: SuiteResult | None, head: SuiteResult | None, dataset: CaseSets | None = None
+    name: str,
+    base: SuiteResult | None,
+    head: SuiteResult | None,
+    dataset: CaseSets | None = None,
+    remeasured: frozenset[str] = frozenset(),
 ) -> SuiteDiff:
     """Pair the cases both sides scored and hold unchanged (`dataset.changed` are left out); list who moved.
+
+    `remeasured`: dimension names whose scorer differs between the sides (`remeasured`), left unpaired.
 
     The delta is stats.paired_test over those pairs, each case's repeat scores averaged within the case
     (one cluster per case). A case is "noisy" rather than improved or regressed when its flip is within
@@ -147,7 +155,7 @@ def compare_results(
         tuple(noisy),
         dataset=dataset,
         compared=compared,
-        scorers=dimension_deltas([b for b, _, _, _ in common], [h for _, h, _, _ in common]),
+        scorers=dimension_deltas([b for b, _, _, _ in common], [h for _, h, _, _ in common], remeasured),
     )
 
 
@@ -164,7 +172,19 @@ def plans_case_sets(base: Plan | None, head: Plan | None) -> CaseSets:
     """case_sets of two plans' suites; no difference when a side is missing (the suite is new or removed)."""
     if base is None or head is None:
         return CaseSets()
-    return case_sets(base.suite.cases, head.suite.cases)
+    sets = case_sets(base.suite.cases, head.suite.cases)
+    return dataclasses.replace(sets, numbered=base.suite.numbered or head.suite.numbered)
+
+
+def remeasured(
+    base_plan: Plan | None, head_plan: Plan | None, base: SuiteResult | None, head: SuiteResult | None
+) -> frozenset[str]:
+    """The dimension names both results hold that the two suites do not give to one scorer alike
+    (scorer_names.comparable): each side measured something else under that name."""
+    if base_plan is None or head_plan is None or base is None or head is None:
+        return frozenset()
+    held = {s.name for s in base.scorers} & {s.name for s in head.scorers}
+    return frozenset(held - comparable(base_plan.suite.scorers, head_plan.suite.scorers))
 
 
 def _scored_pairs(base: SuiteResult, head: SuiteResult) -> list[tuple[CaseResult, CaseResult, float, float]]:
@@ -199,7 +219,9 @@ def evaluate_pairs(
         base = results.get(id(pair.base)) if pair.base else None
         head = results.get(id(pair.head)) if pair.head else None
         files = pair.head.sources.prompt_files if pair.head else ()
-        compared = compare_results(pair.name, base, head, plans_case_sets(pair.base, pair.head))
+        compared = compare_results(
+            pair.name, base, head, plans_case_sets(pair.base, pair.head), remeasured(pair.base, pair.head, base, head)
+        )
         diffs.append(dataclasses.replace(compared, prompt_files=files))
     return diffs
 

@@ -33,11 +33,13 @@ class CaseDimension:
 @dataclass(frozen=True)
 class DimensionScore:
     """One scorer's score over a suite: the mean over scored cases in [0, 1] (None when none was scored)
-    and its interval (stats.score_interval, NaN ends when none was scored)."""
+    and its interval (stats.score_interval, NaN ends when none was scored). `about`: for a default name with
+    a digest (`regex~a98d91`), the scorer it names (`regex: '^[a-z]+$'`, scorer_names.described), else ""."""
 
     name: str
     score: float | None
     ci: stats.Interval
+    about: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,16 @@ class DimensionDelta:
     """One scorer's change between two results of a suite, over the cases both scored (head's case order).
 
     `base` and `head` are the dimension's means over exactly those cases, so head - base is `test.delta`;
-    `test` is stats.paired_test over them (None when no case is shared).
+    `test` is stats.paired_test over them (None when no case is shared). `remeasured`: the scorer's kind or
+    configuration differs between the sides (compare.remeasured), so base and head are each side's own
+    score over the cases it scored and there is no test.
     """
 
     name: str
     base: float | None
     head: float | None
     test: stats.PairedTest | None
+    remeasured: bool = False
 
     @property
     def significant(self) -> bool:
@@ -91,11 +96,14 @@ def dimension_scores(cases: Sequence[_Scored]) -> tuple[DimensionScore, ...]:
     return tuple(found)
 
 
-def dimension_deltas(base: Sequence[_Scored], head: Sequence[_Scored]) -> tuple[DimensionDelta, ...]:
+def dimension_deltas(
+    base: Sequence[_Scored], head: Sequence[_Scored], remeasured: frozenset[str] = frozenset()
+) -> tuple[DimensionDelta, ...]:
     """Each of head's dimensions compared with base's over the cases both scored and both hold it.
 
     Callers pass the cases they compare (compare.py passes the unchanged cases both sides scored).
-    A dimension only one side has gets base or head None and no test.
+    A dimension only one side has gets base or head None and no test; one both have that is named in
+    `remeasured` gets each side's own score, no test, and `remeasured` set.
     """
     before = {c.id: {d.name: d.repeats for d in c.dimensions} for c in base if c.score is not None}
     deltas = []
@@ -107,8 +115,9 @@ def dimension_deltas(base: Sequence[_Scored], head: Sequence[_Scored]) -> tuple[
             other = before.get(case.id, {}).get(name)
             if case.score is not None and own and other:
                 pairs.append((other, own))
-        if not pairs:  # one side alone holds it (a scorer added, removed or renamed): that side's score, no test
-            deltas.append(DimensionDelta(name, _alone(base, name), _alone(head, name), None))
+        if not pairs or name in remeasured:  # one side alone holds it (a scorer added, removed or renamed)
+            remade = bool(pairs)  # or both hold it for different scorers: each side's score, no test
+            deltas.append(DimensionDelta(name, _alone(base, name), _alone(head, name), None, remeasured=remade))
             continue
         test = stats.paired_test([b for b, _ in pairs], [h for _, h in pairs])
         base_mean = stats.mean([stats.mean(b) for b, _ in pairs])

@@ -381,7 +381,18 @@ def dataset_note(diff: SuiteDiff) -> str:
     return (
         f"cases {counts} (changed: same id, new input or expected); "
         f"base, head and delta are over the {diff.compared.cases} case(s) both sides hold "
-        f"unchanged and scored (over all their cases: {', '.join(whole)})"
+        f"unchanged and scored (over all their cases: {', '.join(whole)})" + numbered_note(diff)
+    )
+
+
+def numbered_note(diff: SuiteDiff) -> str:
+    """Why many cases may show as changed when a dataset's cases are named by row number ("" otherwise)."""
+    if not (diff.dataset.numbered and diff.dataset.differs):
+        return ""
+    return (
+        "; cases without an `id` are named by row number, so a row added, removed or moved renumbers "
+        "the rows after it: they show as changed and are left out, never paired with another row "
+        "(give each case an `id`)"
     )
 
 
@@ -429,6 +440,7 @@ def suite_diff_json(diff: SuiteDiff) -> dict[str, Any]:
             "added": list(diff.dataset.added),
             "removed": list(diff.dataset.removed),
             "changed": list(diff.dataset.changed),
+            "numbered": diff.dataset.numbered,
         },
         "delta": _num(delta.delta) if delta else None,
         "ci": [_num(delta.ci.low), _num(delta.ci.high)] if delta else None,

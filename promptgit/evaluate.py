@@ -22,6 +22,7 @@ from promptgit.hashing import call_key
 from promptgit.limiter import AdaptiveLimit
 from promptgit.project import Project, no_cases
 from promptgit.prompts import Prompt, load_prompt, merged_settings, render
+from promptgit.scorer_names import described
 from promptgit.scorers import Scorer, ScorerError, ScorerSite, build, judge_settings
 from promptgit.selection import Knobs, Selected, stored_whole
 from promptgit.store import Store, StoredCase, StoredResponse
@@ -620,7 +621,7 @@ class _Run:
             threshold_rule=plan.suite.threshold_rule,
             selection=plan.selected,
             cost_known=not tally.unpriced,
-            scorers=dimension_scores(cases),
+            scorers=described(dimension_scores(cases), plan.suite.scorers),
             unpriced_models=tuple(sorted(tally.unpriced_models)),
         )
 

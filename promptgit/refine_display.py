@@ -48,7 +48,8 @@ def scorer_table(results: Sequence[SuiteResult]) -> str | None:
     rows = [[r.name, s.name, score_text(s)] for r in results if len(r.scorers) > 1 for s in r.scorers]
     if not rows:
         return None
-    return "per scorer\n" + table(["suite", "scorer", "score [95% CI]"], rows)
+    legend = [f"  {s.name} = {s.about}" for r in results if len(r.scorers) > 1 for s in r.scorers if s.about]
+    return "\n".join(["per scorer", table(["suite", "scorer", "score [95% CI]"], rows), *legend])
 
 
 def patterns_lines(patterns: Patterns) -> list[str]:
@@ -91,7 +92,10 @@ def result_json(result: SuiteResult) -> dict[str, Any]:
 
 
 def delta_text(delta: DimensionDelta) -> str:
-    """`-5.0 [-8.1, -1.9] p = 0.012, 1 up / 7 down significant`, `No case changed`, or `-` (one side lacks it)."""
+    """`-5.0 [-8.1, -1.9] p = 0.012, 1 up / 7 down significant`, `No case changed`, `-` (one side lacks it),
+    or `not compared: scorer changed` (its kind or configuration differs between the sides)."""
+    if delta.remeasured:
+        return "not compared: scorer changed"
     if delta.test is None:
         return "-"
     return f"{paired_text(delta.test)} {verdict_word(delta.test)}".rstrip()
@@ -110,6 +114,7 @@ def deltas_json(deltas: Sequence[DimensionDelta]) -> list[dict[str, Any]]:
             "up": d.test.up if d.test else None,
             "down": d.test.down if d.test else None,
             "significant": d.significant,
+            "scorer_changed": d.remeasured,
         }
         for d in deltas
     ]
@@ -121,7 +126,13 @@ def deltas_lines(diff: SuiteDiff) -> list[str]:
         return []
     rows = [[d.name, pct(d.base), pct(d.head), delta_text(d)] for d in diff.scorers]
     grid = table(["scorer", "base", "head", "delta (pts) [95% CI]"], rows, right=(1, 2))
-    return [f"\n{diff.name}: per scorer", *grid.splitlines()]
+    return [f"\n{diff.name}: per scorer", *grid.splitlines(), *_legend(diff)]
+
+
+def _legend(diff: SuiteDiff) -> list[str]:
+    """Which scorer each digest-named dimension is (DimensionScore.about), head's word before base's."""
+    about = {s.name: s.about for side in (diff.base, diff.head) if side for s in side.scorers if s.about}
+    return [f"  {d.name} = {about[d.name]}" for d in diff.scorers if d.name in about]
 
 
 def top_pattern(result: SuiteResult | None) -> str | None:
@@ -135,9 +146,14 @@ def log_columns(log: SuiteLog, by_scorer: bool) -> tuple[list[str], list[list[st
     rows = []
     for entry in log.entries:
         scores = {s.name: s for s in entry.result.scorers} if entry.result else {}
-        cells = [score_text(scores[n]) if n in scores else "-" for n in names]
+        cells = [_log_cell(scores[n], n in entry.scorer_changed) if n in scores else "-" for n in names]
         rows.append([*cells, clip(top_pattern(entry.result) or "", PATTERN_CHARS)])
     return [*names, "top failure"], rows
+
+
+def _log_cell(score: DimensionScore, changed: bool) -> str:
+    # A column is one name; the scorer under it may have changed (scorer_names.comparable): say so in the cell.
+    return score_text(score) + (" (scorer changed)" if changed else "")
 
 
 def _log_scorers(log: SuiteLog) -> list[str]:
@@ -145,9 +161,11 @@ def _log_scorers(log: SuiteLog) -> list[str]:
 
 
 def log_entry_json(entry: LogEntry) -> dict[str, Any]:
-    """What a log row adds to `log --json`: its `scorers` and its `top_pattern`."""
+    """What a log row adds to `log --json`: its `scorers`, `scorer_changed` (names whose scorer differs from the
+    previous scored row's) and its `top_pattern`."""
     return {
         "scorers": scorers_json(entry.result.scorers) if entry.result else [],
+        "scorer_changed": sorted(entry.scorer_changed),
         "top_pattern": top_pattern(entry.result),
     }
 

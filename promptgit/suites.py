@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import posixpath
 import re
@@ -13,6 +14,7 @@ from typing import Any
 from promptgit.config import Settings
 from promptgit.datasets import inline_rows, json_cells, load_rows
 from promptgit.errors import PromptgitError, did_you_mean
+from promptgit.scorer_names import default_names, label_of
 from promptgit.tree import Tree, normalize, read_text
 from promptgit.yamlio import item_lines, key_lines, load_yaml
 
@@ -47,16 +49,15 @@ class ScorerSpec:
     weight: float = 1.0
     line: int | None = None
     label: str | None = None  # the suite's `name:` for this scorer's dimension, if it gives one
+    default: str | None = None  # the name scorer_names gives it when unnamed, set as the suite is read
 
     @property
     def dimension(self) -> str:
-        """The dimension's name in results: `name:` if given, else the scorer's label (its kind;
-        `python:<function>` for a python scorer, as scorers/python_code.py labels it)."""
+        """The dimension's name in results: `name:` if given, else its default (scorer_names.default_names:
+        the scorer's label, with a digest of its configuration when another unnamed scorer shares the label)."""
         if self.label is not None:
             return self.label
-        if self.name == "python" and isinstance(self.config, str) and ":" in self.config:
-            return "python:" + self.config.rsplit(":", 1)[1].strip()
-        return self.name
+        return self.default if self.default is not None else label_of(self.name, self.config)
 
 
 # A dimension name is a short word that fits a table column and a JSON key (the suite schema says the same).
@@ -96,6 +97,7 @@ class Suite:
     model: str | None = None
     pass_at: float = 1.0
     threshold_rule: str = "score"  # issue 13: "score" fails below threshold; "interval" only when all of the CI is
+    numbered: bool = False  # some case is named by its row number (no `id:`, no `id` field): its id follows its place
 
     def passes(self, score: float) -> bool:
         """Whether a case (or one repeat) with this score passes this suite (`passes_at`)."""
@@ -179,6 +181,7 @@ def load_suite(tree: Tree, settings: Settings, name: str) -> Suite:
         model=fields.text("model"),
         pass_at=fields.fraction("pass_at", 1.0),
         threshold_rule=_threshold_rule(data, path, lines),
+        numbered=fields.field_name("id", None) is None and any("id" not in row for row, _ in rows),
     )
 
 
@@ -348,7 +351,9 @@ def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple
             line=line,
             hint="add e.g. `scorers: [exact_match]` (docs/spec.md, Scorers, lists the built-ins)",
         )
-    specs = tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
+    specs = _with_defaults(
+        tuple(_scorer(item, path, lines[i] if i < len(lines) else line) for i, item in enumerate(value))
+    )
     _refuse_shared_dimensions(specs, path)
     if not math.isfinite(sum(spec.weight for spec in specs)):
         raise PromptgitError(
@@ -358,6 +363,12 @@ def _scorers(value: Any, path: str, line: int | None, lines: list[int]) -> tuple
             hint="weights only matter relative to each other: use e.g. 1 and 3",
         )
     return specs
+
+
+def _with_defaults(specs: tuple[ScorerSpec, ...]) -> tuple[ScorerSpec, ...]:
+    unnamed = [i for i, spec in enumerate(specs) if spec.label is None]
+    names = iter(default_names([(specs[i].name, specs[i].config) for i in unnamed]))
+    return tuple(dataclasses.replace(s, default=next(names)) if s.label is None else s for s in specs)
 
 
 def _scorer(item: Any, path: str, line: int | None) -> ScorerSpec:
@@ -396,6 +407,8 @@ def _refuse_shared_dimensions(specs: tuple[ScorerSpec, ...], path: str) -> None:
     seen: dict[str, ScorerSpec] = {}
     for spec in specs:
         first = seen.setdefault(spec.dimension, spec)
+        if first is not spec and first.label is None and spec.label is None:
+            _refuse_repeated(first, spec, path)
         if first is not spec:
             raise PromptgitError(
                 f"two scorers are both named {spec.dimension!r}"
@@ -404,3 +417,16 @@ def _refuse_shared_dimensions(specs: tuple[ScorerSpec, ...], path: str) -> None:
                 line=spec.line,
                 hint="give each a `name:` of its own, e.g. `- regex: '^a'` with `name: starts_with_a` under it",
             )
+
+
+def _refuse_repeated(first: ScorerSpec, spec: ScorerSpec, path: str) -> None:
+    # Unnamed scorers share a default name only when kind and configuration are equal: a copy, which would
+    # score every case twice under one name; `weight:` is how a suite counts a scorer more.
+    raise PromptgitError(
+        f"the {spec.name} scorer repeats the one"
+        + (f" on line {first.line}" if first.line is not None else " before it")
+        + " (same kind and configuration)",
+        file=path,
+        line=spec.line,
+        hint="delete one (give the other `weight: 2` to count it twice), or give one a `name:` to keep both",
+    )

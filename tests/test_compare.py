@@ -78,7 +78,12 @@ def test_ci_compares_on_the_shared_unchanged_cases_and_labels_every_number(
     [suite] = document["suites"]
     assert (suite["base_score"], suite["base_cases"]) == (0.5, 10)  # each side over all its own cases
     assert (suite["head_score"], suite["head_cases"]) == (round(8 / 11, 6), 11)
-    assert suite["dataset"] == {"added": ["c10", "c11", "c12"], "removed": ["c08", "c09"], "changed": ["c06", "c07"]}
+    assert suite["dataset"] == {
+        "added": ["c10", "c11", "c12"],
+        "removed": ["c08", "c09"],
+        "changed": ["c06", "c07"],
+        "numbered": False,
+    }
     assert suite["compared"] == {"cases": 6, "base_score": round(5 / 6, 6), "head_score": 1.0}
     assert suite["delta"] == pytest.approx(1 / 6, abs=1e-6)  # over c00-c05 only, never 8/11 - 0.5
     assert (suite["improved"], suite["regressed"]) == (["c05"], [])
@@ -115,27 +120,39 @@ def test_diff_text_says_which_numbers_are_over_which_cases(
 
 # Each kind of dataset change on its own, and the cases where nothing is left to compare.
 VARIANTS: list[tuple[str, list[dict], list[dict], dict[str, list[str]], int]] = [
-    ("only added", BASE_ROWS[:4], BASE_ROWS[:6], {"added": ["c04", "c05"], "removed": [], "changed": []}, 4),
-    ("only removed", BASE_ROWS, BASE_ROWS[3:], {"added": [], "removed": ["c00", "c01", "c02"], "changed": []}, 7),
+    (
+        "only added",
+        BASE_ROWS[:4],
+        BASE_ROWS[:6],
+        {"added": ["c04", "c05"], "removed": [], "changed": [], "numbered": False},
+        4,
+    ),
+    (
+        "only removed",
+        BASE_ROWS,
+        BASE_ROWS[3:],
+        {"added": [], "removed": ["c00", "c01", "c02"], "changed": [], "numbered": False},
+        7,
+    ),
     (
         "an expected changed",
         BASE_ROWS[:5],
         [*BASE_ROWS[:4], {**BASE_ROWS[4], "label": "refunds", "naive": "x", "good": "refunds"}],
-        {"added": [], "removed": [], "changed": ["c04"]},
+        {"added": [], "removed": [], "changed": ["c04"], "numbered": False},
         4,
     ),
     (
         "an input changed",
         BASE_ROWS[:5],
         [{**BASE_ROWS[0], "text": "a different question"}, *BASE_ROWS[1:5]],
-        {"added": [], "removed": [], "changed": ["c00"]},
+        {"added": [], "removed": [], "changed": ["c00"], "numbered": False},
         4,
     ),
     (
         "ids renumbered: nothing shared",
         BASE_ROWS[:3],
         [{**r, "id": f"n{i}"} for i, r in enumerate(BASE_ROWS[:3])],
-        {"added": ["n0", "n1", "n2"], "removed": ["c00", "c01", "c02"], "changed": []},
+        {"added": ["n0", "n1", "n2"], "removed": ["c00", "c01", "c02"], "changed": [], "numbered": False},
         0,
     ),
 ]
@@ -171,7 +188,7 @@ def test_an_unchanged_dataset_reports_no_change(
 ) -> None:
     repo, c1, c2 = changed_repo(tmp_path / "repo", BASE_ROWS, BASE_ROWS)
     [suite] = cli_json(run_cli, repo.path, ["diff", c1, c2, "--json"])["suites"]
-    assert suite["dataset"] == {"added": [], "removed": [], "changed": []}
+    assert suite["dataset"] == {"added": [], "removed": [], "changed": [], "numbered": False}
     assert suite["compared"] == {"cases": 10, "base_score": 0.5, "head_score": 0.8}
     assert (suite["base_score"], suite["head_score"]) == (0.5, 0.8)
     result = run_cli(["diff", c1, c2], repo.path)

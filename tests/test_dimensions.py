@@ -104,10 +104,10 @@ def test_one_scorer_shows_no_second_table(
 @pytest.mark.parametrize(
     ("scorers", "message", "line"),
     [
-        # Unnamed scorers of one kind share their kind's name.
+        # Unnamed scorers of one kind and one configuration are one scorer written twice (test_dimension_names.py).
         (
-            "scorers:\n  - regex: '^a'\n  - regex: 'b$'\n",
-            "two scorers are both named 'regex' (the other is on line 5)",
+            "scorers:\n  - regex: '^a'\n  - regex: '^a'\n",
+            "the regex scorer repeats the one on line 5 (same kind and configuration)",
             6,
         ),
         # A name may not take another scorer's kind name...
@@ -182,6 +182,7 @@ def test_diff_gives_each_scorer_its_paired_delta(
         "up": 6,
         "down": 0,
         "significant": True,
+        "scorer_changed": False,
     }
     assert lower == {
         "name": "lowercase",
@@ -193,6 +194,7 @@ def test_diff_gives_each_scorer_its_paired_delta(
         "up": 6,
         "down": 6,
         "significant": False,
+        "scorer_changed": False,
     }
     # The intervals are stats.paired_test's over the same pairs.
     test = stats.paired_test([[0.0]] * 6 + [[1.0]] * 6, [[1.0]] * 6 + [[0.0]] * 6)

@@ -21,6 +21,8 @@ from promptgit.store import Store
 from promptgit.suites import normal_id
 
 GOOD, BAD, UNDECIDED, NOT_EVALUABLE = "good", "bad", "undecided", "not evaluable"
+# Why `--case N` can name two different rows at two revisions (compare.CaseSets.numbered).
+RENUMBERED = "cases without an `id` are named by row number, and a row added, removed or moved before it renumbers it"
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ class _Search:
     def judge(self, commit: str, plan: Plan, good: SuiteResult, bad: SuiteResult) -> str:
         result = self.result(plan)
         verdict, note = _case_verdict(result, self.case) if self.case else self.suite_verdict(result, good, bad)
+        if self.other_row(plan, bad):
+            verdict, note = UNDECIDED, f"case {self.case!r} is another row here than at bad ({RENUMBERED})"
         self.steps.append(Step(commit, _score(result, self.case), verdict, note))
         return verdict
 
@@ -121,6 +125,12 @@ class _Search:
         if to_bad.verdict == stats.SAME:
             return BAD, "as bad on the cases that changed"
         return UNDECIDED, f"within noise of both good ({from_good.reason}) and bad ({to_bad.reason})"
+
+    def other_row(self, plan: Plan | None, bad: SuiteResult) -> bool:
+        """Whether `--case` names another case in `plan` than at bad: a dataset named by row number, and the
+        case's input or expected differ there, so following its id would follow another row's history."""
+        sets = plans_case_sets(plan, self.plans.get(bad.fingerprint))
+        return self.case is not None and sets.numbered and self.case in sets.changed
 
     def moved_cases(self, good: SuiteResult, bad: SuiteResult) -> frozenset[str]:
         """The ids of the compared cases whose score changed between good and bad: what bisect follows."""
@@ -309,6 +319,11 @@ def _endpoints_problem(search: _Search, good: SuiteResult, bad: SuiteResult, has
         found = good.by_id().get(search.case)
         if found is None:
             raise PromptgitError(f"suite {search.suite!r} has no case {search.case!r} at the good revision")
+        if search.other_row(search.plans.get(good.fingerprint), bad):
+            return (
+                f"case {search.case!r} is another row at the good revision than at the bad one ({RENUMBERED}): "
+                "nothing to follow; give each case an `id`, or pass a --good revision where the row is the same"
+            )
         if not found.passed:
             return f"case {search.case!r} already fails at the good revision"
         bad_case = bad.by_id().get(search.case)

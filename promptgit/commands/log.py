@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from promptgit import git, stats
-from promptgit.compare import compare_results, plans_case_sets
+from promptgit.compare import compare_results, plans_case_sets, remeasured
 from promptgit.errors import PromptgitError
 from promptgit.evaluate import Plan, Progress, SuiteResult, results_for
 from promptgit.history import Version, plan_at, suite_versions
@@ -34,6 +34,7 @@ class LogEntry:
     state: str  # kept | reverted | superseded | not evaluable
     note: str | None = None  # why a "not evaluable" row could not be scored
     test: stats.PairedTest | None = None  # the exact paired test against the previous scored row (issue 13)
+    scorer_changed: frozenset[str] = frozenset()  # scorer names measuring something else than in the previous row
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ def suite_log(
             delta = result.score - previous.score
             test = compare_results(suite, previous, result, plans_case_sets(previous_plan, plan)).delta
         state = _state(versions, index, surviving)
-        entries.append(LogEntry(version.commit, plan.fingerprint, result, delta, state, test=test))
+        changed = remeasured(previous_plan, plan, previous, result)
+        entries.append(
+            LogEntry(version.commit, plan.fingerprint, result, delta, state, test=test, scorer_changed=changed)
+        )
         if result:
             previous, previous_plan = result, plan
     return SuiteLog(suite, tuple(entries), plateau([(e.commit.sha, e.test) for e in entries]))
