@@ -488,7 +488,9 @@ def diff(
     else:
         for text, tone in diff_lines(report):
             secho(text, fg=TONES.get(tone or ""))  # click drops the colour when stdout is not a terminal
-    return EXIT_OK
+    from promptgit.gates import diff_gates, overall
+
+    return EXIT_CODES[overall(diff_gates(report.suites))]  # exit 1 when a gate it shows failed, as `ci`
 
 
 def _diff_html(path: Path | None, project: Project, store: Store, report: DiffReport) -> None:

@@ -325,6 +325,10 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
     lines += [(text, _tone(d)) for text, d in zip(grid[2:], report.suites)]
     lines += [(f"{d.name}: {dataset_note(d)}", None) for d in report.suites if d.dataset.differs]
     lines += [(f"{d.name}: {warning}", None) for d in report.suites if (warning := change_warning(d))]
+    from promptgit.gates import diff_gates  # gates imports display: loaded when used
+
+    # The gate that sets the exit code: said whenever it is not a pass.
+    lines += [(f"{g.suite}: {g.verdict} ({g.reason})", "bad") for g in diff_gates(report.suites) if g.verdict != "pass"]
     for diff in report.suites:
         if diff.regressed:
             lines.append((f"\n{diff.name}: regressed cases", "bad"))
@@ -417,8 +421,14 @@ def diff_text(report: DiffReport, cases: int = 10) -> str:
 
 
 def diff_json(report: DiffReport) -> dict[str, Any]:
-    """`promptgit diff --json` (docs/spec.md, Commands)."""
-    return {"base": report.base, "head": report.head, "suites": [suite_diff_json(d) for d in report.suites]}
+    """`promptgit diff --json` (docs/spec.md, Commands): each suite's comparison with diff's gate verdict."""
+    from promptgit.gates import diff_gates  # gates imports display: loaded when used
+
+    suites = [
+        {**suite_diff_json(d), "verdict": g.verdict, "reason": g.reason}
+        for d, g in zip(report.suites, diff_gates(report.suites))
+    ]
+    return {"base": report.base, "head": report.head, "suites": suites}
 
 
 def suite_diff_json(diff: SuiteDiff) -> dict[str, Any]:

@@ -47,6 +47,12 @@ def suite_gate(result: SuiteResult, max_error_rate: float) -> Gate:
     )
 
 
+def diff_gates(suites: Sequence[SuiteDiff]) -> list[Gate]:
+    """`diff`'s verdict on each suite: `judge` with max_error_rate 1.0, so the model errors `diff` shows never
+    make a suite inconclusive there (`ci` gates on them with the project's max_error_rate)."""
+    return [judge(d, 1.0) for d in suites]
+
+
 def judge(diff: SuiteDiff, max_error_rate: float) -> Gate:
     """A suite against its base (`ci`): the suite's own gates, then a significant drop past max_drop fails."""
     head, base = diff.head, diff.base

@@ -20,7 +20,14 @@ from promptgit.display import (
     verdict_word,
 )
 from promptgit.evaluate import SuiteResult
-from promptgit.gates import judge, overall, sensitivity, sensitivity_text, sensitivity_warning, threshold_position
+from promptgit.gates import (
+    diff_gates,
+    overall,
+    sensitivity,
+    sensitivity_text,
+    sensitivity_warning,
+    threshold_position,
+)
 from promptgit.github import MARKER, MAX_BODY_CHARS, NOTHING_AFFECTED, prepare_body
 from promptgit.refine_display import report_view
 
@@ -268,7 +275,7 @@ def ci_markdown(ci: CiReport, limit: int = COMMENT_LIMIT) -> str:
 
 
 def diff_markdown(report: DiffReport) -> str:
-    """`promptgit diff --markdown`: the same report, without gates."""
-    gates = {d.name: judge(d, 1.0) for d in report.suites}
+    """`promptgit diff --markdown`: the same report, with diff's gates (gates.diff_gates)."""
+    gates = {g.suite: g for g in diff_gates(report.suites)}
     headline = f"{len(report.suites)} suite(s) changed."
     return fit(lambda limits: render_report(report, gates, overall(list(gates.values())), {}, headline, limits))

@@ -31,15 +31,9 @@ def test_render_refuses_a_var_given_twice(
 
 
 @pytest.mark.usefixtures("git_env")
-@pytest.mark.xfail(
-    strict=True,
-    reason="diff --markdown heads its report '❌ promptgit: fail' (the gates applied) but diff always exits "
-    "0, while docs/spec.md, Gates, says a suite *fails* in `ci` and `diff` and exit 1 means a gate failed: "
-    "a design call for the lead (diff as an inspection command, or as a gate like drift)",
-)
 @pytest.mark.parametrize(
     ("form", "shown"),
-    [([], ""), (["--json"], '"delta": -1.0'), (["--markdown"], "## ❌ promptgit: fail")],
+    [([], "\ns: fail ("), (["--json"], '"verdict": "fail"'), (["--markdown"], "## ❌ promptgit: fail")],
 )
 def test_diff_exits_1_when_the_gate_it_prints_failed(
     openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], form: list[str], shown: str

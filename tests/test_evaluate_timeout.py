@@ -155,5 +155,6 @@ def test_diff_honours_each_revisions_own_timeout(openai_server: Server, tmp_path
     result = run_cli(["diff", base, head, "--json"], repo.path)
     suite = json.loads(result.out)["suites"][0]
     # The base's 5 s outlasts the 1 s reply; the head's 0.3 s does not: its two calls failed, one attempt each.
-    assert (result.code, suite["base_score"], suite["head_score"], suite["compared"]["cases"]) == (0, 1.0, None, 0)
+    # No case scored at head: diff's gate is inconclusive (exit 3).
+    assert (result.code, suite["base_score"], suite["head_score"], suite["compared"]["cases"]) == (3, 1.0, None, 0)
     assert settled(openai_server, 4) == [(0, 0), (0, 0), (200, 0), (200, 0)]

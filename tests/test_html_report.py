@@ -295,7 +295,7 @@ def test_ci_and_diff_write_the_page_beside_their_other_outputs(openai_server: Se
     requests = len(openai_server.requests)
     diff_page = tmp_path / "diff.html"
     result = run_cli(["diff", c1, c2, "--html", str(diff_page), "-q"], repo.path)
-    assert result.code == 0, result.err
+    assert result.code == 1, result.err  # the gate ci failed fails diff too
     assert len(openai_server.requests) == requests  # both sides stored by `ci`
     dom = read_dom(diff_page)
     assert dom.one("head").one("title").text() == "promptgit diff"
