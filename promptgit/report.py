@@ -69,7 +69,12 @@ def _cases(changes: tuple[CaseChange, ...], limit: int) -> tuple[list[CaseChange
 
 
 def _suite_view(
-    diff: SuiteDiff, gate: Any, prompt_diff: str, limits: _Limits, culprit: Culprit | None = None
+    diff: SuiteDiff,
+    gate: Any,
+    prompt_diff: str,
+    limits: _Limits,
+    culprit: Culprit | None = None,
+    unbisected: str | None = None,
 ) -> dict[str, Any]:
     delta = diff.delta
     regressed, regressed_more = _cases(diff.regressed, limits.cases)
@@ -99,6 +104,7 @@ def _suite_view(
         "prompt_diff": clipped_diff.rstrip("\n") if limits.diff else "",
         "fence": _fence(clipped_diff),
         "culprit": _culprit_view(culprit, limits) if culprit else None,
+        "unbisected": unbisected,  # why the pull request's bisect named no culprit (a time limit), if it stopped
         **report_view(diff),  # per-scorer deltas and head's failure patterns
     }
 
@@ -220,12 +226,15 @@ def render_report(
     headline: str,
     limits: _Limits | None = None,
     culprits: tuple[Culprit, ...] = (),
+    unbisected: dict[str, str] | None = None,
 ) -> str:
     """Render the report with the given limits."""
     limits = limits or _Limits()
     by_suite = {c.suite: c for c in culprits}
+    stopped = unbisected or {}
     suites = [
-        _suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits, by_suite.get(d.name)) for d in report.suites
+        _suite_view(d, gates[d.name], prompt_diffs.get(d.name, ""), limits, by_suite.get(d.name), stopped.get(d.name))
+        for d in report.suites
     ]
     return templating.text_template("report.md.jinja", {"cell": lambda value: cell(value, limits.output)}).render(
         marker=MARKER,
@@ -270,7 +279,10 @@ def ci_markdown(ci: CiReport, limit: int = COMMENT_LIMIT) -> str:
     count = len(ci.diff.suites)
     headline = f"{count} suite{'s' if count != 1 else ''} affected by this change." if count else NOTHING_AFFECTED
     return fit(
-        lambda limits: render_report(ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits, ci.culprits), limit
+        lambda limits: render_report(
+            ci.diff, gates, ci.verdict, ci.prompt_diffs, headline, limits, ci.culprits, ci.unbisected
+        ),
+        limit,
     )
 
 

@@ -306,11 +306,20 @@ def test_ci_time_limit_bounds_its_bisect_too(
     run_ci(run_cli, repo, base, commits[-1], 1, "--no-bisect")  # base and head stored: ci's diff is instant
     openai_server.configure(latency=0.5)  # a version inside takes 40 calls / 8 at once x 0.5 s = 2.5 s
     paid = len(openai_server.requests)
-    result = run_cli(["ci", "--base", base, "--head", commits[-1], "--json", "--time-limit", "1"], repo.path)
+    report = tmp_path / "report.md"
+    result = run_cli(
+        ["ci", "--base", base, "--head", commits[-1], "--json", "--time-limit", "1", "--report", str(report)],
+        repo.path,
+    )
     assert result.code == 1, result.err
     [suite] = json.loads(result.out)["suites"]
     assert (suite["verdict"], suite["culprit"]) == ("fail", None)
-    assert "promptgit: no culprit named: bisect of suite 'route' stopped: the run's time limit of" in result.err
+    assert (
+        "promptgit: no culprit named: bisect of suite 'route' stopped: the run's time limit was reached\n" in result.err
+    )
+    # The pull request's readers see it too, where the culprit would have been.
+    said = [line for line in report.read_text(encoding="utf-8").splitlines() if line.startswith("**Culprit not")]
+    assert said == ["**Culprit not named**: bisect of suite 'route' stopped: the run's time limit was reached"], said
     assert 0 < len(openai_server.requests) - paid < 40  # one version begun, cut off: not judged on a part
 
 

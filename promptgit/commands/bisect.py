@@ -93,9 +93,12 @@ class _Search:
             result = evaluate([plan], self.store, options, self.progress)[0]
             if result.stopped is not None:
                 # A version evaluated in part (a time or cost limit) is no version's score: judging it on
-                # the cases that happened to finish could name the wrong commit.
+                # the cases that happened to finish could name the wrong commit. The limit named is the
+                # command's own, not the part of it this evaluation had left.
+                out_of_time = self.deadline is not None and time.monotonic() >= self.deadline
+                why = "the run's time limit was reached" if out_of_time else result.stopped
                 raise Inconclusive(
-                    f"bisect of suite {self.suite!r} stopped: {result.stopped}",
+                    f"bisect of suite {self.suite!r} stopped: {why}",
                     hint="raise the limit (--time-limit, `max_cost`), or bisect again: what was evaluated is stored",
                 )
             self.results[plan.fingerprint] = result
@@ -472,15 +475,16 @@ def pull_request_culprits(
     head: str | None,
     progress: Progress | None = None,
     limits: RunLimits = RunLimits(),
-) -> tuple[tuple[Culprit, ...], tuple[str, ...]]:
-    """For each suite whose gate failed with its score below base's, its culprit inside base..head; and a
-    note for each search `limits` stopped (its culprit unnamed, the gate's verdict unchanged).
+) -> tuple[tuple[Culprit, ...], dict[str, str]]:
+    """For each suite whose gate failed with its score below base's, its culprit inside base..head; and, by
+    suite, why a search `limits` stopped (its culprit unnamed, the gate's verdict unchanged).
 
     Nothing for the working tree (no commits to search) or when no suite failed that way.
     """
     if head is None:
-        return (), ()
+        return (), {}
     failed = {g.suite for g in gates if g.verdict == FAIL}
     dropped = [d for d in diff.suites if d.name in failed and d.base and d.delta and d.delta.delta < 0]
-    found = [culprit_in_range(project, store, d.name, diff.base, diff.head, progress, limits) for d in dropped]
-    return tuple(c for c in found if isinstance(c, Culprit)), tuple(c for c in found if isinstance(c, str))
+    found = {d.name: culprit_in_range(project, store, d.name, diff.base, diff.head, progress, limits) for d in dropped}
+    culprits = tuple(c for c in found.values() if isinstance(c, Culprit))
+    return culprits, {name: why for name, why in found.items() if isinstance(why, str)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promptgit import git
 from promptgit.commands.bisect import Culprit, RunLimits, pull_request_culprits
@@ -29,6 +29,7 @@ class CiReport:
     prompt_diffs: dict[str, str]
     notes: tuple[str, ...] = ()  # what the user should know about the run itself (shared results pulled or not)
     culprits: tuple[Culprit, ...] = ()  # the commit inside the range behind each failed drop (issue 13, item 7)
+    unbisected: dict[str, str] = field(default_factory=dict)  # suite -> why its bisect stopped (a time limit)
 
     def gate(self, suite: str) -> Gate:
         """The gate of one suite."""
@@ -71,11 +72,11 @@ def ci(
     }
     # Issue 13, item 7: name the commit behind each failed drop (commands/bisect.py holds the logic).
     limits = RunLimits(deadline, knobs.concurrency if knobs else None)
-    culprits, unfinished = (
-        pull_request_culprits(project, store, compared, gates, head, progress, limits) if bisect else ((), ())
+    culprits, unbisected = (
+        pull_request_culprits(project, store, compared, gates, head, progress, limits) if bisect else ((), {})
     )
-    notes += tuple(f"no culprit named: {why}" for why in unfinished)
-    return CiReport(overall(gates), compared, gates, prompt_diffs, notes, culprits)
+    notes += tuple(f"no culprit named: {why}" for why in unbisected.values())
+    return CiReport(overall(gates), compared, gates, prompt_diffs, notes, culprits, unbisected)
 
 
 def _pull_quietly(project: Project, store: Store, remote: str) -> tuple[str, ...]:
