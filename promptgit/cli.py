@@ -479,18 +479,19 @@ def diff(
         with opened() as (project, store):
             report = diff(project, store, base, head, suites, progress("diff", quiet), time_limit, knobs=run_knobs)
             _diff_html(html_path, project, store, report)
+    from promptgit.gates import diff_gates, overall
+
+    gates = diff_gates(report.suites)  # shown in every form, and the exit code: 1 when one fails, as `ci`
     if as_json:
-        emit_json(diff_json(report))
+        emit_json(diff_json(report, gates))
     elif markdown:
         from promptgit.report import diff_markdown
 
-        click.echo(diff_markdown(report))
+        click.echo(diff_markdown(report, gates))
     else:
-        for text, tone in diff_lines(report):
+        for text, tone in diff_lines(report, gates=gates):
             secho(text, fg=TONES.get(tone or ""))  # click drops the colour when stdout is not a terminal
-    from promptgit.gates import diff_gates, overall
-
-    return EXIT_CODES[overall(diff_gates(report.suites))]  # exit 1 when a gate it shows failed, as `ci`
+    return EXIT_CODES[overall(gates)]
 
 
 def _diff_html(path: Path | None, project: Project, store: Store, report: DiffReport) -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # display is imported by `check` and `render`, which must not
     from promptgit.compare import DiffReport, SuiteDiff
     from promptgit.evaluate import CaseResult, SuiteResult
     from promptgit.experiments import SideBySide, VariantRow
+    from promptgit.gates import Gate
     from promptgit.prompts import Rendered
     from promptgit.stats import BisectCall, PairedTest
 
@@ -299,8 +300,10 @@ def delta_text(diff: SuiteDiff) -> str:
     return f"{paired_text(diff.delta)} {verdict_word(diff.delta)}".rstrip()
 
 
-def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | None]]:
-    """The diff as lines, each with a tone for a terminal: "good", "bad" or None."""
+def diff_lines(report: DiffReport, cases: int = 10, gates: Sequence[Gate] = ()) -> list[tuple[str, str | None]]:
+    """The diff as lines, each with a tone for a terminal: "good", "bad" or None. `gates` (the `diff`
+    command's own, gates.diff_gates) adds a line for each that is not a pass: what sets its exit code.
+    `ci`, `drift` and `suggest` show their own gates, so they pass none."""
     base, head = _side_name(report.base), _side_name(report.head)
     if not report.suites:
         return [(f"no suite changed between {base} and {head}", None)]
@@ -325,10 +328,7 @@ def diff_lines(report: DiffReport, cases: int = 10) -> list[tuple[str, str | Non
     lines += [(text, _tone(d)) for text, d in zip(grid[2:], report.suites)]
     lines += [(f"{d.name}: {dataset_note(d)}", None) for d in report.suites if d.dataset.differs]
     lines += [(f"{d.name}: {warning}", None) for d in report.suites if (warning := change_warning(d))]
-    from promptgit.gates import diff_gates  # gates imports display: loaded when used
-
-    # The gate that sets the exit code: said whenever it is not a pass.
-    lines += [(f"{g.suite}: {g.verdict} ({g.reason})", "bad") for g in diff_gates(report.suites) if g.verdict != "pass"]
+    lines += [(f"{g.suite}: {g.verdict} ({g.reason})", "bad") for g in gates if g.verdict != "pass"]
     for diff in report.suites:
         if diff.regressed:
             lines.append((f"\n{diff.name}: regressed cases", "bad"))
@@ -420,14 +420,10 @@ def diff_text(report: DiffReport, cases: int = 10) -> str:
     return "\n".join(text for text, _ in diff_lines(report, cases))
 
 
-def diff_json(report: DiffReport) -> dict[str, Any]:
-    """`promptgit diff --json` (docs/spec.md, Commands): each suite's comparison with diff's gate verdict."""
-    from promptgit.gates import diff_gates  # gates imports display: loaded when used
-
-    suites = [
-        {**suite_diff_json(d), "verdict": g.verdict, "reason": g.reason}
-        for d, g in zip(report.suites, diff_gates(report.suites))
-    ]
+def diff_json(report: DiffReport, gates: Sequence[Gate]) -> dict[str, Any]:
+    """`promptgit diff --json` (docs/spec.md, Commands): each suite's comparison with its gate (gates.diff_gates,
+    one per suite in the report's order)."""
+    suites = [{**suite_diff_json(d), "verdict": g.verdict, "reason": g.reason} for d, g in zip(report.suites, gates)]
     return {"base": report.base, "head": report.head, "suites": suites}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptgit import templating
@@ -21,7 +22,7 @@ from promptgit.display import (
 )
 from promptgit.evaluate import SuiteResult
 from promptgit.gates import (
-    diff_gates,
+    Gate,
     overall,
     sensitivity,
     sensitivity_text,
@@ -286,8 +287,8 @@ def ci_markdown(ci: CiReport, limit: int = COMMENT_LIMIT) -> str:
     )
 
 
-def diff_markdown(report: DiffReport) -> str:
+def diff_markdown(report: DiffReport, gates: Sequence[Gate]) -> str:
     """`promptgit diff --markdown`: the same report, with diff's gates (gates.diff_gates)."""
-    gates = {g.suite: g for g in diff_gates(report.suites)}
+    by_suite = {g.suite: g for g in gates}
     headline = f"{len(report.suites)} suite(s) changed."
-    return fit(lambda limits: render_report(report, gates, overall(list(gates.values())), {}, headline, limits))
+    return fit(lambda limits: render_report(report, by_suite, overall(gates), {}, headline, limits))

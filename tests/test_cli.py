@@ -38,6 +38,23 @@ def test_render_refuses_a_var_given_twice(
 def test_diff_exits_1_when_the_gate_it_prints_failed(
     openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result], form: list[str], shown: str
 ) -> None:
+    path, base, head = _broken_change(tmp_path)
+    result = run_cli(["diff", base, head, *form], path)
+    assert shown in result.out
+    assert result.code == 1
+
+
+@pytest.mark.usefixtures("git_env")
+def test_ci_text_says_each_gate_once(openai_server: Server, tmp_path: Path, run_cli: Callable[..., Result]) -> None:
+    # diff's gate lines are diff's own: ci (and drift, suggest) print their gates themselves.
+    path, base, head = _broken_change(tmp_path)
+    result = run_cli(["ci", "--base", base, "--head", head, "--no-bisect"], path)
+    assert result.code == 1
+    assert sum(line.startswith("s: fail (") for line in result.out.splitlines()) == 1, result.out
+
+
+def _broken_change(tmp_path: Path) -> tuple[Path, str, str]:
+    """A repository whose second commit breaks every case of suite `s` (a drop past its max_drop)."""
     repo = new_repo(tmp_path / "repo")
     base = repo.commit(
         "base",
@@ -49,6 +66,4 @@ def test_diff_exits_1_when_the_gate_it_prints_failed(
         },
     )
     head = repo.commit("break the prompt", {"prompts/p.jinja": PROMPT.replace("{{ prefix }}", "broken ")})
-    result = run_cli(["diff", base, head, *form], repo.path)
-    assert shown in result.out
-    assert result.code == 1
+    return repo.path, base, head
