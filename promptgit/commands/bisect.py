@@ -61,6 +61,14 @@ class Point:
     plan: Plan
 
 
+@dataclass(frozen=True)
+class RunLimits:
+    """What bounds the evaluations a command makes after its own: a time.monotonic() deadline and -j."""
+
+    deadline: float | None = None
+    concurrency: int | None = None
+
+
 @dataclass
 class _Search:
     """The evaluator of one bisect: each fingerprint evaluated once, every step recorded."""
@@ -78,15 +86,15 @@ class _Search:
     change: stats.BisectCall | None = None
     span: str = ""  # good..bad, as a range to name
     trusted_after: str | None = None  # a fingerprint (good's): every other version only from our own results
-    deadline: float | None = None  # time.monotonic() by which every evaluation ends (ci's --time-limit)
-    concurrency: int | None = None  # -j N
+    limits: RunLimits = RunLimits()  # ci's --time-limit (as a deadline) and -j
 
     def result(self, plan: Plan) -> SuiteResult:
         if plan.fingerprint not in self.results:
-            left = None if self.deadline is None else self.deadline - time.monotonic()
+            deadline = self.limits.deadline
+            left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise Inconclusive(f"bisect of suite {self.suite!r} stopped: the run's time limit was reached")
-            options = options_for(self.project, left, knobs=Knobs(concurrency=self.concurrency))
+            options = options_for(self.project, left, knobs=Knobs(concurrency=self.limits.concurrency))
             if self.trusted_after is not None and plan.fingerprint != self.trusted_after:
                 # Inside a pull request, pulled results may stand in for the base only (the trust rule).
                 plan = dataclasses.replace(plan, trusted_only=True)
@@ -95,7 +103,7 @@ class _Search:
                 # A version evaluated in part (a time or cost limit) is no version's score: judging it on
                 # the cases that happened to finish could name the wrong commit. The limit named is the
                 # command's own, not the part of it this evaluation had left.
-                out_of_time = self.deadline is not None and time.monotonic() >= self.deadline
+                out_of_time = deadline is not None and time.monotonic() >= deadline
                 why = "the run's time limit was reached" if out_of_time else result.stopped
                 raise Inconclusive(
                     f"bisect of suite {self.suite!r} stopped: {why}",
@@ -206,15 +214,14 @@ def bisect(
     bad: str = "HEAD",
     progress: Progress | None = None,
     base_only_shared: bool = False,
-    deadline: float | None = None,
-    concurrency: int | None = None,
+    limits: RunLimits = RunLimits(),
     ancestor_only: bool = True,
 ) -> BisectReport:
     """Binary search over the commits that change the suite's fingerprint, between good and bad.
 
     `base_only_shared`: pulled (shared) results may stand in for good's version only; every later
-    version is evaluated from this machine's own results (the trust rule of `ci`). `deadline`
-    (time.monotonic()) bounds every evaluation; `concurrency` is -j. A version that a time or cost
+    version is evaluated from this machine's own results (the trust rule of `ci`). `limits`
+    bound every evaluation (a time.monotonic() deadline, -j). A version that a time or cost
     limit leaves evaluated in part ends the search: errors.Inconclusive (exit 3), never a verdict.
     `ancestor_only`: a `good` that is not an ancestor of `bad` is a PromptgitError (as `git bisect`
     refuses it); `ci` turns it off, searching a pull request's own commits (`git log base..head`)
@@ -226,7 +233,7 @@ def bisect(
     versions = suite_versions(root, suite, until=bad_sha)
     if not versions:
         raise PromptgitError(f"no commit up to {bad} has suite {suite!r}")
-    search = _Search(project, store, suite, case, progress, deadline=deadline, concurrency=concurrency)
+    search = _Search(project, store, suite, case, progress, limits=limits)
     points = [Point(v.commit, v.plan) for v in versions if v.evaluable and v.plan is not None]
     good_version = _good_version(search, points, good, bad_sha, ancestor_only)
     if base_only_shared:
@@ -419,14 +426,6 @@ class Culprit:
     evaluated: int
 
 
-@dataclass(frozen=True)
-class RunLimits:
-    """What bounds the evaluations a command makes after its own: a time.monotonic() deadline and -j."""
-
-    deadline: float | None = None
-    concurrency: int | None = None
-
-
 def culprit_in_range(
     project: Project,
     store: Store,
@@ -453,8 +452,7 @@ def culprit_in_range(
             bad=head,
             progress=progress,
             base_only_shared=True,
-            deadline=limits.deadline,
-            concurrency=limits.concurrency,
+            limits=limits,
             ancestor_only=False,
         )
     except Inconclusive as err:
