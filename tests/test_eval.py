@@ -278,18 +278,23 @@ def test_ctrl_c_keeps_what_is_stored_and_exits_130_with_one_line(write) -> None:
         server.close()
 
 
-@pytest.mark.parametrize("how", ["cancelled", "time limit"])
+@pytest.mark.parametrize("how", ["cancelled", "time limit", "a case fails"])
 def test_a_worker_that_misses_its_cancellation_takes_no_further_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     # Python < 3.12's asyncio.wait_for drops a cancellation that arrives as the awaited call ends (CPython
     # gh-86296): a worker then went on through every job left, and Ctrl-C at 12 of 60 calls paid all 60.
+    # Three ways a run ends early: Ctrl-C, its time limit, a case that stops the run (bad input).
+    from promptgit.errors import PromptgitError
     from promptgit.store import Store
 
     started: list[int] = []
 
     async def one_that_drops_its_cancellation(self: evaluate._Run, job: int) -> None:
         started.append(job)
+        if how == "a case fails" and job == 0:
+            await asyncio.sleep(0.1)
+            raise PromptgitError("case 0 does not render")
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.sleep(0.5)
 
@@ -305,6 +310,9 @@ def test_a_worker_that_misses_its_cancellation_takes_no_further_job(
                 await asyncio.sleep(0.1)
                 draining.cancel()
                 with pytest.raises(asyncio.CancelledError):
+                    await draining
+            elif how == "a case fails":
+                with pytest.raises(PromptgitError, match="case 0 does not render"):
                     await draining
             else:
                 await draining
